@@ -1,0 +1,15 @@
+// Cooperative Ctrl-C / SIGTERM: long loops poll interrupted() and stop
+// cleanly (saving what they have) instead of dying mid-write.
+#pragma once
+
+namespace agegate {
+
+// Installs SIGINT and SIGTERM handlers that set the flag. A second SIGINT
+// restores the default handler, so pressing Ctrl-C twice still kills.
+void install_interrupt_handler();
+bool interrupted();
+void clear_interrupt();
+// For tests and the server: raise the flag by hand.
+void request_interrupt();
+
+}  // namespace agegate

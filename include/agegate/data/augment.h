@@ -1,0 +1,25 @@
+// Face-friendly augmentation on tensors, on whatever device the batch is on:
+// horizontal flip, small scale/shift/rotation (one affine warp), brightness,
+// contrast, saturation. Training only.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+namespace agegate {
+
+struct AugmentOptions {
+  bool flip = true;
+  float max_rotate_deg = 10.0f;
+  float max_scale = 0.10f;   // zoom in/out by up to 10%
+  float max_shift = 0.06f;   // shift by up to 6% of the side
+  float brightness = 0.2f;
+  float contrast = 0.2f;
+  float saturation = 0.2f;
+  nlohmann::json to_json() const;
+};
+
+// [N,3,S,S] uint8 -> [N,3,S,S] float32 in 0..1, augmented. Random draws come
+// from the global torch generator of the batch's device (seed it for repeatability).
+at::Tensor augment(const at::Tensor& batch_u8, const AugmentOptions& options);
+
+}  // namespace agegate

@@ -1,0 +1,67 @@
+// Streams batches of prepared photos: worker threads decode on demand with a
+// bounded queue (the set is never loaded at once unless the optional cache
+// is on and fits). Unreadable photos are reported once and skipped.
+//
+//   Loader loader(rows, spec, {.batch_size = 64, .shuffle = true});
+//   loader.start_epoch(epoch);
+//   while (auto batch = loader.next()) { ... batch->images ... }
+//
+// Not thread-safe: one consumer thread calls start_epoch()/next().
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "agegate/data/labels.h"
+#include "agegate/data/preprocess.h"
+
+namespace agegate {
+
+struct LoaderOptions {
+  int batch_size = 64;
+  int workers = 2;          // decoding threads
+  int prefetch_batches = 4; // bound on batches held ahead
+  bool shuffle = false;
+  bool drop_last = false;
+  uint64_t seed = 0;        // shuffle order = f(seed, epoch)
+  // Keep prepared [3,S,S] uint8 photos in memory after first decode, up to
+  // this many bytes (0 = no cache). 7.6k photos at 160 px take ~580 MB.
+  int64_t cache_bytes = 0;
+};
+
+struct Batch {
+  at::Tensor images;               // [N,3,S,S] uint8 RGB, CPU
+  at::Tensor ages;                 // [N] float32 years
+  std::vector<int> indices;        // positions in the loader's rows
+};
+
+struct SkippedPhoto {
+  std::string file_name;
+  std::string reason;
+};
+
+class Loader {
+ public:
+  Loader(std::vector<LabelRow> rows, PreprocessSpec spec, LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  void start_epoch(int epoch);
+  // Next batch of the epoch, or nullopt at its end. Rethrows worker errors
+  // other than per-photo decode failures.
+  std::optional<Batch> next();
+
+  const std::vector<LabelRow>& rows() const;
+  int64_t batches_per_epoch() const;
+  std::vector<SkippedPhoto> skipped() const;  // photos that failed to decode so far
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace agegate

@@ -1,0 +1,46 @@
+// The preprocessing spec and the one preprocessing path shared by training,
+// evaluation, predict and serve. The spec is saved inside every model file.
+//
+//   auto u8 = prepare(img, spec);              // [3,S,S] uint8, RGB
+//   auto x  = normalise(u8.unsqueeze(0), spec); // [1,3,S,S] float32, normalised
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <string>
+
+#include "agegate/data/image.h"
+
+namespace agegate {
+
+struct PreprocessSpec {
+  static constexpr int kDefaultInputSize = 160;
+  int input_size = kDefaultInputSize;  // S: the network sees S x S
+  std::string color_order = "RGB";
+  // ImageNet statistics, the backbone's pretraining normalisation.
+  std::array<float, 3> mean{0.485f, 0.456f, 0.406f};
+  std::array<float, 3> std{0.229f, 0.224f, 0.225f};
+  // Share of the aligned face photo's side kept, centred, before resizing
+  // (1.0 = whole photo as in final_files/). The detector crops to match.
+  float crop = 1.0f;
+
+  nlohmann::json to_json() const;
+  static PreprocessSpec from_json(const nlohmann::json& j);  // throws ModelError on a bad field
+  void validate() const;                                    // throws InvalidInput
+};
+
+// HWC uint8 image -> [3,H,W] uint8 tensor (a copy).
+at::Tensor image_to_tensor(const Image& img);
+// [3,H,W] uint8 tensor -> Image.
+Image tensor_to_image(const at::Tensor& chw_u8);
+
+// Centre crop by spec.crop, then resize to S x S (bilinear, antialiased).
+// Returns [3,S,S] uint8 RGB. Deterministic: the same photo gives the same bytes.
+at::Tensor prepare(const Image& img, const PreprocessSpec& spec);
+
+// [N,3,S,S] uint8 (or float in 0..1 when `already_unit`) -> float32 normalised
+// with spec.mean/std, on the input's device.
+at::Tensor normalise(const at::Tensor& batch, const PreprocessSpec& spec, bool already_unit = false);
+
+}  // namespace agegate

@@ -1,0 +1,25 @@
+// Seeded, age-stratified train/validation split, saved in the run folder.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+#include "agegate/data/labels.h"
+
+namespace agegate {
+
+struct Split {
+  std::vector<LabelRow> train;
+  std::vector<LabelRow> val;
+};
+
+// Rows are grouped into age strata (5-year bins, sparse old ages merged) and
+// each stratum is shuffled with `seed` and cut at `val_fraction`. Deterministic.
+Split stratified_split(const std::vector<LabelRow>& rows, double val_fraction, uint64_t seed);
+
+// CSV: file_name,real_age,split  (split = train|val)
+void write_split_csv(const std::filesystem::path& path, const Split& split);
+// Reads a split back, resolving photos against `data_dir`. Throws InvalidInput.
+Split read_split_csv(const std::filesystem::path& path, const std::filesystem::path& data_dir);
+
+}  // namespace agegate

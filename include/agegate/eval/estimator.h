@@ -1,0 +1,42 @@
+// The inference object shared by evaluate, predict and serve. Loads a model
+// file once; estimate() is const and thread-safe (each call enters its own
+// inference mode), so many request threads can share one Estimator.
+//
+//   agegate::Estimator est(agegate::default_model_path());
+//   auto dists = est.estimate({face});   // aligned face crops, any size
+//   double age = dists[0].mean();
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "agegate/data/image.h"
+#include "agegate/policy/age_distribution.h"
+
+namespace agegate {
+
+struct ModelInfo;
+
+struct EstimatorOptions {
+  int threads = 0;  // intra-op threads; 0 = default_thread_count()
+  bool apply_calibration = true;
+};
+
+class Estimator {
+ public:
+  explicit Estimator(const std::filesystem::path& model_file, EstimatorOptions options = {});
+  ~Estimator();
+  Estimator(const Estimator&) = delete;
+  Estimator& operator=(const Estimator&) = delete;
+
+  // Aligned face crops (as in final_files/) -> one distribution each.
+  std::vector<AgeDistribution> estimate(const std::vector<Image>& faces) const;
+  const ModelInfo& info() const;
+  std::filesystem::path path() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace agegate

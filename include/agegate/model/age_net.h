@@ -1,0 +1,44 @@
+// The age network: backbone -> dropout -> linear -> logits over ages 0..K-1.
+// softmax(logits / temperature) is the age distribution; its mean is the estimate.
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "agegate/model/backbone.h"
+
+namespace agegate {
+
+struct ModelConfig {
+  static constexpr int kDefaultNumAges = 101;  // ages 0..100; older labels are clipped to 100
+  std::string backbone = "mobilenet_v2";
+  int num_ages = kDefaultNumAges;
+  float dropout = 0.2f;
+
+  nlohmann::json to_json() const;
+  static ModelConfig from_json(const nlohmann::json& j);  // throws ModelError
+};
+
+class AgeNetImpl : public torch::nn::Module {
+ public:
+  explicit AgeNetImpl(ModelConfig config);
+  // [N,3,S,S] float32 normalised -> [N,num_ages] logits.
+  at::Tensor forward(const at::Tensor& x);
+  const ModelConfig& config() const { return config_; }
+  BackboneImpl& backbone() { return *backbone_; }
+  std::vector<at::Tensor> backbone_parameters();
+  std::vector<at::Tensor> head_parameters();
+
+ private:
+  ModelConfig config_;
+  std::shared_ptr<BackboneImpl> backbone_;
+  torch::nn::Dropout dropout_{nullptr};
+  torch::nn::Linear head_{nullptr};
+};
+TORCH_MODULE(AgeNet);
+
+}  // namespace agegate

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything agegate needs on a fresh Debian 12 machine (apt-get only).
+# Usage: scripts/install-deps.sh [--with-test-tools]
+#   --with-test-tools  also installs Chromium (report rendering test) and wrk (load test).
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+pkgs=(
+  build-essential cmake ninja-build pkg-config git
+  libtorch-dev libopenblas0-openmp
+  libturbojpeg0-dev libpng-dev
+  libopencv-dev opencv-data
+  libcli11-dev nlohmann-json3-dev libspdlog-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  gnuplot-nox
+)
+if [ "${1:-}" = "--with-test-tools" ]; then
+  pkgs+=(chromium wrk)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "agegate dependencies installed" >&2

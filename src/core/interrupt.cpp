@@ -1,0 +1,26 @@
+#include "agegate/core/interrupt.h"
+
+#include <atomic>
+#include <csignal>
+
+namespace agegate {
+namespace {
+std::atomic<bool> g_flag{false};
+
+extern "C" void on_signal(int sig) {
+  if (g_flag.load() && sig == SIGINT) {
+    std::signal(SIGINT, SIG_DFL);  // second Ctrl-C: let it kill
+  }
+  g_flag = true;
+}
+}  // namespace
+
+void install_interrupt_handler() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+bool interrupted() { return g_flag.load(std::memory_order_relaxed); }
+void clear_interrupt() { g_flag = false; }
+void request_interrupt() { g_flag = true; }
+
+}  // namespace agegate

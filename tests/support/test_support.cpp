@@ -1,0 +1,106 @@
+#include "test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <sys/wait.h>
+
+#include "agegate/core/run_info.h"
+
+namespace agegate::testing {
+namespace fs = std::filesystem;
+
+fs::path faces_dir() { return agegate::default_data_dir(); }
+fs::path weights_dir() { return agegate::default_weights_dir(); }
+
+namespace {
+std::vector<std::pair<std::string, int>> all_labels() {
+  static std::vector<std::pair<std::string, int>> rows = [] {
+    std::vector<std::pair<std::string, int>> out;
+    std::ifstream in(faces_dir() / "labels.csv");
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      auto comma = line.find(',');
+      if (comma == std::string::npos) continue;
+      out.emplace_back(line.substr(0, comma), std::stoi(line.substr(comma + 1)));
+    }
+    return out;
+  }();
+  return rows;
+}
+}  // namespace
+
+std::pair<fs::path, int> real_photo(int index) {
+  auto rows = all_labels();
+  if (rows.empty()) throw std::runtime_error("no labels at " + faces_dir().string());
+  auto& r = rows.at(static_cast<size_t>(index) % rows.size());
+  return {faces_dir() / "final_files" / r.first, r.second};
+}
+
+fs::path scratch_dir(const std::string& name) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string test = info ? std::string(info->test_suite_name()) + "." + info->name() : "notest";
+  fs::path dir = fs::path(AGEGATE_TEST_BINARY_DIR) / "test-scratch" / (test + "-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+fs::path make_mini_dataset(const std::string& name, int count, bool spread_ages) {
+  fs::path dir = scratch_dir(name);
+  fs::create_directories(dir / "final_files");
+  auto rows = all_labels();
+  std::vector<std::pair<std::string, int>> chosen;
+  if (spread_ages) {
+    // Round-robin over 10-year buckets so tiny sets still span the ages.
+    std::map<int, std::vector<std::pair<std::string, int>>> buckets;
+    for (auto& r : rows) buckets[std::min(r.second / 10, 8)].push_back(r);
+    size_t i = 0;
+    while (static_cast<int>(chosen.size()) < count) {
+      bool any = false;
+      for (auto& [b, v] : buckets) {
+        if (i < v.size() && static_cast<int>(chosen.size()) < count) {
+          chosen.push_back(v[i]);
+          any = true;
+        }
+      }
+      if (!any) break;
+      ++i;
+    }
+  } else {
+    chosen.assign(rows.begin(), rows.begin() + std::min<size_t>(count, rows.size()));
+  }
+  std::ofstream csv(dir / "labels.csv");
+  csv << "file_name,real_age\n";
+  for (auto& [file, age] : chosen) {
+    fs::copy_file(faces_dir() / "final_files" / file, dir / "final_files" / file);
+    csv << file << "," << age << "\n";
+  }
+  return dir;
+}
+
+CommandResult run_agegate(const std::string& args) {
+  fs::path tmp = scratch_dir("cmd");
+  std::string cmd = std::string("'") + AGEGATE_TEST_AGEGATE_EXE + "' " + args + " >'" +
+                    (tmp / "out").string() + "' 2>'" + (tmp / "err").string() + "'";
+  int status = std::system(cmd.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  r.out = slurp(tmp / "out");
+  r.err = slurp(tmp / "err");
+  return r;
+}
+
+}  // namespace agegate::testing

@@ -1,0 +1,34 @@
+// Shared test helpers: where the real photos are, scratch folders, and tiny
+// datasets in the study's layout made from a few real photos.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace agegate::testing {
+
+// ../shared/data/faces (or $AGEGATE_SHARED_DIR/data/faces).
+std::filesystem::path faces_dir();
+std::filesystem::path weights_dir();
+// A real photo from faces/ by index in labels.csv order, with its age.
+std::pair<std::filesystem::path, int> real_photo(int index);
+
+// A fresh empty folder under the build tree, unique per test.
+std::filesystem::path scratch_dir(const std::string& name);
+
+// Makes DIR/labels.csv + DIR/final_files/ with the first `count` photos of
+// faces/ whose labels satisfy nothing special (copied, not linked).
+// Returns DIR. Photos are taken spread over the age range when `spread_ages`.
+std::filesystem::path make_mini_dataset(const std::string& name, int count, bool spread_ages = true);
+
+// The built `agegate` program and a helper to run it: returns exit code,
+// captures stdout and stderr.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+CommandResult run_agegate(const std::string& args);
+
+}  // namespace agegate::testing
