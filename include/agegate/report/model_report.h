@@ -1,0 +1,80 @@
+// Training and evaluation reports: self-contained HTML pages with gnuplot
+// charts, built only from the files a run or an evaluation writes, so any
+// run folder can be re-reported later.
+//
+//   write_training_report("runs/a");          // -> runs/a/report/index.html
+//   write_evaluation_report("eval/predictions.csv", "faces", summary_json, "eval/report");
+//
+// Inputs (fixed formats):
+//   metrics.csv          epoch,train_loss,train_mae,val_loss,val_mae,lr,seconds,images_per_s
+//   predictions CSV      file_name,real_age,pred_age,low,high,p_under_legal
+//   run.json             {"best_epoch":int, "data_dir":str, "options":{...}, "val_metrics":{...}}
+// Photos of the worst predictions are read from <data_dir>/final_files/ and
+// copied as thumbnails into the report; a missing photo is shown as missing
+// in the caption and does not stop the report.
+// Throws InvalidInput (malformed CSV/JSON, naming file and row), IoError
+// (unreadable input, unwritable output, gnuplot missing).
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "agegate/report/chart.h"
+
+namespace agegate {
+
+struct ReportOptions {
+  int worst_count = 16;    // photos in the worst-predictions gallery
+  int thumb_size = 120;    // thumbnail side in pixels
+  ChartOptions charts;
+};
+
+struct EpochMetrics {
+  int epoch = 0;
+  double train_loss = 0, train_mae = 0, val_loss = 0, val_mae = 0, lr = 0;
+  double seconds = 0, images_per_s = 0;
+};
+// Throws InvalidInput naming the file and line for a wrong header or a bad number.
+std::vector<EpochMetrics> read_epoch_metrics_csv(const std::filesystem::path& path);
+
+struct PredictionRecord {
+  std::string file_name;
+  double real_age = 0, pred_age = 0, low = 0, high = 0, p_under_legal = 0;
+  double abs_error() const;
+};
+// Throws InvalidInput naming the file and line for a wrong header or a bad number.
+std::vector<PredictionRecord> read_prediction_records_csv(const std::filesystem::path& path);
+
+// Error by true-age band (bounds inclusive).
+struct BandError {
+  std::string band;
+  int low = 0, high = 0;
+  int count = 0;
+  double mae = 0;
+};
+std::vector<BandError> mae_by_age_band(const std::vector<PredictionRecord>& predictions);
+
+struct ModelReportSummary {
+  std::filesystem::path index_html;
+  int best_epoch = 0;                       // 0 in an evaluation report
+  double mae = 0;
+  std::vector<BandError> bands;
+  std::vector<PredictionRecord> worst;      // largest |pred - real| first
+  std::vector<std::string> charts;          // PNG paths relative to the report folder
+};
+
+ModelReportSummary write_training_report(const std::filesystem::path& run_dir,
+                                         const ReportOptions& options = {});
+
+// `summary` is the evaluation's JSON (may be empty); when it has "policy_curve"
+// (rows with challenge_age, minors_13_17_pass_rate, adults_25plus_check_rate)
+// the policy trade-off chart is drawn.
+ModelReportSummary write_evaluation_report(const std::filesystem::path& predictions_csv,
+                                           const std::filesystem::path& data_dir,
+                                           const nlohmann::json& summary,
+                                           const std::filesystem::path& out_dir,
+                                           const ReportOptions& options = {});
+
+}  // namespace agegate

@@ -1,0 +1,466 @@
+// Training and evaluation reports (see model_report.h).
+#include "agegate/report/model_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "agegate/core/error.h"
+#include "agegate/core/fs.h"
+#include "agegate/core/log.h"
+#include "agegate/core/progress.h"
+#include "agegate/data/image.h"
+#include "agegate/data/labels.h"
+#include "agegate/report/html.h"
+#include "thumbnail.h"
+
+namespace agegate {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kChartsFolder = "charts";
+constexpr const char* kPhotosFolder = "photos";
+constexpr const char* kMetricsHeader =
+    "epoch,train_loss,train_mae,val_loss,val_mae,lr,seconds,images_per_s";
+constexpr const char* kPredictionsHeader = "file_name,real_age,pred_age,low,high,p_under_legal";
+constexpr uint64_t kMaxCsvBytes = uint64_t(1) << 30;
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && s[i] == ' ') ++i;
+  return s.substr(i);
+}
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cell;
+  std::istringstream in(line);
+  while (std::getline(in, cell, ',')) out.push_back(trim(cell));
+  if (!line.empty() && line.back() == ',') out.emplace_back();
+  return out;
+}
+
+// Reads a CSV whose header must equal `header`; calls on_row(cells, line_no).
+template <typename F>
+void read_csv(const fs::path& path, const std::string& header, F on_row) {
+  std::istringstream in(read_file(path, kMaxCsvBytes));
+  std::string line;
+  if (!std::getline(in, line)) throw InvalidInput(path.string() + " is empty");
+  if (trim(line) != header) {
+    throw InvalidInput(path.string() + ": header is '" + trim(line) + "', expected '" + header + "'");
+  }
+  const size_t columns = split_csv_line(header).size();
+  int line_no = 1;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (trim(line).empty()) continue;
+    auto cells = split_csv_line(trim(line));
+    if (cells.size() != columns) {
+      throw InvalidInput(path.string() + " line " + std::to_string(line_no) + ": " +
+                         std::to_string(cells.size()) + " fields, expected " +
+                         std::to_string(columns));
+    }
+    on_row(cells, line_no);
+  }
+}
+
+double parse_number(const std::string& text, const fs::path& path, int line_no,
+                    const char* column) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !std::isfinite(v)) {
+    throw InvalidInput(path.string() + " line " + std::to_string(line_no) + ": " + column + " '" +
+                       text + "' is not a number");
+  }
+  return v;
+}
+
+std::string chart_path(const std::string& name) {
+  return std::string(kChartsFolder) + "/" + name;
+}
+
+void add_chart(HtmlPage& page, ModelReportSummary& s, const std::string& name,
+               const std::string& caption, const ChartOptions& o) {
+  page.figure(chart_path(name) + ".png", caption, caption, o.svg ? chart_path(name) + ".svg" : "");
+  s.charts.push_back(chart_path(name) + ".png");
+}
+
+// Loss, MAE and learning rate per epoch, best epoch marked.
+void training_charts(HtmlPage& page, ModelReportSummary& s, const std::vector<EpochMetrics>& m,
+                     int best_epoch, const fs::path& charts, const ChartOptions& o) {
+  std::ostringstream dat;
+  dat << "# " << kMetricsHeader << " (space separated)\n";
+  bool lr_positive = true;
+  for (auto& e : m) {
+    dat << e.epoch << ' ' << e.train_loss << ' ' << e.train_mae << ' ' << e.val_loss << ' '
+        << e.val_mae << ' ' << e.lr << ' ' << e.seconds << ' ' << e.images_per_s << '\n';
+    lr_positive = lr_positive && e.lr > 0;
+  }
+  write_file_atomic(charts / "metrics.dat", dat.str());
+  std::string best_mark;
+  if (best_epoch > 0) {
+    best_mark = "set arrow from " + std::to_string(best_epoch) + ", graph 0 to " +
+                std::to_string(best_epoch) + ", graph 1 nohead dt 2 lw 2 lc rgb '#2ca02c'\n" +
+                "set label 'best epoch " + std::to_string(best_epoch) + "' at " +
+                std::to_string(best_epoch) + ", graph 0.95 left offset 0.5,0 tc rgb '#2ca02c'\n";
+  }
+  const std::string common = "set xlabel 'epoch'\nset grid\nset key top right\nset xtics 1\n"
+                             "set xrange [0.5:" + std::to_string(m.back().epoch) + ".5]\n" +
+                             best_mark;
+  draw_chart(charts, "loss",
+             "set title 'Loss per epoch'\nset ylabel 'loss'\n" + common +
+                 "plot 'metrics.dat' using 1:2 with linespoints lw 2 title 'training', "
+                 "'metrics.dat' using 1:4 with linespoints lw 2 title 'validation'\n",
+             o);
+  add_chart(page, s, "loss", "Training and validation loss per epoch", o);
+  draw_chart(charts, "mae",
+             "set title 'Mean absolute error per epoch'\nset ylabel 'MAE (years)'\n" + common +
+                 "plot 'metrics.dat' using 1:3 with linespoints lw 2 title 'training', "
+                 "'metrics.dat' using 1:5 with linespoints lw 2 title 'validation'\n",
+             o);
+  add_chart(page, s, "mae", "Training and validation MAE per epoch (years)", o);
+  draw_chart(charts, "lr",
+             "set title 'Learning rate'\nset ylabel 'learning rate'\n" + common +
+                 (lr_positive ? "set logscale y\n" : "") +
+                 "plot 'metrics.dat' using 1:6 with linespoints lw 2 title 'learning rate'\n",
+             o);
+  add_chart(page, s, "lr", "Learning rate per epoch", o);
+}
+
+// Scatter, MAE by band, error histogram.
+void prediction_charts(HtmlPage& page, ModelReportSummary& s,
+                       const std::vector<PredictionRecord>& p, const fs::path& charts,
+                       const ChartOptions& o) {
+  std::ostringstream dat;
+  dat << "# real_age pred_age low high\n";
+  double top = 0;
+  for (auto& r : p) {
+    dat << r.real_age << ' ' << r.pred_age << ' ' << r.low << ' ' << r.high << '\n';
+    top = std::max({top, r.real_age, r.pred_age});
+  }
+  write_file_atomic(charts / "scatter.dat", dat.str());
+  const std::string range = std::to_string(static_cast<int>(std::ceil(top / 10.0) * 10));
+  draw_chart(charts, "scatter",
+             "set title 'Predicted vs true age'\nset xlabel 'true age'\nset ylabel 'predicted age'\n"
+             "set grid\nset size ratio -1\nset key top left\nset xrange [0:" + range +
+                 "]\nset yrange [0:" + range + "]\n"
+                 "plot x with lines dt 2 lc rgb '#444444' title 'perfect', "
+                 "'scatter.dat' using 1:2 with points pt 7 ps 0.5 lc rgb '#1f77b4' title 'photos'\n",
+             o);
+  add_chart(page, s, "scatter", "Predicted against true age; the dashed line is a perfect model", o);
+
+  std::ostringstream bands;
+  bands << "# index band mae count\n";
+  for (size_t i = 0; i < s.bands.size(); ++i) {
+    bands << i << " \"" << s.bands[i].band << "\" " << s.bands[i].mae << ' ' << s.bands[i].count
+          << '\n';
+  }
+  write_file_atomic(charts / "mae_by_band.dat", bands.str());
+  draw_chart(charts, "mae_by_band",
+             "set title 'MAE by true-age band'\nset ylabel 'MAE (years)'\nset xlabel 'true age'\n"
+             "set style fill solid 0.8 border -1\nset boxwidth 0.7\nset grid ytics\n"
+             "set yrange [0:*]\nset xrange [-0.6:" + std::to_string(s.bands.size()) + "-0.4]\n"
+             "plot 'mae_by_band.dat' using 1:($4>0?$3:1/0):xtic(2) with boxes lc rgb '#1f77b4' notitle, "
+             "'' using 1:($4>0?$3:1/0):(sprintf('%.1f (n=%d)',$3,$4)) with labels offset 0,0.8 notitle\n",
+             o);
+  add_chart(page, s, "mae_by_band", "Mean absolute error by true-age band", o);
+
+  std::map<int, int> hist;
+  for (auto& r : p) ++hist[static_cast<int>(std::lround(r.pred_age - r.real_age))];
+  std::ostringstream h;
+  h << "# error_years count   (error = predicted - true, rounded)\n";
+  for (int e = hist.begin()->first; e <= hist.rbegin()->first; ++e) {
+    auto it = hist.find(e);
+    h << e << ' ' << (it == hist.end() ? 0 : it->second) << '\n';
+  }
+  write_file_atomic(charts / "error_hist.dat", h.str());
+  draw_chart(charts, "error_hist",
+             "set title 'Prediction error'\nset xlabel 'predicted - true age (years)'\n"
+             "set ylabel 'photos'\nset style fill solid 0.8 border -1\nset boxwidth 0.9\n"
+             "set grid ytics\nset yrange [0:*]\n"
+             "set arrow from 0, graph 0 to 0, graph 1 nohead dt 2 lc rgb '#444444'\n"
+             "plot 'error_hist.dat' using 1:2 with boxes lc rgb '#ff7f0e' notitle\n",
+             o);
+  add_chart(page, s, "error_hist", "Distribution of the prediction error (years)", o);
+}
+
+void policy_chart(HtmlPage& page, ModelReportSummary& s, const nlohmann::json& curve,
+                  const fs::path& charts, const ChartOptions& o) {
+  std::ostringstream dat;
+  dat << "# challenge_age minors_13_17_pass_rate adults_25plus_check_rate\n";
+  for (auto& row : curve) {
+    if (!row.is_object() || !row.contains("challenge_age")) {
+      throw InvalidInput("policy_curve row without challenge_age: " + row.dump());
+    }
+    dat << row["challenge_age"].get<double>() << ' '
+        << row.value("minors_13_17_pass_rate", 0.0) << ' '
+        << row.value("adults_25plus_check_rate", 0.0) << '\n';
+  }
+  write_file_atomic(charts / "policy.dat", dat.str());
+  draw_chart(charts, "policy",
+             "set title 'Policy trade-off'\nset xlabel 'challenge age'\nset ylabel 'share'\n"
+             "set grid\nset key center right\nset yrange [0:1]\n"
+             "plot 'policy.dat' using 1:2 with linespoints lw 2 title 'minors 13-17 passed without check', "
+             "'policy.dat' using 1:3 with linespoints lw 2 title 'adults 25+ asked for ID'\n",
+             o);
+  add_chart(page, s, "policy",
+            "Share of 13-17 year olds passed without a check and of adults 25+ asked for ID, by "
+            "challenge age",
+            o);
+}
+
+void worst_gallery(HtmlPage& page, const std::vector<PredictionRecord>& worst,
+                   const fs::path& data_dir, const fs::path& photos, int thumb) {
+  std::vector<HtmlPage::Tile> tiles;
+  std::vector<std::vector<std::string>> rows;
+  Progress progress("report: worst predictions", static_cast<int64_t>(worst.size()), "photos");
+  for (size_t i = 0; i < worst.size(); ++i) {
+    progress.update(static_cast<int64_t>(i));
+    const auto& r = worst[i];
+    std::vector<std::string> lines = {
+        r.file_name, "true " + fmt("%.0f", r.real_age) + ", predicted " + fmt("%.1f", r.pred_age),
+        "interval " + fmt("%.1f", r.low) + "-" + fmt("%.1f", r.high),
+        "error " + fmt("%+.1f", r.pred_age - r.real_age)};
+    rows.push_back({std::to_string(i + 1), r.file_name, fmt("%.0f", r.real_age),
+                    fmt("%.1f", r.pred_age), fmt("%.1f", r.low) + "-" + fmt("%.1f", r.high),
+                    fmt("%.1f", r.abs_error())});
+    std::string thumb_name = report_detail::safe_file_name(std::to_string(i) + "-", r.file_name) + ".jpg";
+    try {
+      Image img = read_image(data_dir / kPhotoFolder / r.file_name);
+      report_detail::write_thumbnail(img, thumb, photos / thumb_name);
+      tiles.push_back({std::string(kPhotosFolder) + "/" + thumb_name, lines, true});
+    } catch (const InvalidInput& e) {
+      log().warn("report: photo {} not shown: {}", r.file_name, e.what());
+    } catch (const IoError& e) {
+      log().warn("report: photo {} not shown: {}", r.file_name, e.what());
+    }
+  }
+  progress.finish();
+  page.table({"rank", "file", "true age", "predicted", "interval", "|error|"}, rows);
+  if (tiles.size() < worst.size()) {
+    page.paragraph(std::to_string(worst.size() - tiles.size()) +
+                   " of these photos could not be read from " + (data_dir / kPhotoFolder).string() +
+                   " and are not shown.");
+  }
+  page.gallery(tiles);
+}
+
+void metrics_table(HtmlPage& page, const nlohmann::json& metrics) {
+  std::vector<std::vector<std::string>> rows;
+  for (auto& [key, value] : metrics.items()) {
+    if (value.is_number_float()) rows.push_back({key, fmt("%.4g", value.get<double>())});
+    else if (value.is_number() || value.is_string() || value.is_boolean())
+      rows.push_back({key, value.is_string() ? value.get<std::string>() : value.dump()});
+  }
+  if (!rows.empty()) page.table({"metric", "value"}, rows);
+}
+
+// Shared body of both reports after the training-specific part.
+ModelReportSummary prediction_section(HtmlPage& page, ModelReportSummary s,
+                                      const std::vector<PredictionRecord>& p,
+                                      const fs::path& data_dir, const fs::path& out_dir,
+                                      const ReportOptions& o) {
+  if (p.empty()) throw InvalidInput("no predictions to report");
+  const fs::path charts = out_dir / kChartsFolder;
+  const fs::path photos = out_dir / kPhotosFolder;
+  std::error_code ec;
+  fs::remove_all(photos, ec);
+  fs::create_directories(photos, ec);
+  if (ec) throw IoError("cannot create " + photos.string() + ": " + ec.message());
+
+  double sum = 0;
+  for (auto& r : p) sum += r.abs_error();
+  s.mae = sum / static_cast<double>(p.size());
+  s.bands = mae_by_age_band(p);
+  page.heading("Predictions");
+  page.paragraph(std::to_string(p.size()) + " photos, mean absolute error " + fmt("%.2f", s.mae) +
+                 " years.");
+  prediction_charts(page, s, p, charts, o.charts);
+  std::vector<std::vector<std::string>> band_rows;
+  for (auto& b : s.bands) {
+    band_rows.push_back({b.band, std::to_string(b.count), b.count ? fmt("%.2f", b.mae) : "-"});
+  }
+  page.table({"true age", "photos", "MAE (years)"}, band_rows);
+
+  std::vector<PredictionRecord> sorted = p;
+  std::stable_sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) {
+    return a.abs_error() > b.abs_error();
+  });
+  sorted.resize(std::min(sorted.size(), static_cast<size_t>(std::max(o.worst_count, 0))));
+  s.worst = sorted;
+  page.heading("Worst predictions");
+  worst_gallery(page, s.worst, data_dir, photos, o.thumb_size);
+  return s;
+}
+
+void check_options(const ReportOptions& o) {
+  if (o.worst_count < 0) throw InvalidInput("worst_count must be >= 0");
+  if (o.thumb_size < 16) throw InvalidInput("thumbnail size must be >= 16 pixels");
+}
+
+}  // namespace
+
+double PredictionRecord::abs_error() const { return std::fabs(pred_age - real_age); }
+
+std::vector<EpochMetrics> read_epoch_metrics_csv(const fs::path& path) {
+  std::vector<EpochMetrics> out;
+  read_csv(path, kMetricsHeader, [&](const std::vector<std::string>& c, int line) {
+    EpochMetrics m;
+    double epoch = parse_number(c[0], path, line, "epoch");
+    if (epoch < 1 || epoch != std::floor(epoch)) {
+      throw InvalidInput(path.string() + " line " + std::to_string(line) + ": epoch '" + c[0] +
+                         "' is not a whole number >= 1");
+    }
+    m.epoch = static_cast<int>(epoch);
+    m.train_loss = parse_number(c[1], path, line, "train_loss");
+    m.train_mae = parse_number(c[2], path, line, "train_mae");
+    m.val_loss = parse_number(c[3], path, line, "val_loss");
+    m.val_mae = parse_number(c[4], path, line, "val_mae");
+    m.lr = parse_number(c[5], path, line, "lr");
+    m.seconds = parse_number(c[6], path, line, "seconds");
+    m.images_per_s = parse_number(c[7], path, line, "images_per_s");
+    out.push_back(m);
+  });
+  return out;
+}
+
+std::vector<PredictionRecord> read_prediction_records_csv(const fs::path& path) {
+  std::vector<PredictionRecord> out;
+  read_csv(path, kPredictionsHeader, [&](const std::vector<std::string>& c, int line) {
+    PredictionRecord r;
+    r.file_name = c[0];
+    if (r.file_name.empty()) {
+      throw InvalidInput(path.string() + " line " + std::to_string(line) + ": empty file_name");
+    }
+    r.real_age = parse_number(c[1], path, line, "real_age");
+    r.pred_age = parse_number(c[2], path, line, "pred_age");
+    r.low = parse_number(c[3], path, line, "low");
+    r.high = parse_number(c[4], path, line, "high");
+    r.p_under_legal = parse_number(c[5], path, line, "p_under_legal");
+    out.push_back(r);
+  });
+  return out;
+}
+
+std::vector<BandError> mae_by_age_band(const std::vector<PredictionRecord>& predictions) {
+  // Finer than the policy bands where errors matter for the policy: children,
+  // minors near the legal age, young adults near the challenge age.
+  std::vector<BandError> bands = {{"0-12", 0, 12},   {"13-17", 13, 17}, {"18-24", 18, 24},
+                                  {"25-34", 25, 34}, {"35-49", 35, 49}, {"50-64", 50, 64},
+                                  {"65+", 65, kMaxAge}};
+  std::vector<double> sums(bands.size(), 0.0);
+  for (auto& r : predictions) {
+    int age = static_cast<int>(std::floor(r.real_age));
+    for (size_t b = 0; b < bands.size(); ++b) {
+      if (age >= bands[b].low && age <= bands[b].high) {
+        ++bands[b].count;
+        sums[b] += r.abs_error();
+        break;
+      }
+    }
+  }
+  for (size_t b = 0; b < bands.size(); ++b) {
+    if (bands[b].count) bands[b].mae = sums[b] / bands[b].count;
+  }
+  return bands;
+}
+
+ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOptions& options) {
+  check_options(options);
+  const fs::path out_dir = run_dir / "report";
+  nlohmann::json run;
+  try {
+    run = nlohmann::json::parse(read_file(run_dir / "run.json"));
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidInput((run_dir / "run.json").string() + ": " + e.what());
+  }
+  if (!run.is_object() || !run.contains("best_epoch") || !run["best_epoch"].is_number_integer()) {
+    throw InvalidInput((run_dir / "run.json").string() + ": best_epoch (integer) missing");
+  }
+  if (!run.contains("data_dir") || !run["data_dir"].is_string()) {
+    throw InvalidInput((run_dir / "run.json").string() + ": data_dir (string) missing");
+  }
+  auto metrics = read_epoch_metrics_csv(run_dir / "metrics.csv");
+  if (metrics.empty()) throw InvalidInput((run_dir / "metrics.csv").string() + " has no epochs");
+  auto predictions = read_prediction_records_csv(run_dir / "predictions_val.csv");
+
+  ModelReportSummary s;
+  s.best_epoch = run["best_epoch"].get<int>();
+  fs::create_directories(out_dir / kChartsFolder);
+  HtmlPage page("Training report: " + fs::absolute(run_dir).filename().string());
+  page.paragraph("Run folder: " + fs::absolute(run_dir).string() + "; data: " +
+                 run["data_dir"].get<std::string>());
+  page.heading("Validation metrics of the final model");
+  if (run.contains("val_metrics") && run["val_metrics"].is_object()) metrics_table(page, run["val_metrics"]);
+  page.heading("Training curves");
+  auto best = std::find_if(metrics.begin(), metrics.end(),
+                           [&](auto& m) { return m.epoch == s.best_epoch; });
+  page.paragraph(best == metrics.end()
+                     ? "Best epoch " + std::to_string(s.best_epoch) + " (not in metrics.csv)."
+                     : "Best epoch " + std::to_string(s.best_epoch) + ": validation MAE " +
+                           fmt("%.2f", best->val_mae) + " years, of " +
+                           std::to_string(metrics.size()) + " epochs run.");
+  training_charts(page, s, metrics, s.best_epoch, out_dir / kChartsFolder, options.charts);
+  std::vector<std::vector<std::string>> rows;
+  for (auto& m : metrics) {
+    rows.push_back({std::to_string(m.epoch) + (m.epoch == s.best_epoch ? " (best)" : ""),
+                    fmt("%.4f", m.train_loss), fmt("%.2f", m.train_mae), fmt("%.4f", m.val_loss),
+                    fmt("%.2f", m.val_mae), fmt("%.3g", m.lr), fmt("%.0f", m.seconds),
+                    fmt("%.1f", m.images_per_s)});
+  }
+  page.table({"epoch", "train loss", "train MAE", "val loss", "val MAE", "lr", "seconds", "img/s"},
+             rows);
+  s = prediction_section(page, s, predictions, run["data_dir"].get<std::string>(), out_dir, options);
+  if (run.contains("options") && run["options"].is_object()) {
+    page.heading("Options");
+    std::vector<std::vector<std::string>> opt_rows;
+    for (auto& [k, v] : run["options"].items()) opt_rows.push_back({k, v.is_string() ? v.get<std::string>() : v.dump()});
+    page.table({"option", "value"}, opt_rows);
+  }
+  s.index_html = out_dir / "index.html";
+  write_file_atomic(s.index_html, page.str());
+  return s;
+}
+
+ModelReportSummary write_evaluation_report(const fs::path& predictions_csv,
+                                           const fs::path& data_dir,
+                                           const nlohmann::json& summary,
+                                           const fs::path& out_dir,
+                                           const ReportOptions& options) {
+  check_options(options);
+  auto predictions = read_prediction_records_csv(predictions_csv);
+  ModelReportSummary s;
+  fs::create_directories(out_dir / kChartsFolder);
+  HtmlPage page("Evaluation report: " + fs::absolute(data_dir).filename().string());
+  page.paragraph("Predictions: " + fs::absolute(predictions_csv).string() + "; data: " +
+                 fs::absolute(data_dir).string());
+  if (summary.is_object()) {
+    page.heading("Metrics");
+    metrics_table(page, summary);
+  }
+  s = prediction_section(page, s, predictions, data_dir, out_dir, options);
+  if (summary.is_object() && summary.contains("policy_curve") && summary["policy_curve"].is_array() &&
+      !summary["policy_curve"].empty()) {
+    page.heading("Policy trade-off");
+    policy_chart(page, s, summary["policy_curve"], out_dir / kChartsFolder, options.charts);
+  }
+  s.index_html = out_dir / "index.html";
+  write_file_atomic(s.index_html, page.str());
+  return s;
+}
+
+}  // namespace agegate
