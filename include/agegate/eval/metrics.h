@@ -1,0 +1,124 @@
+// Evaluation figures from labelled predictions: MAE overall and by age band,
+// share within 5 years, interval coverage, the policy's pass/check rates and
+// their trade-off against the challenge age; the predictions CSV that report
+// code reads. Torch-free; plain values, thread-safe.
+//
+//   std::vector<agegate::Prediction> preds = ...;   // one per labelled photo
+//   agegate::EvalSummary s = agegate::summarise(preds, policy);
+//   std::cout << s.to_json().dump(2);               // mae, within5, minors_13_17_pass_rate, ...
+//   auto curve = agegate::policy_curve(preds, policy);  // challenge age legal..35
+//
+// Conventions: the error is mean() - real_age (both completed years, see
+// age_distribution.h). Coverage counts the share of the labelled year
+// [real_age, real_age+1) that the interval [low, high] overlaps, i.e. the
+// probability that the interval holds the real age when that age is uniform
+// within the labelled year. A perfectly calibrated model then covers exactly
+// `level` on average, without the half-year bias that testing the integer
+// label alone would add.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "agegate/policy/age_distribution.h"
+#include "agegate/policy/policy.h"
+
+namespace agegate {
+
+struct Prediction {
+  std::string file_name;
+  int real_age = 0;  // label, completed years, >= 0
+  AgeDistribution dist;
+};
+
+// Age bands of the report: 0-12, 13-17, 18-24, 25-39, 40-59, 60+.
+struct AgeBand {
+  const char* name;  // "0-12", ..., "60+"
+  int low;           // inclusive
+  int high;          // inclusive
+};
+const std::vector<AgeBand>& age_bands();
+int band_index(int real_age);  // index into age_bands()
+
+// Share of the labelled year [real_age, real_age+1) inside [low, high], in [0,1].
+double coverage_of(double low, double high, int real_age);
+
+struct BandSummary {
+  std::string name;
+  int64_t count = 0;
+  double mae = 0;       // NaN when count == 0
+  double coverage = 0;  // NaN when count == 0
+};
+
+// A share with its denominator; NaN rate (JSON null) when nobody is in the group.
+struct Rate {
+  int64_t hits = 0;
+  int64_t count = 0;
+  double rate() const;
+};
+
+// The three figures the issue asks for, for one policy.
+struct PolicyRates {
+  int challenge_age = 0;
+  Rate minors_13_17_pass;  // aged 13-17 who get no_check
+  Rate under_legal_pass;   // aged < legal_age who get no_check
+  Rate adults_25plus_check;  // aged 25+ who get id_check
+};
+
+struct EvalSummary {
+  Policy policy;
+  int64_t count = 0;
+  double mae = 0;
+  double bias = 0;     // mean(estimate - real_age); > 0 means ages are over-estimated
+  double within5 = 0;  // share with |estimate - real_age| <= 5
+  double coverage = 0;  // at policy.interval_level
+  double mean_interval_width = 0;
+  std::vector<BandSummary> bands;  // parallel to age_bands()
+  PolicyRates rates;
+
+  // Keys: count, mae, bias, within5, mae_by_band {band: {count, mae, coverage}},
+  // coverage, coverage_by_band {band: coverage}, interval_level,
+  // mean_interval_width, minors_13_17_pass_rate, under_legal_pass_rate,
+  // adults_25plus_check_rate, counts {minors_13_17, minors_13_17_pass, ...},
+  // policy {...}. Undefined rates are null.
+  nlohmann::json to_json() const;
+};
+
+// Throws InvalidInput when `predictions` is empty, a label is negative or a
+// distribution is invalid (naming the file), or the policy is invalid.
+EvalSummary summarise(const std::vector<Prediction>& predictions, const Policy& policy);
+
+// The three rates for challenge ages policy.legal_age..max(last_challenge_age,
+// legal_age), all else as in `policy`. Same errors as summarise().
+constexpr int kDefaultCurveLastChallengeAge = 35;
+std::vector<PolicyRates> policy_curve(const std::vector<Prediction>& predictions, const Policy& policy,
+                                      int last_challenge_age = kDefaultCurveLastChallengeAge);
+nlohmann::json curve_to_json(const std::vector<PolicyRates>& curve);  // array of rows
+
+// Human-readable table for the evaluate command's stdout (policy in force first).
+std::string format_summary_table(const EvalSummary& summary);
+std::string format_curve_table(const std::vector<PolicyRates>& curve);
+
+// predictions.csv: header file_name,real_age,pred_age,low,high,p_under_legal
+// (interval at policy.interval_level, p_under_legal at policy.legal_age;
+// ages to 2 decimals, probability to 6). Written atomically. File names with
+// ',', '"' or line breaks are rejected (InvalidInput) rather than quoted.
+void write_predictions_csv(const std::filesystem::path& path, const std::vector<Prediction>& predictions,
+                           const Policy& policy);
+
+struct PredictionRow {
+  std::string file_name;
+  int real_age = 0;
+  double pred_age = 0;
+  double low = 0;
+  double high = 0;
+  double p_under_legal = 0;
+};
+// Reads what write_predictions_csv wrote. IoError when unreadable; InvalidInput
+// naming the file and line for a wrong header, wrong column count or bad number.
+std::vector<PredictionRow> read_predictions_csv(const std::filesystem::path& path);
+
+}  // namespace agegate

@@ -1,0 +1,212 @@
+// Temperature scaling and coverage diagnostics (see calibration.h). The only
+// torch in here is the copy to a CPU double table; the fitting is plain loops.
+#include "agegate/eval/calibration.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "agegate/core/error.h"
+#include "agegate/core/log.h"
+#include "agegate/eval/metrics.h"
+#include "agegate/policy/age_distribution.h"
+
+namespace agegate {
+namespace {
+
+constexpr int kSearchIterations = 80;  // golden section / bisection steps on log T: far below 1e-6 relative
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Logits [N,K] and clipped labels [N] on the CPU in double.
+struct Table {
+  int64_t rows = 0;
+  int64_t cols = 0;
+  std::vector<double> logits;
+  std::vector<int> ages;
+  const double* row(int64_t i) const { return logits.data() + i * cols; }
+};
+
+Table to_table(const at::Tensor& logits, const at::Tensor& ages) {
+  if (!logits.defined() || logits.dim() != 2 || logits.size(0) == 0 || logits.size(1) < 2) {
+    throw InvalidInput("calibration: logits must be [N,K] with N >= 1 and K >= 2");
+  }
+  if (!at::isFloatingType(logits.scalar_type())) throw InvalidInput("calibration: logits must be floating point");
+  if (!ages.defined() || ages.dim() != 1 || ages.size(0) != logits.size(0)) {
+    throw InvalidInput("calibration: ages must be [N] with N = " + std::to_string(logits.size(0)));
+  }
+  if (!at::isIntegralType(ages.scalar_type(), /*includeBool=*/false)) {
+    throw InvalidInput("calibration: ages must be an integer tensor (whole years)");
+  }
+  Table t;
+  t.rows = logits.size(0);
+  t.cols = logits.size(1);
+  at::Tensor l = logits.detach().to(at::kCPU, at::kDouble).contiguous();
+  at::Tensor a = ages.detach().to(at::kCPU, at::kLong).contiguous();
+  t.logits.assign(l.data_ptr<double>(), l.data_ptr<double>() + t.rows * t.cols);
+  for (double v : t.logits) {
+    if (!std::isfinite(v)) throw InvalidInput("calibration: logits contain a non-finite value");
+  }
+  const int64_t* ap = a.data_ptr<int64_t>();
+  t.ages.resize(t.rows);
+  for (int64_t i = 0; i < t.rows; ++i) {
+    if (ap[i] < 0) throw InvalidInput("calibration: age " + std::to_string(ap[i]) + " at row " + std::to_string(i) + " < 0");
+    t.ages[i] = static_cast<int>(std::min<int64_t>(ap[i], t.cols - 1));
+  }
+  return t;
+}
+
+void check_options(const CalibrationOptions& o) {
+  if (!(o.level > 0 && o.level < 1)) throw InvalidInput("calibration: level must be in (0,1), got " + std::to_string(o.level));
+  if (!(o.min_temperature > 0 && o.min_temperature < o.max_temperature && std::isfinite(o.max_temperature))) {
+    throw InvalidInput("calibration: need 0 < min_temperature < max_temperature");
+  }
+  if (!(o.max_coverage_gap >= 0)) throw InvalidInput("calibration: max_coverage_gap must be >= 0");
+}
+
+double nll(const Table& t, double temperature) {
+  double sum = 0;
+  for (int64_t i = 0; i < t.rows; ++i) {
+    const double* z = t.row(i);
+    double top = *std::max_element(z, z + t.cols);
+    double s = 0;
+    for (int64_t k = 0; k < t.cols; ++k) s += std::exp((z[k] - top) / temperature);
+    sum += std::log(s) - (z[t.ages[i]] - top) / temperature;
+  }
+  return sum / static_cast<double>(t.rows);
+}
+
+CoverageReport coverage(const Table& t, double temperature, double level) {
+  const size_t bands = age_bands().size();
+  CoverageReport r;
+  r.level = level;
+  r.by_band.assign(bands, 0.0);
+  r.band_counts.assign(bands, 0);
+  double total = 0;
+  for (int64_t i = 0; i < t.rows; ++i) {
+    AgeDistribution d = AgeDistribution::from_logits(t.row(i), static_cast<size_t>(t.cols), temperature);
+    auto [low, high] = d.interval(level);
+    const double c = coverage_of(low, high, t.ages[i]);
+    total += c;
+    const int b = band_index(t.ages[i]);
+    r.by_band[b] += c;
+    ++r.band_counts[b];
+  }
+  r.overall = total / static_cast<double>(t.rows);
+  for (size_t b = 0; b < bands; ++b) {
+    r.by_band[b] = r.band_counts[b] > 0 ? r.by_band[b] / static_cast<double>(r.band_counts[b]) : kNaN;
+  }
+  return r;
+}
+
+double fit_nll(const Table& t, const CalibrationOptions& o) {
+  const double golden = (std::sqrt(5.0) - 1.0) / 2.0;
+  double lo = std::log(o.min_temperature), hi = std::log(o.max_temperature);
+  double x1 = hi - golden * (hi - lo), x2 = lo + golden * (hi - lo);
+  double f1 = nll(t, std::exp(x1)), f2 = nll(t, std::exp(x2));
+  for (int it = 0; it < kSearchIterations; ++it) {
+    if (f1 <= f2) {
+      hi = x2;
+      x2 = x1;
+      f2 = f1;
+      x1 = hi - golden * (hi - lo);
+      f1 = nll(t, std::exp(x1));
+    } else {
+      lo = x1;
+      x1 = x2;
+      f1 = f2;
+      x2 = lo + golden * (hi - lo);
+      f2 = nll(t, std::exp(x2));
+    }
+  }
+  return std::exp((lo + hi) / 2.0);
+}
+
+// Wider distributions give wider intervals, so coverage grows with T:
+// bisection on log T. If the target is out of reach, the nearer end.
+double fit_coverage(const Table& t, const CalibrationOptions& o) {
+  double lo = std::log(o.min_temperature), hi = std::log(o.max_temperature);
+  if (coverage(t, o.min_temperature, o.level).overall >= o.level) return o.min_temperature;
+  if (coverage(t, o.max_temperature, o.level).overall <= o.level) return o.max_temperature;
+  for (int it = 0; it < kSearchIterations; ++it) {
+    const double mid = (lo + hi) / 2.0;
+    if (coverage(t, std::exp(mid), o.level).overall < o.level) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return std::exp((lo + hi) / 2.0);
+}
+
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+}  // namespace
+
+nlohmann::json CoverageReport::to_json() const {
+  nlohmann::json bands = nlohmann::json::object(), counts = nlohmann::json::object();
+  for (size_t b = 0; b < by_band.size() && b < age_bands().size(); ++b) {
+    bands[age_bands()[b].name] = number_or_null(by_band[b]);
+    counts[age_bands()[b].name] = band_counts[b];
+  }
+  return {{"level", level}, {"overall", overall}, {"by_band", bands}, {"band_counts", counts}};
+}
+
+nlohmann::json CalibrationReport::to_json() const {
+  return {{"temperature", temperature},
+          {"nll_temperature", nll_temperature},
+          {"method", method},
+          {"count", count},
+          {"nll_before", nll_before},
+          {"nll_after", nll_after},
+          {"coverage_before", coverage_before.to_json()},
+          {"coverage_after", coverage_after.to_json()}};
+}
+
+double mean_nll(const at::Tensor& logits, const at::Tensor& ages, double temperature) {
+  if (!(temperature > 0)) throw InvalidInput("calibration: temperature must be > 0");
+  return nll(to_table(logits, ages), temperature);
+}
+
+double fit_temperature_nll(const at::Tensor& logits, const at::Tensor& ages, const CalibrationOptions& options) {
+  check_options(options);
+  return fit_nll(to_table(logits, ages), options);
+}
+
+CoverageReport interval_coverage(const at::Tensor& logits, const at::Tensor& ages, double temperature, double level) {
+  if (!(temperature > 0)) throw InvalidInput("calibration: temperature must be > 0");
+  if (!(level > 0 && level < 1)) throw InvalidInput("calibration: level must be in (0,1)");
+  return coverage(to_table(logits, ages), temperature, level);
+}
+
+CalibrationReport calibrate(const at::Tensor& logits, const at::Tensor& ages, const CalibrationOptions& options) {
+  check_options(options);
+  const Table t = to_table(logits, ages);
+  CalibrationReport r;
+  r.count = t.rows;
+  r.nll_before = nll(t, 1.0);
+  r.coverage_before = coverage(t, 1.0, options.level);
+  r.nll_temperature = options.method == CalibrationMethod::kCoverage ? kNaN : fit_nll(t, options);
+  r.temperature = r.nll_temperature;
+  r.method = "nll";
+  bool by_coverage = options.method == CalibrationMethod::kCoverage;
+  if (options.method == CalibrationMethod::kAuto) {
+    const double gap = std::abs(coverage(t, r.nll_temperature, options.level).overall - options.level);
+    by_coverage = gap > options.max_coverage_gap;
+    if (by_coverage) {
+      log().info("calibration: NLL-optimal T = {:.3f} leaves {:.0f}% coverage {:.1f} points off; fitting T to coverage",
+                 r.nll_temperature, options.level * 100, gap * 100);
+    }
+  }
+  if (by_coverage) {
+    r.temperature = fit_coverage(t, options);
+    r.method = "coverage";
+  }
+  r.nll_after = nll(t, r.temperature);
+  r.coverage_after = coverage(t, r.temperature, options.level);
+  log().info("calibration: T = {:.3f} ({}), NLL {:.3f} -> {:.3f}, {:.0f}% coverage {:.1f}% -> {:.1f}% on {} photos",
+             r.temperature, r.method, r.nll_before, r.nll_after, options.level * 100, r.coverage_before.overall * 100,
+             r.coverage_after.overall * 100, r.count);
+  return r;
+}
+
+}  // namespace agegate

@@ -1,0 +1,132 @@
+// Temperature scaling on toy models whose miscalibration is known by
+// construction: Gaussian logits of width s around a noisy guess whose real
+// error has sd 5. Softmax(logits / T) is a Gaussian of variance T s^2, so the
+// right T is about 25 / s^2 (plus a little for the whole-year bins).
+#include <gtest/gtest.h>
+
+#include <ATen/ops/from_blob.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "agegate/core/error.h"
+#include "agegate/eval/calibration.h"
+
+namespace agegate {
+namespace {
+
+constexpr int kAges = 101;
+constexpr int kPhotos = 1500;
+constexpr double kTrueErrorSd = 5.0;
+
+struct Toy {
+  at::Tensor logits;  // [N,K] float32
+  at::Tensor ages;    // [N] int64
+};
+
+Toy gaussian_toy(double width, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> age_of(5, 80);
+  std::normal_distribution<double> error(0.0, kTrueErrorSd);
+  std::vector<float> logits(static_cast<size_t>(kPhotos) * kAges);
+  std::vector<int64_t> ages(kPhotos);
+  for (int i = 0; i < kPhotos; ++i) {
+    ages[i] = age_of(rng);
+    const double centre = ages[i] + 0.5 + error(rng);
+    for (int a = 0; a < kAges; ++a) {
+      const double d = (a + 0.5 - centre) / width;
+      logits[static_cast<size_t>(i) * kAges + a] = static_cast<float>(-0.5 * d * d);
+    }
+  }
+  Toy t;
+  t.logits = at::from_blob(logits.data(), {kPhotos, kAges}, at::TensorOptions().dtype(at::kFloat)).clone();
+  t.ages = at::from_blob(ages.data(), {kPhotos}, at::TensorOptions().dtype(at::kLong)).clone();
+  return t;
+}
+
+TEST(Calibration, OverConfidentModelIsWarmed) {
+  // Width 1.5 against a real sd of 5: far too sharp, T near 25 / 2.25 = 11.
+  Toy toy = gaussian_toy(/*width=*/1.5, /*seed=*/1);
+  CalibrationReport r = calibrate(toy.logits, toy.ages);
+  EXPECT_GT(r.temperature, 7.0);
+  EXPECT_LT(r.temperature, 16.0);
+  EXPECT_LT(r.nll_after, r.nll_before);
+  EXPECT_LT(r.coverage_before.overall, 0.5);
+  EXPECT_NEAR(r.coverage_after.overall, 0.9, 0.03);
+  EXPECT_LT(std::abs(r.coverage_after.overall - 0.9), std::abs(r.coverage_before.overall - 0.9));
+  // Gaussian noise of fixed sd is what T models, so NLL alone gets coverage right.
+  EXPECT_EQ(r.method, "nll");
+  EXPECT_DOUBLE_EQ(r.temperature, r.nll_temperature);
+  // Per band too, where the band has people (the toy has no one over 80, so 60+ is 60-80).
+  for (size_t b = 0; b < r.coverage_after.by_band.size(); ++b) {
+    ASSERT_GT(r.coverage_after.band_counts[b], 0);
+    EXPECT_NEAR(r.coverage_after.by_band[b], 0.9, 0.06) << "band " << b;
+  }
+  nlohmann::json j = r.to_json();
+  EXPECT_DOUBLE_EQ(j["temperature"].get<double>(), r.temperature);
+  EXPECT_TRUE(j["coverage_after"]["by_band"].contains("13-17"));
+}
+
+TEST(Calibration, UnderConfidentModelIsCooled) {
+  // Width 10 against a real sd of 5: too broad, T near 25 / 100 = 0.25.
+  Toy toy = gaussian_toy(/*width=*/10.0, /*seed=*/2);
+  CalibrationReport r = calibrate(toy.logits, toy.ages);
+  EXPECT_LT(r.temperature, 0.5);
+  EXPECT_GT(r.temperature, 0.15);
+  EXPECT_LT(r.nll_after, r.nll_before);
+  EXPECT_GT(r.coverage_before.overall, 0.97);
+  EXPECT_NEAR(r.coverage_after.overall, 0.9, 0.03);
+}
+
+TEST(Calibration, NllFitIsTheMinimum) {
+  Toy toy = gaussian_toy(/*width=*/3.0, /*seed=*/3);
+  const double t = fit_temperature_nll(toy.logits, toy.ages);
+  const double at_t = mean_nll(toy.logits, toy.ages, t);
+  EXPECT_LT(at_t, mean_nll(toy.logits, toy.ages, t * 1.05));
+  EXPECT_LT(at_t, mean_nll(toy.logits, toy.ages, t / 1.05));
+}
+
+TEST(Calibration, CoverageMethodHitsTheLevel) {
+  Toy toy = gaussian_toy(/*width=*/1.5, /*seed=*/4);
+  CalibrationOptions o;
+  o.method = CalibrationMethod::kCoverage;
+  o.level = 0.8;
+  CalibrationReport r = calibrate(toy.logits, toy.ages, o);
+  EXPECT_EQ(r.method, "coverage");
+  EXPECT_NEAR(r.coverage_after.overall, 0.8, 0.002);
+  EXPECT_NEAR(interval_coverage(toy.logits, toy.ages, r.temperature, 0.8).overall, r.coverage_after.overall, 1e-12);
+}
+
+TEST(Calibration, AgesAboveTheLastBinAreClipped) {
+  // One photo, logits favour the last bin; a label of 130 counts as age K-1.
+  std::vector<float> logits(kAges, 0.f);
+  logits[kAges - 1] = 5.f;
+  at::Tensor l = at::from_blob(logits.data(), {1, kAges}, at::TensorOptions().dtype(at::kFloat)).clone();
+  std::vector<int64_t> old = {130}, last = {kAges - 1};
+  at::Tensor a_old = at::from_blob(old.data(), {1}, at::TensorOptions().dtype(at::kLong)).clone();
+  at::Tensor a_last = at::from_blob(last.data(), {1}, at::TensorOptions().dtype(at::kLong)).clone();
+  EXPECT_DOUBLE_EQ(mean_nll(l, a_old, 1.0), mean_nll(l, a_last, 1.0));
+}
+
+TEST(Calibration, MisuseIsRejected) {
+  Toy toy = gaussian_toy(/*width=*/2.0, /*seed=*/5);
+  EXPECT_THROW(calibrate(toy.logits.reshape({-1}), toy.ages), InvalidInput);
+  EXPECT_THROW(calibrate(toy.logits, toy.ages.slice(0, 0, 10)), InvalidInput);
+  EXPECT_THROW(calibrate(toy.logits, toy.ages.to(at::kFloat)), InvalidInput);
+  EXPECT_THROW(calibrate(toy.logits.slice(0, 0, 0), toy.ages.slice(0, 0, 0)), InvalidInput);
+  std::vector<int64_t> negative(kPhotos, 30);
+  negative[7] = -1;
+  at::Tensor bad_ages = at::from_blob(negative.data(), {kPhotos}, at::TensorOptions().dtype(at::kLong)).clone();
+  EXPECT_THROW(calibrate(toy.logits, bad_ages), InvalidInput);
+  at::Tensor with_nan = toy.logits.clone();
+  with_nan.data_ptr<float>()[3] = std::nanf("");
+  EXPECT_THROW(calibrate(with_nan, toy.ages), InvalidInput);
+  CalibrationOptions o;
+  o.level = 1.5;
+  EXPECT_THROW(calibrate(toy.logits, toy.ages, o), InvalidInput);
+  EXPECT_THROW(mean_nll(toy.logits, toy.ages, 0.0), InvalidInput);
+}
+
+}  // namespace
+}  // namespace agegate
