@@ -1,0 +1,216 @@
+// The .agm model file: round trip, and every kind of bad file.
+#include <gtest/gtest.h>
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <zlib.h>
+
+#include <fstream>
+
+#include "agegate/core/error.h"
+#include "agegate/core/fs.h"
+#include "agegate/model/imagenet_import.h"
+#include "agegate/model/model_file.h"
+#include "test_support.h"
+
+namespace agegate {
+namespace {
+namespace fs = std::filesystem;
+
+ModelInfo sample_info(const std::string& backbone) {
+  ModelInfo info;
+  info.config.backbone = backbone;
+  info.config.num_ages = 101;
+  info.preprocess.input_size = 96;
+  info.temperature = 1.7;
+  info.metadata = {{"metrics", {{"val_mae", 6.5}}}, {"data", {{"rows", 7591}}}};
+  return info;
+}
+
+// Saves a small random resnet18 model (has BN buffers) and returns its path.
+fs::path saved_model(const std::string& dir, AgeNet* out_net = nullptr) {
+  ModelInfo info = sample_info("resnet18");
+  AgeNet net(info.config);
+  {
+    torch::NoGradGuard no_grad;
+    // Make buffers non-default so the round trip has to carry them.
+    for (auto& b : net->named_buffers()) {
+      if (b.value().is_floating_point()) b.value().uniform_(0.5, 1.5);
+    }
+  }
+  fs::path path = testing::scratch_dir(dir) / "m.agm";
+  save_model_file(path, net, info);
+  if (out_net) *out_net = net;
+  return path;
+}
+
+std::string load_error(const fs::path& path) {
+  try {
+    load_model_file(path);
+  } catch (const ModelError& e) {
+    return e.what();
+  }
+  return "(no ModelError)";
+}
+
+void expect_error(const fs::path& path, const std::string& fragment) {
+  const std::string msg = load_error(path);
+  EXPECT_NE(msg.find(fragment), std::string::npos) << msg;
+  EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
+}
+
+TEST(ModelFile, RoundTripGivesIdenticalOutputsAndMetadata) {
+  AgeNet net{nullptr};
+  fs::path path = saved_model("rt", &net);
+  net->eval();
+  LoadedModel loaded = load_model_file(path);
+  EXPECT_FALSE(loaded.net->is_training());
+  EXPECT_EQ(loaded.info.config.backbone, "resnet18");
+  EXPECT_EQ(loaded.info.preprocess.input_size, 96);
+  EXPECT_DOUBLE_EQ(loaded.info.temperature, 1.7);
+  EXPECT_EQ(loaded.info.metadata, sample_info("resnet18").metadata);
+  torch::NoGradGuard no_grad;
+  at::Tensor x = at::randn({2, 3, 64, 64});
+  EXPECT_TRUE(at::equal(net->forward(x), loaded.net->forward(x)));
+
+  ModelInfo header = read_model_info(path);
+  EXPECT_EQ(header.config.backbone, "resnet18");
+  EXPECT_EQ(header.metadata, loaded.info.metadata);
+}
+
+TEST(ModelFile, MobileNetRoundTripIsBitExact) {
+  ModelInfo info = sample_info("mobilenet_v2");
+  AgeNet net(info.config);
+  net->eval();
+  fs::path path = testing::scratch_dir("mnv2") / "m.agm";
+  save_model_file(path, net, info);
+  LoadedModel loaded = load_model_file(path);
+  torch::NoGradGuard no_grad;
+  at::Tensor x = at::randn({1, 3, 64, 64});
+  EXPECT_TRUE(at::equal(net->forward(x), loaded.net->forward(x)));
+}
+
+TEST(ModelFile, MissingFile) { expect_error(testing::scratch_dir("missing") / "none.agm", "not found"); }
+
+TEST(ModelFile, TruncatedFile) {
+  fs::path path = saved_model("trunc");
+  std::string bytes = read_file(path);
+  for (size_t keep : {bytes.size() - 1, bytes.size() / 2, size_t(20)}) {
+    write_file_atomic(path, bytes.substr(0, keep));
+    expect_error(path, "truncated: expected ");
+    EXPECT_NE(load_error(path).find("found " + std::to_string(keep)), std::string::npos);
+    if (keep > 40) EXPECT_THROW(read_model_info(path), ModelError);
+  }
+}
+
+TEST(ModelFile, FlippedByteIsCorrupt) {
+  fs::path path = saved_model("flip");
+  std::string bytes = read_file(path);
+  for (size_t at : {bytes.size() / 2, bytes.size() - 10, size_t(40)}) {
+    std::string bad = bytes;
+    bad[at] = static_cast<char>(bad[at] ^ 0x5a);
+    write_file_atomic(path, bad);
+    expect_error(path, "corrupt");
+  }
+}
+
+TEST(ModelFile, ForeignFiles) {
+  fs::path dir = testing::scratch_dir("foreign");
+  fs::path jpeg = dir / "photo.agm";
+  fs::copy_file(testing::real_photo(3).first, jpeg);
+  expect_error(jpeg, "not an agegate model file");
+  fs::path ts = dir / "mobilenet.agm";
+  fs::copy_file(testing::weights_dir() / kMobileNetFile, ts);
+  expect_error(ts, "not an agegate model file");
+  fs::path empty = dir / "empty.agm";
+  write_file_atomic(empty, "");
+  expect_error(empty, "not an agegate model file");
+  EXPECT_THROW(read_model_info(jpeg), ModelError);
+}
+
+TEST(ModelFile, WrongMagicAndNewerVersion) {
+  fs::path path = saved_model("magic");
+  std::string bytes = read_file(path);
+  std::string bad = bytes;
+  bad[0] = 'X';
+  write_file_atomic(path, bad);
+  expect_error(path, "not an agegate model file");
+  bad = bytes;
+  bad[14] = static_cast<char>(kModelFormatVersion + 1);  // u32 version follows the 14-byte magic
+  write_file_atomic(path, bad);
+  expect_error(path, "newer");
+  EXPECT_THROW(read_model_info(path), ModelError);
+}
+
+// Re-frames a header and weights blob into a valid file (correct lengths and CRC).
+std::string frame(const std::string& json, const std::string& weights, const std::string& like) {
+  std::string out = like.substr(0, 18);  // magic + version
+  auto put = [&](uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  put(json.size(), 8);
+  out += json;
+  put(weights.size(), 8);
+  out += weights;
+  uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(out.data()), out.size());
+  put(crc, 4);
+  return out;
+}
+
+struct Parts {
+  std::string json, weights, bytes;
+};
+Parts split(const fs::path& path) {
+  Parts p;
+  p.bytes = read_file(path);
+  auto le = [&](size_t off) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= uint64_t(uint8_t(p.bytes[off + i])) << (8 * i);
+    return v;
+  };
+  uint64_t jl = le(18);
+  p.json = p.bytes.substr(26, jl);
+  uint64_t wl = le(26 + jl);
+  p.weights = p.bytes.substr(34 + jl, wl);
+  return p;
+}
+
+TEST(ModelFile, WeightsThatDoNotFitTheArchitecture) {
+  fs::path path = saved_model("fit");
+  Parts p = split(path);
+  // Same weights, header claims resnet34: layers are missing.
+  auto j = nlohmann::json::parse(p.json);
+  j["config"]["backbone"] = "resnet34";
+  write_file_atomic(path, frame(j.dump(), p.weights, p.bytes));
+  expect_error(path, "is missing");
+  // Header claims 50 ages: the head has the wrong shape.
+  j = nlohmann::json::parse(p.json);
+  j["config"]["num_ages"] = 50;
+  write_file_atomic(path, frame(j.dump(), p.weights, p.bytes));
+  expect_error(path, "head.weight' has shape");
+  // resnet18 weights under a mobilenet_v2 header.
+  j = nlohmann::json::parse(p.json);
+  j["config"]["backbone"] = "mobilenet_v2";
+  write_file_atomic(path, frame(j.dump(), p.weights, p.bytes));
+  expect_error(path, "weight '");
+}
+
+TEST(ModelFile, BadHeader) {
+  fs::path path = saved_model("hdr");
+  Parts p = split(path);
+  write_file_atomic(path, frame("{not json", p.weights, p.bytes));
+  expect_error(path, "bad JSON header");
+  auto j = nlohmann::json::parse(p.json);
+  j["config"]["backbone"] = "alexnet";
+  write_file_atomic(path, frame(j.dump(), p.weights, p.bytes));
+  expect_error(path, "backbone");
+  j = nlohmann::json::parse(p.json);
+  j["temperature"] = -1;
+  write_file_atomic(path, frame(j.dump(), p.weights, p.bytes));
+  expect_error(path, "temperature");
+  write_file_atomic(path, frame(p.json, "garbage, not a pickle", p.bytes));
+  expect_error(path, "weights");
+}
+
+}  // namespace
+}  // namespace agegate
