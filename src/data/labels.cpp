@@ -21,6 +21,11 @@ constexpr const char* kUtf8Bom = "\xEF\xBB\xBF";
 // labels.csv is small text; anything bigger is not a labels file.
 constexpr uint64_t kMaxLabelsBytes = uint64_t(512) << 20;
 constexpr size_t kProblemsLogged = 5;
+// Problem messages start with these, so the summary can count them by kind.
+constexpr const char* kBadAgePrefix = "age '";
+constexpr const char* kMissingPhotoPrefix = "photo not found";
+constexpr const char* kDuplicatePrefix = "duplicate file name";
+constexpr const char* kFieldCountPrefix = "has ";
 
 std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r");
@@ -61,10 +66,10 @@ std::string file_name_problem(const std::string& name) {
 
 // Short kind of a problem message for the summary ("bad age", "missing photo").
 std::string problem_kind(const std::string& message) {
-  if (message.rfind("age ", 0) == 0) return "bad age";
-  if (message.find("photo") != std::string::npos) return "missing photo";
-  if (message.find("duplicate") != std::string::npos) return "duplicate";
-  if (message.find("fields") != std::string::npos) return "wrong field count";
+  if (message.rfind(kBadAgePrefix, 0) == 0) return "bad age";
+  if (message.rfind(kMissingPhotoPrefix, 0) == 0) return "missing photo";
+  if (message.rfind(kDuplicatePrefix, 0) == 0) return "duplicate";
+  if (message.rfind(kFieldCountPrefix, 0) == 0) return "wrong field count";
   return "bad file name";
 }
 
@@ -140,7 +145,7 @@ LabelSet read_labels(const fs::path& data_dir, const LabelsOptions& options) {
     auto fields = split_fields(line);
     if (fields.size() != header.size()) {
       problem(line_no, fields.empty() ? "" : fields[std::min<size_t>(file_col, fields.size() - 1)],
-              "has " + std::to_string(fields.size()) + " fields, header has " +
+              kFieldCountPrefix + std::to_string(fields.size()) + " fields, header has " +
                   std::to_string(header.size()));
       continue;
     }
@@ -152,17 +157,17 @@ LabelSet read_labels(const fs::path& data_dir, const LabelsOptions& options) {
     int age = 0;
     if (!parse_age(fields[age_col], &age)) {
       problem(line_no, name,
-              "age '" + fields[age_col] + "' is not an integer in " + std::to_string(kMinAge) +
+              kBadAgePrefix + fields[age_col] + "' is not an integer in " + std::to_string(kMinAge) +
                   ".." + std::to_string(kMaxAge));
       continue;
     }
     if (!seen.insert(name).second) {
-      problem(line_no, name, "duplicate file name (first listed earlier)");
+      problem(line_no, name, std::string(kDuplicatePrefix) + " (first listed earlier)");
       continue;
     }
     fs::path path = photo_dir / name;
     if (options.check_files && !fs::is_regular_file(path)) {
-      problem(line_no, name, "photo not found in " + std::string(kPhotoFolder) + "/");
+      problem(line_no, name, std::string(kMissingPhotoPrefix) + " in " + kPhotoFolder + "/");
       continue;
     }
     set.rows.push_back({name, path, age, line_no});

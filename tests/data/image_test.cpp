@@ -1,0 +1,265 @@
+// JPEG/PNG decoding and encoding on real photos and on deliberately broken data.
+#include <gtest/gtest.h>
+#include <png.h>
+#include <turbojpeg.h>
+
+#include <csetjmp>
+#include <fstream>
+
+#include "agegate/core/error.h"
+#include "agegate/core/fs.h"
+#include "agegate/data/image.h"
+#include "test_support.h"
+
+namespace agegate {
+namespace {
+
+using testing::real_photo;
+using testing::scratch_dir;
+
+std::vector<uint8_t> photo_bytes(int index) { return read_file_bytes(real_photo(index).first); }
+
+template <typename F>
+void expect_invalid_naming(F&& f, const std::string& what) {
+  try {
+    f();
+    FAIL() << "expected InvalidInput naming " << what;
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
+// Encodes raw pixels of any TurboJPEG pixel format (grey, CMYK) to JPEG.
+std::vector<uint8_t> tj_encode(const std::vector<uint8_t>& px, int w, int h, TJPF pf, TJSAMP samp) {
+  tjhandle tj = tjInitCompress();
+  unsigned char* buf = nullptr;
+  unsigned long len = 0;
+  int rc = tjCompress2(tj, px.data(), w, 0, h, pf, &buf, &len, samp, /*quality=*/95, 0);
+  tjDestroy(tj);
+  EXPECT_EQ(rc, 0);
+  std::vector<uint8_t> out(buf, buf + len);
+  tjFree(buf);
+  return out;
+}
+
+// Minimal libpng writer for formats encode_png never produces.
+struct PngSpec {
+  int width, height, bit_depth, color_type;
+  std::vector<png_color> palette;
+  std::vector<png_byte> trans;
+  // Write the header and a token IDAT chunk instead of real rows (a "bomb").
+  bool header_only = false;
+};
+
+void append(png_structp png, png_bytep data, png_size_t n) {
+  auto* out = static_cast<std::vector<uint8_t>*>(png_get_io_ptr(png));
+  out->insert(out->end(), data, data + n);
+}
+
+std::vector<uint8_t> write_png(const PngSpec& s, const std::vector<uint8_t>& rows_bytes) {
+  std::vector<uint8_t> out;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    ADD_FAILURE() << "libpng failed writing the test image";
+    return {};
+  }
+  png_set_write_fn(png, &out, append, nullptr);
+  png_set_IHDR(png, info, s.width, s.height, s.bit_depth, s.color_type, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  if (!s.palette.empty()) png_set_PLTE(png, info, s.palette.data(), int(s.palette.size()));
+  if (!s.trans.empty()) png_set_tRNS(png, info, s.trans.data(), int(s.trans.size()), nullptr);
+  png_write_info(png, info);
+  if (s.header_only) {
+    png_byte token[] = {0x78, 0x9C, 0x01, 0x02, 0x03};
+    png_write_chunk(png, reinterpret_cast<png_const_bytep>("IDAT"), token, sizeof(token));
+  } else {
+    size_t row = rows_bytes.size() / size_t(s.height);
+    for (int y = 0; y < s.height; ++y) png_write_row(png, const_cast<png_bytep>(rows_bytes.data() + y * row));
+    png_write_end(png, nullptr);
+  }
+  png_destroy_write_struct(&png, &info);
+  return out;
+}
+
+TEST(Image, DecodesRealJpegPhoto) {
+  auto bytes = photo_bytes(0);
+  EXPECT_EQ(sniff_format(bytes.data(), bytes.size()), ImageFormat::kJpeg);
+  ImageInfo info = read_image_info(bytes.data(), bytes.size(), "p0");
+  Image img = read_image(real_photo(0).first);
+  EXPECT_EQ(info.width, img.width);
+  EXPECT_EQ(info.height, img.height);
+  EXPECT_GT(img.width, 0);
+  ASSERT_EQ(img.rgb.size(), size_t(img.width) * img.height * 3);
+  // A face photo is not a flat colour.
+  auto [lo, hi] = std::minmax_element(img.rgb.begin(), img.rgb.end());
+  EXPECT_GT(*hi - *lo, 100);
+}
+
+TEST(Image, PngRoundTripIsLossless) {
+  Image img = read_image(real_photo(3).first);
+  auto png = encode_png(img);
+  EXPECT_EQ(sniff_format(png.data(), png.size()), ImageFormat::kPng);
+  ImageInfo info = read_image_info(png.data(), png.size(), "rt.png");
+  EXPECT_EQ(info.format, ImageFormat::kPng);
+  EXPECT_EQ(info.width, img.width);
+  Image back = decode_image(png.data(), png.size(), "rt.png");
+  EXPECT_EQ(back.width, img.width);
+  EXPECT_EQ(back.height, img.height);
+  EXPECT_EQ(back.rgb, img.rgb);
+}
+
+TEST(Image, JpegRoundTripIsClose) {
+  Image img = read_image(real_photo(5).first);
+  auto jpg = encode_jpeg(img, 95);
+  Image back = decode_image(jpg.data(), jpg.size(), "rt.jpg");
+  ASSERT_EQ(back.rgb.size(), img.rgb.size());
+  double err = 0;
+  for (size_t i = 0; i < img.rgb.size(); ++i) err += std::abs(int(back.rgb[i]) - int(img.rgb[i]));
+  EXPECT_LT(err / img.rgb.size(), 4.0);
+  EXPECT_THROW(encode_jpeg(img, 0), InvalidInput);
+  EXPECT_THROW(encode_png(Image{}), InvalidInput);
+}
+
+TEST(Image, WriteImageByExtensionAtomically) {
+  auto dir = scratch_dir("w");
+  Image img = read_image(real_photo(1).first);
+  write_image(dir / "a.png", img);
+  write_image(dir / "b.JPG", img);
+  EXPECT_EQ(read_image(dir / "a.png").rgb, img.rgb);
+  EXPECT_EQ(read_image(dir / "b.JPG").width, img.width);
+  EXPECT_THROW(write_image(dir / "c.bmp", img), InvalidInput);
+  EXPECT_FALSE(std::filesystem::exists(dir / "c.bmp"));
+}
+
+TEST(Image, GreyscaleJpegComesOutRgb) {
+  const int w = 32, h = 24;
+  std::vector<uint8_t> grey(w * h);
+  for (int i = 0; i < w * h; ++i) grey[i] = uint8_t((i * 7) % 256);
+  auto jpg = tj_encode(grey, w, h, TJPF_GRAY, TJSAMP_GRAY);
+  Image img = decode_image(jpg.data(), jpg.size(), "grey.jpg");
+  ASSERT_EQ(img.rgb.size(), size_t(w * h * 3));
+  for (int i = 0; i < w * h; ++i) {
+    EXPECT_EQ(img.rgb[i * 3], img.rgb[i * 3 + 1]);
+    EXPECT_EQ(img.rgb[i * 3], img.rgb[i * 3 + 2]);
+  }
+}
+
+TEST(Image, CmykJpegComesOutRgb) {
+  const int w = 16, h = 16;
+  // Flat CMYK (0,255,255,0) is pure red in the plain formula.
+  std::vector<uint8_t> cmyk(w * h * 4);
+  for (int i = 0; i < w * h; ++i) {
+    cmyk[i * 4] = 0;
+    cmyk[i * 4 + 1] = 255;
+    cmyk[i * 4 + 2] = 255;
+    cmyk[i * 4 + 3] = 0;
+  }
+  auto jpg = tj_encode(cmyk, w, h, TJPF_CMYK, TJSAMP_444);
+  Image img = decode_image(jpg.data(), jpg.size(), "cmyk.jpg");
+  ASSERT_EQ(img.rgb.size(), size_t(w * h * 3));
+  EXPECT_GT(img.rgb[0], 240);
+  EXPECT_LT(img.rgb[1], 15);
+  EXPECT_LT(img.rgb[2], 15);
+}
+
+TEST(Image, PalettePngWithTransparencyComesOutRgb) {
+  PngSpec s{4, 2, 8, PNG_COLOR_TYPE_PALETTE, {{255, 0, 0}, {0, 0, 255}}, {0, 255}};
+  std::vector<uint8_t> idx = {0, 1, 0, 1, 1, 1, 0, 0};
+  auto png = write_png(s, idx);
+  Image img = decode_image(png.data(), png.size(), "pal.png");
+  ASSERT_EQ(img.width, 4);
+  ASSERT_EQ(img.rgb.size(), 4u * 2 * 3);
+  for (size_t i = 0; i < idx.size(); ++i) {
+    const uint8_t* px = &img.rgb[i * 3];
+    if (idx[i] == 0) {
+      EXPECT_EQ(px[0], 255);
+      EXPECT_EQ(px[2], 0);
+    } else {
+      EXPECT_EQ(px[0], 0);
+      EXPECT_EQ(px[2], 255);
+    }
+  }
+}
+
+TEST(Image, SixteenBitGreyAlphaPngComesOutRgb8) {
+  PngSpec s{3, 1, 16, PNG_COLOR_TYPE_GRAY_ALPHA, {}, {}};
+  // Big-endian 16-bit grey then alpha: 0x0000, 0x8000, 0xFFFF grey.
+  std::vector<uint8_t> row = {0, 0, 255, 255, 0x80, 0, 255, 255, 255, 255, 0, 0};
+  auto png = write_png(s, row);
+  Image img = decode_image(png.data(), png.size(), "ga16.png");
+  ASSERT_EQ(img.rgb.size(), 9u);
+  EXPECT_EQ(img.rgb[0], 0);
+  EXPECT_EQ(img.rgb[3], 0x80);
+  EXPECT_EQ(img.rgb[4], 0x80);
+  EXPECT_EQ(img.rgb[6], 255);
+  EXPECT_EQ(img.rgb[8], 255);
+}
+
+TEST(Image, TruncatedJpegIsRejected) {
+  auto bytes = photo_bytes(2);
+  bytes.resize(bytes.size() / 2);
+  // The header is intact, so only the full decode can notice.
+  EXPECT_NO_THROW(read_image_info(bytes.data(), bytes.size(), "half.jpg"));
+  expect_invalid_naming([&] { decode_image(bytes.data(), bytes.size(), "half.jpg"); }, "half.jpg");
+}
+
+TEST(Image, CorruptJpegIsRejected) {
+  auto bytes = photo_bytes(4);
+  // Wipe the Huffman tables and the start of the scan.
+  for (size_t i = 0; i < bytes.size() - 1; ++i) {
+    if (bytes[i] == 0xFF && bytes[i + 1] == 0xC4) {  // DHT marker
+      for (size_t j = i + 4; j < std::min(bytes.size(), i + 300); ++j) bytes[j] = 0xFF;
+      break;
+    }
+  }
+  expect_invalid_naming([&] { decode_image(bytes.data(), bytes.size(), "bad.jpg"); }, "bad.jpg");
+}
+
+TEST(Image, TruncatedPngIsRejected) {
+  auto png = encode_png(read_image(real_photo(6).first));
+  png.resize(png.size() * 2 / 3);
+  expect_invalid_naming([&] { decode_image(png.data(), png.size(), "cut.png"); }, "cut.png");
+}
+
+TEST(Image, GarbageAndEmptyDataAreRejected) {
+  std::vector<uint8_t> garbage(1000);
+  for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = uint8_t(i * 31 + 7);
+  EXPECT_EQ(sniff_format(garbage.data(), garbage.size()), ImageFormat::kUnknown);
+  expect_invalid_naming([&] { decode_image(garbage.data(), garbage.size(), "junk.bin"); }, "junk.bin");
+  expect_invalid_naming([&] { read_image_info(garbage.data(), garbage.size(), "junk.bin"); }, "junk.bin");
+  expect_invalid_naming([&] { decode_image(nullptr, 0, "empty"); }, "empty");
+  // JPEG magic followed by nonsense.
+  std::vector<uint8_t> fake = {0xFF, 0xD8, 0xFF, 0x00, 0x01, 0x02};
+  expect_invalid_naming([&] { decode_image(fake.data(), fake.size(), "fake.jpg"); }, "fake.jpg");
+
+  auto dir = scratch_dir("e");
+  std::ofstream(dir / "empty.jpg").close();
+  expect_invalid_naming([&] { read_image(dir / "empty.jpg"); }, "empty.jpg");
+  EXPECT_THROW(read_image(dir / "missing.jpg"), IoError);
+}
+
+TEST(Image, HugePngHeaderIsRejectedBeforeAllocation) {
+  PngSpec s{30000, 30000, 8, PNG_COLOR_TYPE_RGB, {}, {}, /*header_only=*/true};
+  auto png = write_png(s, {});
+  ImageInfo info = read_image_info(png.data(), png.size(), "bomb.png");
+  EXPECT_EQ(info.width, 30000);
+  EXPECT_EQ(info.height, 30000);
+  try {
+    decode_image(png.data(), png.size(), "bomb.png");
+    FAIL() << "expected the pixel limit to reject it";
+  } catch (const InvalidInput& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("bomb.png"), std::string::npos);
+    EXPECT_NE(msg.find("limit"), std::string::npos) << msg;
+  }
+  // A tighter limit rejects even an ordinary photo.
+  auto bytes = photo_bytes(0);
+  DecodeLimits tight;
+  tight.max_pixels = 100;
+  EXPECT_THROW(decode_image(bytes.data(), bytes.size(), "p0", tight), InvalidInput);
+}
+
+}  // namespace
+}  // namespace agegate
