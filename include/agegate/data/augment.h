@@ -18,8 +18,12 @@ struct AugmentOptions {
   nlohmann::json to_json() const;
 };
 
-// [N,3,S,S] uint8 -> [N,3,S,S] float32 in 0..1, augmented. Random draws come
-// from the global torch generator of the batch's device (seed it for repeatability).
+// [N,3,S,S] uint8 -> [N,3,S,S] float32 in 0..1, augmented, on the batch's
+// device. Each image gets its own draws: an exact mirror with probability 1/2,
+// one affine warp (reflection padding) when any geometric range is non-zero,
+// then brightness, contrast and saturation factors in [1-r, 1+r]. Random draws
+// come from the global torch generator of the batch's device (seed it for
+// repeatability). Throws InvalidInput on a wrong batch or out-of-range options.
 at::Tensor augment(const at::Tensor& batch_u8, const AugmentOptions& options);
 
 }  // namespace agegate

@@ -6,7 +6,10 @@
 //   loader.start_epoch(epoch);
 //   while (auto batch = loader.next()) { ... batch->images ... }
 //
-// Not thread-safe: one consumer thread calls start_epoch()/next().
+// Not thread-safe: one consumer thread calls start_epoch()/next(). Batches of
+// an epoch come in a fixed order (a function of seed and epoch), whatever the
+// worker timing. next() before any start_epoch() starts epoch 0; start_epoch()
+// mid-epoch abandons the rest. The constructor throws InvalidInput on bad options.
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -57,7 +60,9 @@ class Loader {
 
   const std::vector<LabelRow>& rows() const;
   int64_t batches_per_epoch() const;
-  std::vector<SkippedPhoto> skipped() const;  // photos that failed to decode so far
+  // Photos that could not be read or decoded so far (each reported once and
+  // never retried; they are dropped from their batch, so a batch may be short).
+  std::vector<SkippedPhoto> skipped() const;
 
  private:
   struct State;

@@ -35,8 +35,10 @@ at::Tensor image_to_tensor(const Image& img);
 // [3,H,W] uint8 tensor -> Image.
 Image tensor_to_image(const at::Tensor& chw_u8);
 
-// Centre crop by spec.crop, then resize to S x S (bilinear, antialiased).
-// Returns [3,S,S] uint8 RGB. Deterministic: the same photo gives the same bytes.
+// Centre square crop (side = spec.crop * the shorter side), then resize to
+// S x S with torch's antialiased bilinear kernel (as interpolate(antialias=True),
+// align_corners=false), rounded and clamped to uint8. Returns [3,S,S] uint8 RGB,
+// CPU. Deterministic: the same photo gives the same bytes.
 at::Tensor prepare(const Image& img, const PreprocessSpec& spec);
 
 // [N,3,S,S] uint8 (or float in 0..1 when `already_unit`) -> float32 normalised
