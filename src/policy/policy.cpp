@@ -134,6 +134,11 @@ std::string Policy::describe() const {
 
 const char* to_string(Decision d) { return d == Decision::kNoCheck ? "no_check" : "id_check"; }
 
+nlohmann::json PolicyResult::to_json() const {
+  return {{"decision", to_string(decision)}, {"reason", reason},   {"estimate", estimate},
+          {"low", low},                      {"high", high},       {"p_under_legal", p_under_legal}};
+}
+
 Decision decide(double estimate, double p_under_legal, const Policy& policy) {
   const bool young_looking = estimate < policy.challenge_age;
   const bool risky = p_under_legal > policy.max_risk;

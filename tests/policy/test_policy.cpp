@@ -51,6 +51,11 @@ TEST(Policy, EstimateExactlyAtChallengeAgePasses) {
   EXPECT_NEAR(r.low, 25.05, 1e-9);
   EXPECT_NEAR(r.high, 25.95, 1e-9);
 
+  nlohmann::json j = r.to_json();
+  EXPECT_EQ(j["decision"], "no_check");
+  EXPECT_EQ(j["reason"], r.reason);
+  EXPECT_DOUBLE_EQ(j["p_under_legal"].get<double>(), 0.0);
+
   PolicyResult young = decide(masses({{24, 1.0}}), Policy{});
   EXPECT_EQ(young.decision, Decision::kIdCheck);
   EXPECT_EQ(young.reason, "estimate 24.0 < challenge age 25");

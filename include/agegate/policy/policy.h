@@ -16,7 +16,7 @@
 // is prob_under(legal_age) on the real-age scale (bins 0..legal_age-1).
 // The interval's low end is reported but not a separate rule: for the
 // continuous CDF, "low end of the central `level` interval < legal age" is
-// exactly "P(under legal) > (1 - level) / 2" (5% at 90%), which the max_risk
+// (up to ties) "P(under legal) > (1 - level) / 2" (5% at 90%), which the max_risk
 // test already covers whenever max_risk <= (1 - level) / 2, and a retailer who
 // wants a looser risk says so through max_risk, in one place.
 //
@@ -58,6 +58,9 @@ struct PolicyResult {
   double low = 0;
   double high = 0;
   double p_under_legal = 0;
+
+  // {"decision": "id_check", "reason", "estimate", "low", "high", "p_under_legal"}
+  nlohmann::json to_json() const;
 };
 
 // Validates the policy (InvalidInput) and uses the distribution as given.
