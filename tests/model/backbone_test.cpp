@@ -179,7 +179,7 @@ Agreement agreement(const at::Tensor& a, const at::Tensor& b) {
 // of the 1000 logits 0.963-0.980, max |diff| 1.9-2.7, 2-4 of the top-5 shared
 // (faces are no ImageNet class, so the top logits are close together).
 // A broken mapping measured: zeroed biases cosine -0.01..0.18, two blocks
-// swapped 0.17..0.28, top-5 shared 0. The bounds sit between the two.
+// swapped 0.17..0.32, top-5 shared 0. The bounds sit between the two.
 constexpr double kMinCosine = 0.9;
 constexpr int kMinTop5Shared = 2;
 

@@ -99,7 +99,9 @@ TEST(ModelFile, TruncatedFile) {
     write_file_atomic(path, bytes.substr(0, keep));
     expect_error(path, "truncated: expected ");
     EXPECT_NE(load_error(path).find("found " + std::to_string(keep)), std::string::npos);
-    if (keep > 40) EXPECT_THROW(read_model_info(path), ModelError);
+    if (keep > 40) {
+      EXPECT_THROW(read_model_info(path), ModelError);
+    }
   }
 }
 
