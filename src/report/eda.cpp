@@ -54,7 +54,7 @@ std::string ranges_text(const std::vector<int>& values) {
   return out;
 }
 
-int band_of(const std::vector<AgeBand>& bands, int age) {
+int band_of(const std::vector<EdaBand>& bands, int age) {
   for (size_t b = 0; b < bands.size(); ++b) {
     if (age >= bands[b].low && age <= bands[b].high) return static_cast<int>(b);
   }
@@ -64,7 +64,7 @@ int band_of(const std::vector<AgeBand>& bands, int age) {
 // Sample rows for each band: evenly spaced through the band's rows in file
 // order, so the choice is deterministic and spans the band.
 std::set<size_t> choose_samples(const std::vector<LabelRow>& rows,
-                                const std::vector<AgeBand>& bands, int per_band) {
+                                const std::vector<EdaBand>& bands, int per_band) {
   std::vector<std::vector<size_t>> by_band(bands.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     int b = band_of(bands, rows[i].age);
@@ -196,7 +196,7 @@ void draw_histogram(const fs::path& charts, const EdaSummary& s, const ChartOpti
 
 }  // namespace
 
-std::vector<AgeBand> policy_age_bands() {
+std::vector<EdaBand> policy_age_bands() {
   const Policy policy;
   return {{"under " + std::to_string(policy.legal_age), kMinAge, policy.legal_age - 1},
           {std::to_string(policy.legal_age) + "-" + std::to_string(policy.challenge_age - 1),
@@ -287,6 +287,7 @@ EdaSummary write_eda_report(const fs::path& data_dir, const fs::path& out_dir,
     ages.push_back(row.age);
     byte_sizes.push_back(static_cast<int64_t>(bytes.size()));
   }
+  progress.update(static_cast<int64_t>(labels.rows.size()), "", true);
   progress.finish();
   if (s.usable == 0) {
     throw InvalidInput("no readable photos in " + (data_dir / kPhotoFolder).string());

@@ -24,7 +24,6 @@ constexpr const char* kChartsFolder = "charts";
 constexpr const char* kPhotosFolder = "photos";
 constexpr const char* kMetricsHeader =
     "epoch,train_loss,train_mae,val_loss,val_mae,lr,seconds,images_per_s";
-constexpr const char* kPredictionsHeader = "file_name,real_age,pred_age,low,high,p_under_legal";
 constexpr uint64_t kMaxCsvBytes = uint64_t(1) << 30;
 
 std::string fmt(const char* format, double v) {
@@ -89,6 +88,8 @@ double parse_number(const std::string& text, const fs::path& path, int line_no,
   return v;
 }
 
+double abs_error(const PredictionRow& r) { return std::fabs(r.pred_age - r.real_age); }
+
 std::string chart_path(const std::string& name) {
   return std::string(kChartsFolder) + "/" + name;
 }
@@ -143,14 +144,14 @@ void training_charts(HtmlPage& page, ModelReportSummary& s, const std::vector<Ep
 
 // Scatter, MAE by band, error histogram.
 void prediction_charts(HtmlPage& page, ModelReportSummary& s,
-                       const std::vector<PredictionRecord>& p, const fs::path& charts,
+                       const std::vector<PredictionRow>& p, const fs::path& charts,
                        const ChartOptions& o) {
   std::ostringstream dat;
   dat << "# real_age pred_age low high\n";
   double top = 0;
   for (auto& r : p) {
     dat << r.real_age << ' ' << r.pred_age << ' ' << r.low << ' ' << r.high << '\n';
-    top = std::max({top, r.real_age, r.pred_age});
+    top = std::max({top, static_cast<double>(r.real_age), r.pred_age});
   }
   write_file_atomic(charts / "scatter.dat", dat.str());
   const std::string range = std::to_string(static_cast<int>(std::ceil(top / 10.0) * 10));
@@ -198,6 +199,13 @@ void prediction_charts(HtmlPage& page, ModelReportSummary& s,
   add_chart(page, s, "error_hist", "Distribution of the prediction error (years)", o);
 }
 
+// A rate for gnuplot: "?" (missing point) when the group was empty (null).
+std::string rate_or_missing(const nlohmann::json& row, const char* key) {
+  auto it = row.find(key);
+  if (it == row.end() || !it->is_number()) return "?";
+  return fmt("%.6f", it->get<double>());
+}
+
 void policy_chart(HtmlPage& page, ModelReportSummary& s, const nlohmann::json& curve,
                   const fs::path& charts, const ChartOptions& o) {
   std::ostringstream dat;
@@ -207,13 +215,13 @@ void policy_chart(HtmlPage& page, ModelReportSummary& s, const nlohmann::json& c
       throw InvalidInput("policy_curve row without challenge_age: " + row.dump());
     }
     dat << row["challenge_age"].get<double>() << ' '
-        << row.value("minors_13_17_pass_rate", 0.0) << ' '
-        << row.value("adults_25plus_check_rate", 0.0) << '\n';
+        << rate_or_missing(row, "minors_13_17_pass_rate") << ' '
+        << rate_or_missing(row, "adults_25plus_check_rate") << '\n';
   }
   write_file_atomic(charts / "policy.dat", dat.str());
   draw_chart(charts, "policy",
              "set title 'Policy trade-off'\nset xlabel 'challenge age'\nset ylabel 'share'\n"
-             "set grid\nset key center right\nset yrange [0:1]\n"
+             "set grid\nset key center right\nset yrange [0:1]\nset datafile missing '?'\n"
              "plot 'policy.dat' using 1:2 with linespoints lw 2 title 'minors 13-17 passed without check', "
              "'policy.dat' using 1:3 with linespoints lw 2 title 'adults 25+ asked for ID'\n",
              o);
@@ -223,7 +231,7 @@ void policy_chart(HtmlPage& page, ModelReportSummary& s, const nlohmann::json& c
             o);
 }
 
-void worst_gallery(HtmlPage& page, const std::vector<PredictionRecord>& worst,
+void worst_gallery(HtmlPage& page, const std::vector<PredictionRow>& worst,
                    const fs::path& data_dir, const fs::path& photos, int thumb) {
   std::vector<HtmlPage::Tile> tiles;
   std::vector<std::vector<std::string>> rows;
@@ -237,7 +245,7 @@ void worst_gallery(HtmlPage& page, const std::vector<PredictionRecord>& worst,
         "error " + fmt("%+.1f", r.pred_age - r.real_age)};
     rows.push_back({std::to_string(i + 1), r.file_name, fmt("%.0f", r.real_age),
                     fmt("%.1f", r.pred_age), fmt("%.1f", r.low) + "-" + fmt("%.1f", r.high),
-                    fmt("%.1f", r.abs_error())});
+                    fmt("%.1f", abs_error(r))});
     std::string thumb_name = report_detail::safe_file_name(std::to_string(i) + "-", r.file_name) + ".jpg";
     try {
       Image img = read_image(data_dir / kPhotoFolder / r.file_name);
@@ -271,7 +279,7 @@ void metrics_table(HtmlPage& page, const nlohmann::json& metrics) {
 
 // Shared body of both reports after the training-specific part.
 ModelReportSummary prediction_section(HtmlPage& page, ModelReportSummary s,
-                                      const std::vector<PredictionRecord>& p,
+                                      const std::vector<PredictionRow>& p,
                                       const fs::path& data_dir, const fs::path& out_dir,
                                       const ReportOptions& o) {
   if (p.empty()) throw InvalidInput("no predictions to report");
@@ -283,7 +291,7 @@ ModelReportSummary prediction_section(HtmlPage& page, ModelReportSummary s,
   if (ec) throw IoError("cannot create " + photos.string() + ": " + ec.message());
 
   double sum = 0;
-  for (auto& r : p) sum += r.abs_error();
+  for (auto& r : p) sum += abs_error(r);
   s.mae = sum / static_cast<double>(p.size());
   s.bands = mae_by_age_band(p);
   page.heading("Predictions");
@@ -296,9 +304,9 @@ ModelReportSummary prediction_section(HtmlPage& page, ModelReportSummary s,
   }
   page.table({"true age", "photos", "MAE (years)"}, band_rows);
 
-  std::vector<PredictionRecord> sorted = p;
+  std::vector<PredictionRow> sorted = p;
   std::stable_sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) {
-    return a.abs_error() > b.abs_error();
+    return abs_error(a) > abs_error(b);
   });
   sorted.resize(std::min(sorted.size(), static_cast<size_t>(std::max(o.worst_count, 0))));
   s.worst = sorted;
@@ -313,8 +321,6 @@ void check_options(const ReportOptions& o) {
 }
 
 }  // namespace
-
-double PredictionRecord::abs_error() const { return std::fabs(pred_age - real_age); }
 
 std::vector<EpochMetrics> read_epoch_metrics_csv(const fs::path& path) {
   std::vector<EpochMetrics> out;
@@ -338,40 +344,14 @@ std::vector<EpochMetrics> read_epoch_metrics_csv(const fs::path& path) {
   return out;
 }
 
-std::vector<PredictionRecord> read_prediction_records_csv(const fs::path& path) {
-  std::vector<PredictionRecord> out;
-  read_csv(path, kPredictionsHeader, [&](const std::vector<std::string>& c, int line) {
-    PredictionRecord r;
-    r.file_name = c[0];
-    if (r.file_name.empty()) {
-      throw InvalidInput(path.string() + " line " + std::to_string(line) + ": empty file_name");
-    }
-    r.real_age = parse_number(c[1], path, line, "real_age");
-    r.pred_age = parse_number(c[2], path, line, "pred_age");
-    r.low = parse_number(c[3], path, line, "low");
-    r.high = parse_number(c[4], path, line, "high");
-    r.p_under_legal = parse_number(c[5], path, line, "p_under_legal");
-    out.push_back(r);
-  });
-  return out;
-}
-
-std::vector<BandError> mae_by_age_band(const std::vector<PredictionRecord>& predictions) {
-  // Finer than the policy bands where errors matter for the policy: children,
-  // minors near the legal age, young adults near the challenge age.
-  std::vector<BandError> bands = {{"0-12", 0, 12},   {"13-17", 13, 17}, {"18-24", 18, 24},
-                                  {"25-34", 25, 34}, {"35-49", 35, 49}, {"50-64", 50, 64},
-                                  {"65+", 65, kMaxAge}};
+std::vector<BandError> mae_by_age_band(const std::vector<PredictionRow>& predictions) {
+  std::vector<BandError> bands;
+  for (const auto& b : age_bands()) bands.push_back({b.name, b.low, b.high, 0, 0.0});
   std::vector<double> sums(bands.size(), 0.0);
   for (auto& r : predictions) {
-    int age = static_cast<int>(std::floor(r.real_age));
-    for (size_t b = 0; b < bands.size(); ++b) {
-      if (age >= bands[b].low && age <= bands[b].high) {
-        ++bands[b].count;
-        sums[b] += r.abs_error();
-        break;
-      }
-    }
+    auto b = static_cast<size_t>(band_index(r.real_age));
+    ++bands[b].count;
+    sums[b] += abs_error(r);
   }
   for (size_t b = 0; b < bands.size(); ++b) {
     if (bands[b].count) bands[b].mae = sums[b] / bands[b].count;
@@ -396,7 +376,7 @@ ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOp
   }
   auto metrics = read_epoch_metrics_csv(run_dir / "metrics.csv");
   if (metrics.empty()) throw InvalidInput((run_dir / "metrics.csv").string() + " has no epochs");
-  auto predictions = read_prediction_records_csv(run_dir / "predictions_val.csv");
+  auto predictions = read_predictions_csv(run_dir / "predictions_val.csv");
 
   ModelReportSummary s;
   s.best_epoch = run["best_epoch"].get<int>();
@@ -442,7 +422,7 @@ ModelReportSummary write_evaluation_report(const fs::path& predictions_csv,
                                            const fs::path& out_dir,
                                            const ReportOptions& options) {
   check_options(options);
-  auto predictions = read_prediction_records_csv(predictions_csv);
+  auto predictions = read_predictions_csv(predictions_csv);
   ModelReportSummary s;
   fs::create_directories(out_dir / kChartsFolder);
   HtmlPage page("Evaluation report: " + fs::absolute(data_dir).filename().string());

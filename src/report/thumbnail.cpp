@@ -21,7 +21,7 @@ void write_thumbnail(const Image& img, int side, const std::filesystem::path& pa
 
 std::string safe_file_name(const std::string& prefix, const std::string& name) {
   std::string out = prefix;
-  for (char c : name) {
+  for (char c : std::filesystem::path(name).stem().string()) {
     bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
     out += keep ? c : '_';
   }

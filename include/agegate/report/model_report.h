@@ -8,6 +8,7 @@
 // Inputs (fixed formats):
 //   metrics.csv          epoch,train_loss,train_mae,val_loss,val_mae,lr,seconds,images_per_s
 //   predictions CSV      file_name,real_age,pred_age,low,high,p_under_legal
+//                        (eval's write_predictions_csv / read_predictions_csv)
 //   run.json             {"best_epoch":int, "data_dir":str, "options":{...}, "val_metrics":{...}}
 // Photos of the worst predictions are read from <data_dir>/final_files/ and
 // copied as thumbnails into the report; a missing photo is shown as missing
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "agegate/eval/metrics.h"
 #include "agegate/report/chart.h"
 
 namespace agegate {
@@ -39,29 +41,21 @@ struct EpochMetrics {
 // Throws InvalidInput naming the file and line for a wrong header or a bad number.
 std::vector<EpochMetrics> read_epoch_metrics_csv(const std::filesystem::path& path);
 
-struct PredictionRecord {
-  std::string file_name;
-  double real_age = 0, pred_age = 0, low = 0, high = 0, p_under_legal = 0;
-  double abs_error() const;
-};
-// Throws InvalidInput naming the file and line for a wrong header or a bad number.
-std::vector<PredictionRecord> read_prediction_records_csv(const std::filesystem::path& path);
-
-// Error by true-age band (bounds inclusive).
+// Error by true-age band, bands of eval's age_bands().
 struct BandError {
   std::string band;
   int low = 0, high = 0;
   int count = 0;
   double mae = 0;
 };
-std::vector<BandError> mae_by_age_band(const std::vector<PredictionRecord>& predictions);
+std::vector<BandError> mae_by_age_band(const std::vector<PredictionRow>& predictions);
 
 struct ModelReportSummary {
   std::filesystem::path index_html;
   int best_epoch = 0;                       // 0 in an evaluation report
   double mae = 0;
   std::vector<BandError> bands;
-  std::vector<PredictionRecord> worst;      // largest |pred - real| first
+  std::vector<PredictionRow> worst;      // largest |pred - real| first
   std::vector<std::string> charts;          // PNG paths relative to the report folder
 };
 
