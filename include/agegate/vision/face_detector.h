@@ -1,0 +1,78 @@
+// Face detection on camera frames with YuNet (cv::FaceDetectorYN, OpenCV 4.6).
+//
+//   agegate::FaceDetector det;                       // loads the default YuNet model
+//   std::vector<agegate::DetectedFace> faces = det.detect(frame);  // largest first
+//
+// Thread-safety: cv::FaceDetectorYN keeps per-call state (its input size), so
+// one FaceDetector serialises detect() with a mutex; several threads may share
+// it. Detection costs a few ms next to tens of ms for the age network, so a
+// shared detector is not the bottleneck. Construction throws ModelError when
+// the model file is missing or unreadable; detect() never throws for an image
+// without faces (it returns an empty vector).
+#pragma once
+#include <array>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "agegate/data/image.h"
+
+namespace agegate {
+
+struct PointF {
+  float x = 0;
+  float y = 0;
+};
+
+struct BoxF {
+  float x = 0;  // left, frame pixels
+  float y = 0;  // top, frame pixels
+  float width = 0;
+  float height = 0;
+  float area() const { return width * height; }
+};
+
+// One face in frame pixels. Landmarks in YuNet's order: subject's right eye
+// (image left), left eye, nose tip, right mouth corner, left mouth corner.
+struct DetectedFace {
+  BoxF box;
+  std::array<PointF, 5> landmarks{};
+  float score = 0;  // detector confidence 0..1
+};
+
+enum Landmark { kRightEye = 0, kLeftEye = 1, kNoseTip = 2, kRightMouth = 3, kLeftMouth = 4 };
+
+struct FaceDetectorOptions {
+  static constexpr float kDefaultScoreThreshold = 0.9f;
+  static constexpr float kDefaultNmsThreshold = 0.3f;
+  static constexpr int kDefaultMaxSide = 640;
+  std::filesystem::path model;  // empty = default_weights_dir()/face_detection_yunet_2022mar.onnx
+  float score_threshold = kDefaultScoreThreshold;
+  float nms_threshold = kDefaultNmsThreshold;
+  // Frames whose longer side exceeds this are downscaled for detection (speed);
+  // boxes and landmarks are mapped back to full-frame pixels.
+  int max_side = kDefaultMaxSide;
+};
+
+class FaceDetector {
+ public:
+  explicit FaceDetector(FaceDetectorOptions options = {});
+  ~FaceDetector();
+  FaceDetector(const FaceDetector&) = delete;
+  FaceDetector& operator=(const FaceDetector&) = delete;
+
+  // All faces above the score threshold, largest box first. Thread-safe.
+  std::vector<DetectedFace> detect(const Image& frame) const;
+  const FaceDetectorOptions& options() const { return options_; }
+
+ private:
+  struct Impl;
+  FaceDetectorOptions options_;
+  std::unique_ptr<Impl> impl_;
+  mutable std::mutex mutex_;
+};
+
+std::filesystem::path default_face_detector_model();
+
+}  // namespace agegate

@@ -1,0 +1,169 @@
+// Face detection and alignment on real training photos placed into larger frames.
+#include <gtest/gtest.h>
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "agegate/core/error.h"
+#include "agegate/data/image.h"
+#include "agegate/vision/align.h"
+#include "agegate/vision/face_detector.h"
+#include "test_support.h"
+
+namespace agegate {
+namespace {
+
+constexpr int kPad = 150;
+constexpr uint8_t kGrey = 128;
+constexpr int kCompareSide = 64;
+// Mean absolute difference (0..255) between the aligned crop and the original
+// training photo, both at 64x64. A crop shifted by a tenth of its side or
+// scaled by 15% scores 40 and more; correct crops score 10-43 (median about
+// 24: rotation corners, detector jitter), so the mean over 20 photos is checked.
+constexpr double kMaxMeanAbsDiff = 30.0;
+constexpr int kPhotos = 20;
+
+const FaceDetector& detector() {
+  static FaceDetector det;
+  return det;
+}
+
+// Pastes `img` at at (x,y) onto a canvas of the given size filled with grey.
+Image paste(const std::vector<std::pair<Image, cv::Point>>& parts, int w, int h) {
+  Image out;
+  out.width = w;
+  out.height = h;
+  out.rgb.assign(static_cast<size_t>(w) * h * 3, kGrey);
+  for (const auto& [img, at] : parts) {
+    for (int y = 0; y < img.height; ++y) {
+      std::copy_n(&img.rgb[static_cast<size_t>(y) * img.width * 3], img.width * 3,
+                  &out.rgb[(static_cast<size_t>(y + at.y) * w + at.x) * 3]);
+    }
+  }
+  return out;
+}
+
+Image resized(const Image& img, int w, int h) {
+  cv::Mat src(img.height, img.width, CV_8UC3, const_cast<uint8_t*>(img.rgb.data())), dst;
+  cv::resize(src, dst, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+  Image out;
+  out.width = w;
+  out.height = h;
+  out.rgb.assign(dst.data, dst.data + static_cast<size_t>(w) * h * 3);
+  return out;
+}
+
+double mean_abs_diff(const Image& a, const Image& b) {
+  Image sa = resized(a, kCompareSide, kCompareSide), sb = resized(b, kCompareSide, kCompareSide);
+  double sum = 0;
+  for (size_t i = 0; i < sa.rgb.size(); ++i) sum += std::abs(int(sa.rgb[i]) - int(sb.rgb[i]));
+  return sum / sa.rgb.size();
+}
+
+TEST(FaceDetector, FindsTheFaceInPaddedTrainingPhotosAndTheCropMatchesTheOriginal) {
+  std::vector<double> diffs;
+  for (int i = 0; i < kPhotos; ++i) {
+    Image photo = read_image(testing::real_photo(i * 37).first);
+    Image frame = paste({{photo, {kPad, kPad + 20}}}, photo.width + 2 * kPad, photo.height + 2 * kPad + 40);
+    auto crops = faces_for_estimation(frame, DetectMode::kOn, &detector());
+    ASSERT_FALSE(crops.empty()) << "photo " << i * 37;
+    const auto& c = crops.front();
+    EXPECT_TRUE(c.detected);
+    EXPECT_EQ(c.image.width, CropGeometry{}.output_size);
+    // The box lies inside where the photo was pasted.
+    EXPECT_GE(c.box.x, kPad - 10);
+    EXPECT_LE(c.box.x + c.box.width, kPad + photo.width + 10);
+    diffs.push_back(mean_abs_diff(c.image, photo));
+  }
+  std::sort(diffs.begin(), diffs.end());
+  double mean = 0;
+  for (double d : diffs) mean += d / diffs.size();
+  EXPECT_LT(mean, kMaxMeanAbsDiff);
+}
+
+TEST(FaceDetector, ALargerFrameIsDownscaledForDetectionAndBoxesMapBack) {
+  Image photo = read_image(testing::real_photo(5).first);
+  Image big = resized(photo, 3 * photo.width, 3 * photo.height);  // 600x600 face
+  Image frame = paste({{big, {400, 300}}}, 1600, 1200);           // longer side > max_side
+  auto faces = detector().detect(frame);
+  ASSERT_FALSE(faces.empty());
+  const auto& b = faces.front().box;
+  EXPECT_NEAR(b.x + b.width / 2, 400 + 300, 60);
+  EXPECT_NEAR(std::max(b.width, b.height) * CropGeometry{}.side_per_box, 600, 90);
+}
+
+TEST(FaceDetector, NoFaceInNoiseOrGradientIsAnEmptyResultNotAnError) {
+  Image frame;
+  frame.width = 640;
+  frame.height = 480;
+  frame.rgb.resize(640 * 480 * 3);
+  std::mt19937 rng(7);
+  for (size_t i = 0; i < frame.rgb.size(); ++i) frame.rgb[i] = static_cast<uint8_t>((i / 3 % 640) / 3 + rng() % 40);
+  EXPECT_TRUE(detector().detect(frame).empty());
+  EXPECT_TRUE(faces_for_estimation(frame, DetectMode::kOn, &detector()).empty());
+  EXPECT_TRUE(faces_for_estimation(frame, DetectMode::kAuto, &detector()).empty())
+      << "a 640x480 frame is not taken as a crop";
+}
+
+TEST(FaceDetector, TwoFacesAreBothFoundLargestFirst) {
+  Image small = read_image(testing::real_photo(11).first);
+  Image large = resized(read_image(testing::real_photo(23).first), 300, 300);
+  Image frame = paste({{small, {40, 150}}, {large, {400, 60}}}, 800, 480);
+  auto crops = faces_for_estimation(frame, DetectMode::kAuto, &detector());
+  ASSERT_EQ(crops.size(), 2u);
+  EXPECT_GT(crops[0].box.area(), crops[1].box.area());
+  EXPECT_GT(crops[0].box.x, 350) << "the larger face is the one on the right";
+  EXPECT_LT(crops[1].box.x, 250);
+}
+
+TEST(FaceDetector, UprightsATiltedFace) {
+  Image photo = read_image(testing::real_photo(3).first);
+  Image frame = paste({{photo, {kPad, kPad}}}, photo.width + 2 * kPad, photo.height + 2 * kPad);
+  cv::Mat m(frame.height, frame.width, CV_8UC3, frame.rgb.data()), rot;
+  cv::Mat r = cv::getRotationMatrix2D(cv::Point2f(frame.width / 2.f, frame.height / 2.f), 20, 1.0);
+  cv::warpAffine(m, rot, r, m.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(kGrey));
+  Image tilted = frame;
+  std::copy_n(rot.data, tilted.rgb.size(), tilted.rgb.data());
+  auto upright = faces_for_estimation(frame, DetectMode::kOn, &detector());
+  auto fixed = faces_for_estimation(tilted, DetectMode::kOn, &detector());
+  ASSERT_FALSE(upright.empty());
+  ASSERT_FALSE(fixed.empty());
+  EXPECT_LT(mean_abs_diff(fixed[0].image, upright[0].image), kMaxMeanAbsDiff);
+}
+
+TEST(FacesForEstimation, AutoUsesATrainingCropAsIsAndOffNeverDetects) {
+  Image photo = read_image(testing::real_photo(0).first);
+  auto a = faces_for_estimation(photo, DetectMode::kAuto, &detector());
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_FALSE(a[0].detected);
+  EXPECT_EQ(a[0].image.rgb, photo.rgb);
+  auto off = faces_for_estimation(photo, DetectMode::kOff, nullptr);
+  ASSERT_EQ(off.size(), 1u);
+  EXPECT_EQ(off[0].image.rgb, photo.rgb);
+  EXPECT_THROW(faces_for_estimation(Image{}, DetectMode::kOff, nullptr), InvalidInput);
+}
+
+TEST(FacesForEstimation, ParsesModesAndRejectsOthers) {
+  EXPECT_EQ(parse_detect_mode("auto"), DetectMode::kAuto);
+  EXPECT_EQ(parse_detect_mode("on"), DetectMode::kOn);
+  EXPECT_EQ(parse_detect_mode("off"), DetectMode::kOff);
+  EXPECT_THROW(parse_detect_mode("yes"), InvalidInput);
+}
+
+TEST(FaceDetector, AMissingOrForeignModelFileIsAModelError) {
+  FaceDetectorOptions o;
+  o.model = "/nonexistent/yunet.onnx";
+  EXPECT_THROW(FaceDetector{o}, ModelError);
+  auto dir = testing::scratch_dir("bad-model");
+  o.model = dir / "bad.onnx";
+  write_image(dir / "x.png", resized(read_image(testing::real_photo(0).first), 8, 8));
+  std::filesystem::rename(dir / "x.png", o.model);
+  EXPECT_THROW(FaceDetector{o}, ModelError);
+}
+
+}  // namespace
+}  // namespace agegate
