@@ -1,0 +1,56 @@
+// `agegate serve`: the HTTP service (see include/agegate/serve/server.h).
+#ifdef AGEGATE_WITH_VISION
+#include <memory>
+#include <string>
+
+#include "agegate/core/interrupt.h"
+#include "agegate/core/run_info.h"
+#include "agegate/serve/server.h"
+#include "command.h"
+#include "policy_options.h"
+
+namespace agegate::cli {
+namespace {
+
+struct ServeArgs {
+  ServerOptions server;
+  std::string model = default_model_path().string();
+  std::string detect = "auto";
+  PolicyArgs policy;
+};
+
+void setup(CLI::App& app) {
+  auto a = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand("serve", "HTTP service: POST /v1/estimate, /healthz, /readyz, /metrics");
+  auto& o = a->server;
+  cmd->add_option("--host", o.host, "address to listen on")->capture_default_str();
+  cmd->add_option("--port", o.port, "port (0 = any free port)")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "estimations running at once")->capture_default_str();
+  cmd->add_option("--max-queue", o.max_queue, "estimations waiting; beyond this: 503")->capture_default_str();
+  cmd->add_option("--io-threads", o.io_threads, "connection threads")->capture_default_str();
+  cmd->add_option("--max-body-bytes", o.max_body_bytes, "largest request body")->capture_default_str();
+  cmd->add_option("--max-pixels", o.max_pixels, "largest image (width x height)")->capture_default_str();
+  cmd->add_option("--timeout-ms", o.request_timeout_ms, "time limit per request")->capture_default_str();
+  cmd->add_option("--torch-threads", o.torch_threads, "intra-op threads (0 = default)")->capture_default_str();
+  cmd->add_option("--token", o.token, "require Authorization: Bearer <token> (also AGEGATE_TOKEN)")
+      ->envname("AGEGATE_TOKEN");
+  cmd->add_option("--model", a->model, "model file (.agm)")->capture_default_str();
+  cmd->add_option("--detect", a->detect, "auto|on|off: find faces in raw camera photos")->capture_default_str();
+  a->policy.add_to(cmd);
+  cmd->callback([a] {
+    ServerOptions o = a->server;
+    o.model = a->model;
+    o.detect = parse_detect_mode(a->detect);
+    o.policy = a->policy.resolve();
+    install_interrupt_handler();
+    Server server(o);
+    server.start();
+    server.run_until_interrupted();
+    set_exit_code(kOk);
+  });
+}
+
+}  // namespace
+AGEGATE_COMMAND(60, setup);
+}  // namespace agegate::cli
+#endif

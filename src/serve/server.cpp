@@ -1,0 +1,359 @@
+// HTTP routes, admission control, metrics and JSON for the service; see server.h.
+#include "agegate/serve/server.h"
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "agegate/core/error.h"
+#include "agegate/core/interrupt.h"
+#include "agegate/core/log.h"
+#include "agegate/core/run_info.h"
+#include "agegate/eval/estimator.h"
+#include "agegate/model/model_file.h"
+
+namespace agegate {
+namespace {
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+constexpr const char* kRetryAfterSeconds = "1";
+// Latency histogram bucket upper bounds, seconds.
+constexpr std::array<double, 12> kBuckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                          0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+  res.status = status;
+  res.set_content(json{{"error", {{"code", code}, {"message", message}}}}.dump(), "application/json");
+}
+
+// Prometheus counters and the latency histogram. Thread-safe.
+class Metrics {
+ public:
+  void record(const std::string& route, int status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    requests_[{route, status}]++;
+  }
+  void observe(double seconds) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      if (seconds <= kBuckets[i]) buckets_[i]++;
+    }
+    count_++;
+    sum_ += seconds;
+  }
+  void decision(const std::string& outcome) {
+    std::lock_guard<std::mutex> lock(mu_);
+    decisions_[outcome]++;
+  }
+  std::string exposition(int in_flight) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::ostringstream o;
+    o << "# HELP agegate_requests_total HTTP requests by route and status.\n"
+      << "# TYPE agegate_requests_total counter\n";
+    for (const auto& [k, v] : requests_) {
+      o << "agegate_requests_total{route=\"" << k.first << "\",status=\"" << k.second << "\"} " << v << "\n";
+    }
+    o << "# HELP agegate_request_duration_seconds Latency of /v1/estimate.\n"
+      << "# TYPE agegate_request_duration_seconds histogram\n";
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      o << "agegate_request_duration_seconds_bucket{le=\"" << kBuckets[i] << "\"} " << buckets_[i] << "\n";
+    }
+    o << "agegate_request_duration_seconds_bucket{le=\"+Inf\"} " << count_ << "\n"
+      << "agegate_request_duration_seconds_sum " << sum_ << "\n"
+      << "agegate_request_duration_seconds_count " << count_ << "\n"
+      << "# HELP agegate_decisions_total Decisions by outcome (no_face when none was found).\n"
+      << "# TYPE agegate_decisions_total counter\n";
+    for (const auto& [k, v] : decisions_) o << "agegate_decisions_total{outcome=\"" << k << "\"} " << v << "\n";
+    o << "# HELP agegate_in_flight Estimations admitted (running or queued).\n"
+      << "# TYPE agegate_in_flight gauge\nagegate_in_flight " << in_flight << "\n";
+    return o.str();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::array<uint64_t, kBuckets.size()> buckets_{};
+  uint64_t count_ = 0;
+  double sum_ = 0;
+  std::map<std::string, uint64_t> decisions_;
+};
+
+}  // namespace
+
+void ServerOptions::validate() const {
+  if (port < 0 || port > 65535) throw InvalidInput("serve: --port must be 0..65535");
+  if (threads < 1) throw InvalidInput("serve: --threads must be >= 1");
+  if (max_queue < 0) throw InvalidInput("serve: --max-queue must be >= 0");
+  if (io_threads < threads + 1) throw InvalidInput("serve: --io-threads must exceed --threads");
+  if (max_body_bytes < 1) throw InvalidInput("serve: --max-body-bytes must be >= 1");
+  if (max_pixels < 1) throw InvalidInput("serve: --max-pixels must be >= 1");
+  if (request_timeout_ms < 1) throw InvalidInput("serve: --timeout-ms must be >= 1");
+  policy.validate();
+}
+
+struct Server::Impl {
+  ServerOptions opt;
+  std::unique_ptr<Estimator> estimator;  // shared, read-only after loading
+  std::unique_ptr<FaceDetector> detector;
+  json model_json;
+  httplib::Server http;
+  std::thread thread;
+  int bound_port = -1;
+  Metrics metrics;
+  std::atomic<int> admitted{0};  // running + queued estimations
+  std::mutex slot_mu;
+  std::condition_variable slot_cv;
+  int running = 0;
+  std::atomic<int> test_delay_ms{0};
+
+  bool authorised(const httplib::Request& req) const {
+    if (opt.token.empty()) return true;
+    return req.get_header_value("Authorization") == "Bearer " + opt.token;
+  }
+
+  void estimate(const httplib::Request& req, httplib::Response& res);
+  void routes();
+};
+
+void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res) {
+  const auto t0 = Clock::now();
+  struct Observe {
+    Metrics& m;
+    Clock::time_point t0;
+    ~Observe() { m.observe(ms_since(t0) / 1000.0); }
+  } observe{metrics, t0};
+  const auto deadline = t0 + std::chrono::milliseconds(opt.request_timeout_ms);
+  if (!authorised(req)) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    return send_error(res, 401, "unauthorized", "missing or wrong bearer token");
+  }
+  const std::string type = req.get_header_value("Content-Type");
+  const std::string media = type.substr(0, type.find(';'));
+  if (media != "image/jpeg" && media != "image/png" && media != "application/octet-stream") {
+    return send_error(res, 415, "unsupported_media_type",
+                      "Content-Type must be image/jpeg, image/png or application/octet-stream");
+  }
+  if (req.body.empty()) return send_error(res, 400, "empty_body", "the request body is empty; send a JPEG or PNG");
+  if (static_cast<int64_t>(req.body.size()) > opt.max_body_bytes) {
+    return send_error(res, 413, "body_too_large", "body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(req.body.data());
+  if (sniff_format(bytes, req.body.size()) == ImageFormat::kUnknown) {
+    return send_error(res, 400, "not_an_image", "the body is neither JPEG nor PNG");
+  }
+  ImageInfo info;
+  try {
+    info = read_image_info(bytes, req.body.size(), "request body");
+  } catch (const InvalidInput& e) {
+    return send_error(res, 400, "bad_image", e.what());
+  }
+  if (static_cast<int64_t>(info.width) * info.height > opt.max_pixels) {
+    return send_error(res, 413, "too_many_pixels",
+                      std::to_string(info.width) + "x" + std::to_string(info.height) + " exceeds " +
+                          std::to_string(opt.max_pixels) + " pixels");
+  }
+  // Admission: running + queued never exceeds threads + max_queue.
+  if (admitted.fetch_add(1) >= opt.threads + opt.max_queue) {
+    admitted.fetch_sub(1);
+    res.set_header("Retry-After", kRetryAfterSeconds);
+    return send_error(res, 503, "overloaded", "too many requests in flight; retry shortly");
+  }
+  struct Release {
+    Impl* s;
+    bool holds_slot = false;
+    ~Release() {
+      if (holds_slot) {
+        std::lock_guard<std::mutex> lock(s->slot_mu);
+        s->running--;
+        s->slot_cv.notify_one();
+      }
+      s->admitted.fetch_sub(1);
+    }
+  } release{this};
+  {
+    std::unique_lock<std::mutex> lock(slot_mu);
+    if (!slot_cv.wait_until(lock, deadline, [&] { return running < opt.threads; })) {
+      res.set_header("Retry-After", kRetryAfterSeconds);
+      return send_error(res, 503, "timeout", "waited longer than the request time limit");
+    }
+    running++;
+    release.holds_slot = true;
+  }
+  const double queued_ms = ms_since(t0);
+  if (int d = test_delay_ms.load(); d > 0) std::this_thread::sleep_for(std::chrono::milliseconds(d));
+  auto t1 = Clock::now();
+  Image img;
+  try {
+    DecodeLimits limits;
+    limits.max_pixels = opt.max_pixels;
+    img = decode_image(bytes, req.body.size(), "request body", limits);
+  } catch (const InvalidInput& e) {
+    return send_error(res, 400, "bad_image", e.what());
+  }
+  const double decode_ms = ms_since(t1);
+  t1 = Clock::now();
+  std::vector<FaceCrop> crops = faces_for_estimation(img, opt.detect, detector.get());
+  const double detect_ms = ms_since(t1);
+  t1 = Clock::now();
+  std::vector<Image> faces;
+  faces.reserve(crops.size());
+  for (auto& c : crops) faces.push_back(std::move(c.image));
+  std::vector<AgeDistribution> dists;
+  if (!faces.empty()) dists = estimator->estimate(faces);
+  const double estimate_ms = ms_since(t1);
+
+  json out_faces = json::array();
+  std::string decisions;
+  for (size_t i = 0; i < dists.size(); ++i) {
+    PolicyResult r = decide(dists[i], opt.policy);
+    const auto& b = crops[i].box;
+    out_faces.push_back({{"box", {{"x", b.x}, {"y", b.y}, {"width", b.width}, {"height", b.height}}},
+                         {"detected", crops[i].detected},
+                         {"score", crops[i].score},
+                         {"age", r.estimate},
+                         {"interval", {{"low", r.low}, {"high", r.high}, {"level", opt.policy.interval_level}}},
+                         {"p_under_legal", r.p_under_legal},
+                         {"decision", to_string(r.decision)},
+                         {"reason", r.reason}});
+    metrics.decision(to_string(r.decision));
+    decisions += (decisions.empty() ? "" : ",") + std::string(to_string(r.decision));
+  }
+  if (dists.empty()) metrics.decision("no_face");
+  json body{{"faces", out_faces},
+            {"main_face", dists.empty() ? json(nullptr) : json(0)},
+            {"policy", opt.policy.to_json()},
+            {"model", model_json},
+            {"timing_ms",
+             {{"queue", queued_ms}, {"decode", decode_ms}, {"detect", detect_ms},
+              {"estimate", estimate_ms}, {"total", ms_since(t0)}}}};
+  if (dists.empty()) body["message"] = "no face found";
+  res.status = 200;
+  res.set_content(body.dump(), "application/json");
+  // Privacy: sizes, timings and decisions only.
+  log().info("estimate: {}x{} {} bytes, {} face(s) [{}], {:.1f} ms", img.width, img.height,
+             req.body.size(), dists.size(), decisions, ms_since(t0));
+}
+
+void Server::Impl::routes() {
+  http.new_task_queue = [n = opt.io_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  // httplib refuses bodies above this with 413 before reading them.
+  http.set_payload_max_length(static_cast<size_t>(opt.max_body_bytes));
+  http.set_read_timeout(std::chrono::milliseconds(opt.request_timeout_ms));
+  http.set_write_timeout(std::chrono::milliseconds(opt.request_timeout_ms));
+  http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  http.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    const bool ready = estimator && !interrupted();
+    res.status = ready ? 200 : 503;
+    res.set_content(json{{"ready", ready}, {"model", model_json}}.dump(), "application/json");
+  });
+  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics.exposition(admitted.load()), "text/plain; version=0.0.4");
+  });
+  http.Post("/v1/estimate", [this](const httplib::Request& req, httplib::Response& res) { estimate(req, res); });
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    try {
+      std::rethrow_exception(ep);
+    } catch (const InvalidInput& e) {
+      send_error(res, 422, "unprocessable", e.what());
+    } catch (const std::exception& e) {
+      log().error("request failed: {}", e.what());
+      send_error(res, 500, "internal", "internal error");
+    }
+  });
+  // Errors httplib raises itself (404, 413 on a huge body, 400 on a bad
+  // request line) get the same JSON shape.
+  http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    const int s = res.status;
+    const std::string code = s == 404 ? "not_found" : s == 413 ? "body_too_large" : s == 405 ? "method_not_allowed"
+                                                                                             : "bad_request";
+    send_error(res, s, code, "HTTP " + std::to_string(s));
+  });
+  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    metrics.record(req.path == "/v1/estimate" || req.path == "/healthz" || req.path == "/readyz" ||
+                           req.path == "/metrics"
+                       ? req.path
+                       : "other",
+                   res.status);
+    if (res.status >= 400) {
+      log().info("{} {} -> {} ({} bytes in)", req.method, req.path == "/v1/estimate" ? req.path : "-",
+                 res.status, req.body.size());
+    }
+  });
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
+  options.validate();
+  impl_->opt = std::move(options);
+  auto& o = impl_->opt;
+  if (o.model.empty()) o.model = default_model_path();
+  EstimatorOptions eo;
+  eo.threads = o.torch_threads;
+  impl_->estimator = std::make_unique<Estimator>(o.model, eo);
+  if (o.detect != DetectMode::kOff) {
+    FaceDetectorOptions fo;
+    fo.model = o.detector_model;
+    impl_->detector = std::make_unique<FaceDetector>(fo);
+  }
+  const ModelInfo& info = impl_->estimator->info();
+  impl_->model_json = {{"file", o.model.filename().string()},
+                       {"backbone", info.config.backbone},
+                       {"version", info.metadata.value("version", agegate_version())},
+                       {"created", info.metadata.value("created", "")}};
+  impl_->routes();
+}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+  auto& s = *impl_;
+  if (s.thread.joinable()) return;
+  if (s.opt.port == 0) {
+    s.bound_port = s.http.bind_to_any_port(s.opt.host);
+  } else {
+    s.bound_port = s.http.bind_to_port(s.opt.host, s.opt.port) ? s.opt.port : -1;
+  }
+  if (s.bound_port <= 0) {
+    throw IoError("serve: cannot listen on " + s.opt.host + ":" + std::to_string(s.opt.port));
+  }
+  s.thread = std::thread([&s] { s.http.listen_after_bind(); });
+  log().info("serving on http://{}:{} (threads {}, queue {}, detect {}, auth {})", s.opt.host, s.bound_port,
+             s.opt.threads, s.opt.max_queue, to_string(s.opt.detect), s.opt.token.empty() ? "off" : "on");
+}
+
+void Server::stop() {
+  auto& s = *impl_;
+  if (!s.thread.joinable()) return;
+  s.http.stop();  // closes the listening socket; the pool finishes in-flight work
+  s.thread.join();
+  log().info("server stopped");
+}
+
+int Server::port() const { return impl_->bound_port; }
+bool Server::running() const { return impl_->http.is_running(); }
+
+void Server::run_until_interrupted(int poll_ms) {
+  while (!interrupted() && impl_->thread.joinable()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+  }
+  stop();
+}
+
+void Server::set_test_delay_ms(int ms) { impl_->test_delay_ms = ms; }
+
+}  // namespace agegate
