@@ -1,0 +1,164 @@
+// agegate predict: age, interval and checkout decision for photos or folders.
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+
+#include "agegate/core/error.h"
+#include "agegate/core/log.h"
+#include "agegate/core/run_info.h"
+#include "agegate/eval/estimator.h"
+#include "agegate/model/model_file.h"
+#include "agegate/policy/policy.h"
+#include "command.h"
+#include "policy_options.h"
+#ifdef AGEGATE_WITH_VISION
+#include "agegate/vision/align.h"
+#include "agegate/vision/face_detector.h"
+#endif
+
+namespace agegate::cli {
+namespace {
+namespace fs = std::filesystem;
+
+struct PredictArgs {
+  std::vector<std::string> inputs;
+  std::string model = default_model_path().string();
+  std::string detect = "auto";
+  bool json = false;
+  PolicyArgs policy;
+};
+
+bool is_photo(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs) {
+  std::vector<fs::path> out;
+  for (const auto& in : inputs) {
+    fs::path p(in);
+    if (fs::is_directory(p)) {
+      std::vector<fs::path> found;
+      for (const auto& e : fs::recursive_directory_iterator(p)) {
+        if (e.is_regular_file() && is_photo(e.path())) found.push_back(e.path());
+      }
+      std::sort(found.begin(), found.end());
+      if (found.empty()) log().warn("no .jpg/.jpeg/.png photo in folder {}", p.string());
+      out.insert(out.end(), found.begin(), found.end());
+    } else if (fs::exists(p)) {
+      out.push_back(p);
+    } else {
+      throw InvalidInput("no such photo or folder: " + in);
+    }
+  }
+  return out;
+}
+
+struct FaceResult {
+  double x = 0, y = 0, w = 0, h = 0;
+  bool detected = false;
+  AgeDistribution dist;
+  PolicyResult decision;
+};
+
+void setup(CLI::App& app) {
+  auto a = std::make_shared<PredictArgs>();
+  CLI::App* cmd = app.add_subcommand("predict", "estimate age, interval and ID-check decision for photos");
+  cmd->add_option("photos", a->inputs, "photo files or folders (JPEG/PNG)")->required();
+  cmd->add_option("--model", a->model, "model file (.agm)")->capture_default_str();
+  cmd->add_option("--detect", a->detect, "auto|on|off: find faces in raw camera photos")->capture_default_str();
+  cmd->add_flag("--json", a->json, "print JSON instead of a table");
+  a->policy.add_to(cmd);
+  cmd->callback([a] {
+    Policy policy = a->policy.resolve();
+    Estimator estimator(a->model);
+    auto photos = expand_inputs(a->inputs);
+#ifdef AGEGATE_WITH_VISION
+    DetectMode mode = parse_detect_mode(a->detect);
+    std::unique_ptr<FaceDetector> detector;
+    if (mode != DetectMode::kOff) detector = std::make_unique<FaceDetector>();
+#else
+    if (a->detect != "off" && a->detect != "auto") throw InvalidInput("--detect: built without vision support");
+#endif
+    nlohmann::json out = nlohmann::json::array();
+    int failures = 0;
+    if (!a->json) {
+      std::printf("policy: %s\n", policy.describe().c_str());
+      std::printf("%-40s %6s %15s %9s  %-9s %s\n", "photo", "age", "interval", "P(<legal)", "decision", "reason");
+    }
+    for (const auto& path : photos) {
+      std::vector<FaceResult> faces;
+      std::string error;
+      try {
+        Image img = read_image(path);
+        std::vector<Image> crops;
+#ifdef AGEGATE_WITH_VISION
+        for (auto& c : faces_for_estimation(img, mode, detector.get())) {
+          FaceResult f;
+          f.x = c.box.x, f.y = c.box.y, f.w = c.box.width, f.h = c.box.height;
+          f.detected = c.detected;
+          faces.push_back(f);
+          crops.push_back(std::move(c.image));
+        }
+#else
+        faces.push_back({0, 0, double(img.width), double(img.height), false, {}, {}});
+        crops.push_back(std::move(img));
+#endif
+        auto dists = estimator.estimate(crops);
+        for (size_t i = 0; i < faces.size(); ++i) {
+          faces[i].dist = std::move(dists[i]);
+          faces[i].decision = decide(faces[i].dist, policy);
+        }
+      } catch (const InvalidInput& e) {
+        error = e.what();
+      } catch (const IoError& e) {
+        error = e.what();
+      }
+      if (!error.empty()) ++failures;
+      if (a->json) {
+        nlohmann::json j = {{"photo", path.string()}};
+        if (!error.empty()) j["error"] = error;
+        nlohmann::json jf = nlohmann::json::array();
+        for (auto& f : faces) {
+          jf.push_back({{"box", {{"x", f.x}, {"y", f.y}, {"w", f.w}, {"h", f.h}}},
+                        {"detected", f.detected},
+                        {"age", f.decision.estimate},
+                        {"interval", {{"low", f.decision.low}, {"high", f.decision.high}, {"level", policy.interval_level}}},
+                        {"p_under_legal", f.decision.p_under_legal},
+                        {"decision", to_string(f.decision.decision)},
+                        {"reason", f.decision.reason}});
+        }
+        j["faces"] = jf;
+        out.push_back(j);
+        continue;
+      }
+      std::string name = path.filename().string();
+      if (!error.empty()) {
+        std::printf("%-40s error: %s\n", name.c_str(), error.c_str());
+      } else if (faces.empty()) {
+        std::printf("%-40s no face found: %s\n", name.c_str(), "ask for ID");
+      }
+      for (size_t i = 0; i < faces.size(); ++i) {
+        const auto& d = faces[i].decision;
+        char interval[32];
+        std::snprintf(interval, sizeof interval, "%.0f-%.0f", d.low, d.high);
+        std::string label = i == 0 ? name : "  + face " + std::to_string(i + 1);
+        std::printf("%-40s %6.1f %15s %8.1f%%  %-9s %s\n", label.c_str(), d.estimate, interval,
+                    100 * d.p_under_legal, to_string(d.decision), d.reason.c_str());
+      }
+    }
+    if (a->json) {
+      nlohmann::json doc = {{"policy", policy.to_json()}, {"model", a->model},
+                            {"model_version", estimator.info().metadata.value("version", "")},
+                            {"results", out}};
+      std::printf("%s\n", doc.dump(2).c_str());
+    }
+    set_exit_code(failures > 0 ? kFailed : kOk);
+  });
+}
+
+AGEGATE_COMMAND(30, setup);
+
+}  // namespace
+}  // namespace agegate::cli

@@ -1,0 +1,42 @@
+// Runs a network over labelled rows through the shared loader and
+// preprocessing path; used by training (validation), evaluate and calibration.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <vector>
+
+#include "agegate/data/labels.h"
+#include "agegate/data/loader.h"
+#include "agegate/eval/metrics.h"
+#include "agegate/model/age_net.h"
+
+namespace agegate {
+
+struct ModelRun {
+  at::Tensor logits;                    // [N,K] float32 CPU, uncalibrated
+  at::Tensor ages;                      // [N] int64 CPU, true ages
+  std::vector<std::string> file_names;  // [N]
+  std::vector<SkippedPhoto> skipped;    // unreadable photos, left out of the above
+};
+
+struct RunModelOptions {
+  int batch_size = 64;
+  int workers = 2;
+  c10::Device device = c10::kCPU;
+  const char* progress_label = "evaluate";  // nullptr: no progress line
+};
+
+// Forward pass in inference mode over every readable photo of `rows`.
+ModelRun run_model(AgeNet& net, const PreprocessSpec& spec, const std::vector<LabelRow>& rows,
+                   const RunModelOptions& options);
+
+// [N,K] logits -> distributions, softmax(logits / temperature).
+std::vector<AgeDistribution> to_distributions(const at::Tensor& logits, double temperature);
+std::vector<Prediction> to_predictions(const ModelRun& run, double temperature);
+
+// Normalises a prepared uint8 batch and runs the network: [N,3,S,S] uint8 -> [N,K] logits.
+at::Tensor forward_prepared(AgeNet& net, const PreprocessSpec& spec, const at::Tensor& batch_u8,
+                            c10::Device device);
+
+}  // namespace agegate

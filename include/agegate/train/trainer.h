@@ -1,0 +1,76 @@
+// Training: fine-tunes an AgeNet on a folder in the study's layout and writes
+// a run folder:
+//   RUN_DIR/options.json        options, seed, git revision (written first)
+//   RUN_DIR/split.csv           the seeded age-stratified train/val split
+//   RUN_DIR/metrics.csv         one row per finished epoch
+//   RUN_DIR/checkpoint.pt       weights + optimiser + trainer state, every epoch
+//   RUN_DIR/model.agm           the best epoch's weights, calibrated (model file)
+//   RUN_DIR/predictions_val.csv validation predictions of the final model
+//   RUN_DIR/run.json            best epoch, validation metrics, calibration
+//
+//   TrainOptions opt;  opt.data_dir = "faces";  opt.out_dir = "runs/a";
+//   TrainResult r = train(opt);   // throws InvalidInput/IoError/ModelError
+//
+// Ctrl-C (SIGINT) or SIGTERM stops after the current batch, saves a
+// checkpoint, and `resume = true` continues from it.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "agegate/data/augment.h"
+#include "agegate/policy/policy.h"
+
+namespace agegate {
+
+struct TrainOptions {
+  std::filesystem::path data_dir;     // default: default_data_dir()
+  std::filesystem::path out_dir;      // required
+  std::filesystem::path weights_dir;  // default: default_weights_dir()
+  std::string backbone = "mobilenet_v2";
+  bool pretrained = true;             // ImageNet import (mobilenet_v2 only)
+  int input_size = 160;
+  int epochs = 20;
+  int batch_size = 64;
+  double lr = 1e-3;                   // head learning rate (peak of the schedule)
+  double backbone_lr_scale = 0.5;     // backbone lr = lr * scale
+  double weight_decay = 1e-4;
+  double warmup_epochs = 1.0;
+  int patience = 6;                   // early stopping on validation MAE
+  double val_fraction = 0.2;
+  uint64_t seed = 42;
+  int workers = 2;
+  int64_t cache_mb = 2048;            // in-memory cache of prepared photos
+  int threads = 0;                    // intra-op threads; 0 = default
+  std::string device = "auto";        // auto|cpu|cuda
+  bool mixed_precision = true;        // bf16 autocast on CUDA only
+  double label_sigma = 2.0;           // width (years) of the Gaussian target distribution
+  double l1_weight = 0.5;             // weight of |E[age] - age| next to the KL term
+  double max_minutes = 0;             // stop starting epochs after this long (0 = no limit)
+  int max_photos = 0;                 // use only the first N usable rows (tests, quick runs)
+  bool strict = false;                // stop on the first bad CSV row
+  bool resume = false;
+  bool write_report = true;
+  AugmentOptions augment;
+  Policy policy;
+
+  nlohmann::json to_json() const;
+  void validate() const;  // throws InvalidInput naming the option
+};
+
+struct TrainResult {
+  std::filesystem::path model_path;
+  int best_epoch = 0;
+  int epochs_run = 0;
+  bool interrupted = false;
+  double best_val_mae = 0;
+  double images_per_second = 0;  // training throughput, mean over epochs
+  double wall_seconds = 0;
+  nlohmann::json val_metrics;    // eval summary of the final (calibrated) model
+};
+
+TrainResult train(const TrainOptions& options);
+
+}  // namespace agegate
