@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Load test of `agegate serve` with wrk on loopback: a 640x480 frame with one
 # face (a training photo centred on grey, made with ImageMagick), concurrency
-# 1, 4 and 16, then an overload run; prints a table.
+# 1, 4 and 16, then an overload run; prints a table. FRAME=x.jpg uses your own frame.
 # Usage: bench/serve_load.sh BUILD_DIR MODEL.agm [SECONDS]
 set -euo pipefail
 build=${1:?build dir}; model=${2:?model file}; secs=${3:-15}
 port=${PORT:-18090}
-work=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+pid=""; work=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 faces=${AGEGATE_SHARED_DIR:-$(dirname "$0")/../../shared}/data/faces/final_files
-photo=$(ls "$faces" | head -1)
-convert -size 640x480 xc:gray50 "$faces/$photo" -gravity center -composite -quality 90 "$work/frame.jpg"
+photo=000000.jpg
+if [ -n "${FRAME:-}" ]; then cp "$FRAME" "$work/frame.jpg"; else
+  convert -size 640x480 xc:gray50 "$faces/$photo" -gravity center -composite -quality 90 "$work/frame.jpg"; fi
 cat > "$work/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "image/jpeg"
