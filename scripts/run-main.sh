@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job on a fresh Debian 12 machine: install, build, train with the
+# 30-minute CPU configuration on ../shared/data/faces, then evaluate and
+# predict with the model it made.
+#   scripts/run-main.sh [RUN_DIR]     (default runs/main)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+run=${1:-runs/main}
+scripts/install-deps.sh
+scripts/build.sh
+export OMP_WAIT_POLICY=PASSIVE
+./build/agegate train --out "$run" --input-size 128 --epochs 6 --batch-size 64 --seed 42 --max-minutes 30
+./build/agegate evaluate --model "$run/model.agm" --data "${AGEGATE_SHARED_DIR:-../shared}/data/faces" --report "$run/eval-report"
+echo "run folder: $run (model.agm, metrics.csv, report/index.html)"
+./build/agegate predict --model "$run/model.agm" $(ls -d ${AGEGATE_SHARED_DIR:-../shared}/data/faces/final_files/*.jpg | head -3)

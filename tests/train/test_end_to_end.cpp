@@ -1,0 +1,127 @@
+// End to end on a few dozen real photos: train writes a model file that
+// evaluate and predict load; resume continues a run; bad models fail clearly.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "agegate/core/fs.h"
+#include "agegate/eval/metrics.h"
+#include "agegate/model/model_file.h"
+#include "test_support.h"
+
+namespace agegate {
+namespace {
+namespace fs = std::filesystem;
+using testing::run_agegate;
+
+// Small and fast: 48 photos, 64 px, one epoch.
+constexpr const char* kQuickTrain =
+    " --max-photos 48 --batch-size 8 --input-size 64 --no-report --workers 2 --seed 7";
+
+int csv_rows(const fs::path& p) {
+  std::ifstream in(p);
+  std::string line;
+  int n = -1;  // header
+  while (std::getline(in, line)) n += !line.empty();
+  return n;
+}
+
+TEST(EndToEnd, TrainWritesModelThatEvaluateAndPredictLoad) {
+  fs::path data = testing::make_mini_dataset("data", 48);
+  fs::path run = testing::scratch_dir("run") / "r";
+  auto t = run_agegate("-q train --data " + data.string() + " --out " + run.string() + " --epochs 1" + kQuickTrain);
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  for (const char* f : {"model.agm", "options.json", "split.csv", "metrics.csv", "checkpoint.pt",
+                        "predictions_val.csv", "run.json"}) {
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+  }
+  EXPECT_EQ(csv_rows(run / "metrics.csv"), 1);
+  EXPECT_EQ(csv_rows(run / "split.csv"), 48);
+
+  ModelInfo info = read_model_info(run / "model.agm");
+  EXPECT_EQ(info.preprocess.input_size, 64);
+  EXPECT_EQ(info.config.backbone, "mobilenet_v2");
+  EXPECT_GT(info.temperature, 0);
+  EXPECT_TRUE(info.metadata.contains("calibration"));
+  EXPECT_EQ(info.metadata["data"]["train_count"].get<int>() + info.metadata["data"]["val_count"].get<int>(), 48);
+
+  fs::path preds = testing::scratch_dir("eval") / "preds.csv";
+  auto e = run_agegate("-q evaluate --json --model " + (run / "model.agm").string() + " --data " +
+                       data.string() + " --predictions " + preds.string());
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  auto j = nlohmann::json::parse(e.out);
+  EXPECT_EQ(j["count"].get<int>(), 48);
+  for (const char* k : {"mae", "mae_by_band", "within5", "minors_13_17_pass_rate",
+                        "under_legal_pass_rate", "adults_25plus_check_rate"}) {
+    EXPECT_TRUE(j.contains(k)) << k;
+  }
+  auto rows = read_predictions_csv(preds);
+  ASSERT_EQ(rows.size(), 48u);
+  double mae = 0;
+  for (auto& r : rows) {
+    EXPECT_LE(r.low, r.pred_age + 1e-6);
+    EXPECT_GE(r.high, r.pred_age - 1e-6);
+    mae += std::abs(r.pred_age - r.real_age);
+  }
+  EXPECT_NEAR(mae / rows.size(), j["mae"].get<double>(), 0.01);
+
+  auto [photo, age] = testing::real_photo(0);
+  auto p = run_agegate("-q predict --json --detect off --model " + (run / "model.agm").string() + " " +
+                       photo.string());
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  auto pj = nlohmann::json::parse(p.out);
+  ASSERT_EQ(pj["results"].size(), 1u);
+  auto face = pj["results"][0]["faces"][0];
+  EXPECT_TRUE(face["decision"] == "id_check" || face["decision"] == "no_check");
+  EXPECT_FALSE(face["reason"].get<std::string>().empty());
+  EXPECT_EQ(pj["policy"]["challenge_age"], 25);
+
+  // The table form prints the policy in force.
+  auto pt = run_agegate("-q predict --detect off --legal-age 21 --model " + (run / "model.agm").string() +
+                        " " + photo.string());
+  ASSERT_EQ(pt.exit_code, 0) << pt.err;
+  EXPECT_NE(pt.out.find("legal age 21"), std::string::npos) << pt.out;
+}
+
+TEST(EndToEnd, ResumeContinuesFromCheckpoint) {
+  fs::path data = testing::make_mini_dataset("data", 48);
+  fs::path run = testing::scratch_dir("run") / "r";
+  auto a = run_agegate("-q train --data " + data.string() + " --out " + run.string() + " --epochs 1" + kQuickTrain);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  // A second train into the same folder without --resume must refuse, not overwrite.
+  auto again = run_agegate("-q train --data " + data.string() + " --out " + run.string() + " --epochs 1" + kQuickTrain);
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+  auto b = run_agegate("-q train --data " + data.string() + " --out " + run.string() +
+                       " --epochs 2 --resume" + kQuickTrain);
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(csv_rows(run / "metrics.csv"), 2);
+  EXPECT_NE(b.err.find("resuming"), std::string::npos) << b.err;
+}
+
+TEST(EndToEnd, BadInputsGiveClearErrors) {
+  fs::path dir = testing::scratch_dir("bad");
+  fs::path model = dir / "model.agm";
+  write_file_atomic(model, "AGEGATE-MODEL\n garbage that is not a model");
+  auto [photo, age] = testing::real_photo(1);
+  auto r = run_agegate("predict --detect off --model " + model.string() + " " + photo.string());
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(r.err.find(model.string()), std::string::npos) << r.err;
+
+  auto missing = run_agegate("predict --detect off --model " + (dir / "nope.agm").string() + " " + photo.string());
+  EXPECT_EQ(missing.exit_code, 4);
+  EXPECT_NE(missing.err.find("nope.agm"), std::string::npos) << missing.err;
+
+  fs::path empty = testing::scratch_dir("empty");
+  auto t = run_agegate("train --data " + empty.string() + " --out " + (dir / "run").string());
+  EXPECT_EQ(t.exit_code, 2);
+  EXPECT_NE(t.err.find("labels.csv"), std::string::npos) << t.err;
+
+  auto bad_policy = run_agegate("predict --detect off --challenge-age 16 --model " + model.string() + " " + photo.string());
+  EXPECT_EQ(bad_policy.exit_code, 2);
+  EXPECT_NE(bad_policy.err.find("challenge"), std::string::npos) << bad_policy.err;
+}
+
+}  // namespace
+}  // namespace agegate
