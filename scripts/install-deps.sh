@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything agegate needs on a fresh Debian 12 machine (apt-get only).
 # Usage: scripts/install-deps.sh [--with-test-tools]
-#   --with-test-tools  also installs Chromium (report rendering test) and wrk (load test).
+#   --with-test-tools  also installs Chromium (report test), wrk and ImageMagick (load test).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -15,7 +15,7 @@ pkgs=(
   gnuplot-nox
 )
 if [ "${1:-}" = "--with-test-tools" ]; then
-  pkgs+=(chromium wrk)
+  pkgs+=(chromium wrk imagemagick)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,116 @@
+// Speed of the hot paths, each next to a reference measured in the same run:
+//   decode:    TurboJPEG (ours)            vs OpenCV imdecode
+//   inference: MobileNetV2 (shipped arch)  vs ResNet-18 and ResNet-50 (the study's family), batch 1
+//   training:  MobileNetV2 step            vs ResNet-18 step, batch 32
+// Run: build/bench/agegate_bench [--benchmark_filter=...]; AGEGATE_BENCH_SIZE sets the input side (default 128).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/optim/adamw.h>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "agegate/core/fs.h"
+#include "agegate/core/run_info.h"
+#include "agegate/data/image.h"
+#include "agegate/data/preprocess.h"
+#include "agegate/model/age_net.h"
+
+namespace {
+using namespace agegate;
+
+int input_size() {
+  const char* s = std::getenv("AGEGATE_BENCH_SIZE");
+  return s && *s ? std::atoi(s) : 128;
+}
+
+const std::vector<uint8_t>& photo_bytes() {
+  static std::vector<uint8_t> bytes = [] {
+    std::ifstream in(default_data_dir() / "labels.csv");
+    std::string line;
+    std::getline(in, line);
+    std::getline(in, line);
+    return read_file_bytes(default_data_dir() / "final_files" / line.substr(0, line.find(',')));
+  }();
+  return bytes;
+}
+
+void BM_DecodeTurboJpeg(benchmark::State& state) {
+  const auto& b = photo_bytes();
+  for (auto _ : state) benchmark::DoNotOptimize(decode_image(b.data(), b.size(), "bench"));
+}
+BENCHMARK(BM_DecodeTurboJpeg);
+
+void BM_DecodeOpenCvReference(benchmark::State& state) {
+  const auto& b = photo_bytes();
+  cv::Mat buf(1, static_cast<int>(b.size()), CV_8U, const_cast<uint8_t*>(b.data()));
+  for (auto _ : state) benchmark::DoNotOptimize(cv::imdecode(buf, cv::IMREAD_COLOR));
+}
+BENCHMARK(BM_DecodeOpenCvReference);
+
+void BM_Prepare(benchmark::State& state) {
+  const auto& b = photo_bytes();
+  Image img = decode_image(b.data(), b.size(), "bench");
+  PreprocessSpec spec;
+  spec.input_size = input_size();
+  for (auto _ : state) benchmark::DoNotOptimize(prepare(img, spec));
+}
+BENCHMARK(BM_Prepare);
+
+void infer(benchmark::State& state, const char* backbone) {
+  c10::InferenceMode guard;
+  ModelConfig c;
+  c.backbone = backbone;
+  AgeNet net(c);
+  net->eval();
+  at::Tensor x = at::randn({1, 3, input_size(), input_size()});
+  for (int i = 0; i < 3; ++i) net->forward(x);
+  for (auto _ : state) benchmark::DoNotOptimize(net->forward(x));
+  state.counters["img/s"] = benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);
+}
+void BM_InferMobileNetV2(benchmark::State& s) { infer(s, "mobilenet_v2"); }
+void BM_InferResNet18Reference(benchmark::State& s) { infer(s, "resnet18"); }
+void BM_InferResNet50Reference(benchmark::State& s) { infer(s, "resnet50"); }
+BENCHMARK(BM_InferMobileNetV2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_InferResNet18Reference)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_InferResNet50Reference)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void train_step(benchmark::State& state, const char* backbone) {
+  constexpr int kBatch = 32;
+  ModelConfig c;
+  c.backbone = backbone;
+  AgeNet net(c);
+  net->train();
+  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-4));
+  at::Tensor x = at::randn({kBatch, 3, input_size(), input_size()});
+  at::Tensor y = at::randint(0, c.num_ages, {kBatch}, at::kLong);
+  auto step = [&] {
+    opt.zero_grad();
+    at::Tensor loss = at::cross_entropy_loss(net->forward(x), y);
+    loss.backward();
+    opt.step();
+  };
+  step();
+  for (auto _ : state) step();
+  state.counters["img/s"] = benchmark::Counter(double(state.iterations()) * kBatch, benchmark::Counter::kIsRate);
+}
+void BM_TrainStepMobileNetV2(benchmark::State& s) { train_step(s, "mobilenet_v2"); }
+void BM_TrainStepResNet18Reference(benchmark::State& s) { train_step(s, "resnet18"); }
+BENCHMARK(BM_TrainStepMobileNetV2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5);
+BENCHMARK(BM_TrainStepResNet18Reference)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  at::set_num_threads(default_thread_count());
+  benchmark::AddCustomContext("threads", std::to_string(at::get_num_threads()));
+  benchmark::AddCustomContext("input_size", std::to_string(input_size()));
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
