@@ -9,6 +9,7 @@
 #include "agegate/core/error.h"
 #include "agegate/core/fs.h"
 #include "agegate/core/log.h"
+#include "agegate/core/text.h"
 
 namespace agegate {
 namespace fs = std::filesystem;
@@ -27,21 +28,6 @@ constexpr const char* kMissingPhotoPrefix = "photo not found";
 constexpr const char* kDuplicatePrefix = "duplicate file name";
 constexpr const char* kFieldCountPrefix = "has ";
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
-
-std::vector<std::string> split_fields(const std::string& line) {
-  std::vector<std::string> out;
-  std::string field;
-  std::istringstream in(line);
-  while (std::getline(in, field, ',')) out.push_back(trim(field));
-  if (!line.empty() && line.back() == ',') out.emplace_back();
-  return out;
-}
 
 bool parse_age(const std::string& text, int* age) {
   if (text.empty() || text.size() > 3) return false;
@@ -112,7 +98,7 @@ LabelSet read_labels(const fs::path& data_dir, const LabelsOptions& options) {
   while (std::getline(in, line)) {
     ++line_no;
     if (!trim(line).empty()) {
-      header = split_fields(line);
+      header = split_csv_line(line);
       break;
     }
   }
@@ -142,7 +128,7 @@ LabelSet read_labels(const fs::path& data_dir, const LabelsOptions& options) {
     ++line_no;
     if (trim(line).empty()) continue;
     ++set.rows_read;
-    auto fields = split_fields(line);
+    auto fields = split_csv_line(line);
     if (fields.size() != header.size()) {
       problem(line_no, fields.empty() ? "" : fields[std::min<size_t>(file_col, fields.size() - 1)],
               kFieldCountPrefix + std::to_string(fields.size()) + " fields, header has " +

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "agegate/core/error.h"
+#include "agegate/core/text.h"
 #include "agegate/core/fs.h"
 
 namespace agegate {
@@ -286,11 +287,7 @@ std::vector<PredictionRow> read_predictions_csv(const std::filesystem::path& pat
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
     const std::string where = path.string() + " line " + std::to_string(line_no);
-    std::vector<std::string> cells;
-    std::string cell;
-    std::istringstream ls(line);
-    while (std::getline(ls, cell, ',')) cells.push_back(cell);
-    if (line.back() == ',') cells.emplace_back();
+    std::vector<std::string> cells = split_csv_line(line);
     if (static_cast<int>(cells.size()) != kCsvColumns) {
       throw InvalidInput(where + ": " + std::to_string(cells.size()) + " columns, expected " +
                          std::to_string(kCsvColumns));

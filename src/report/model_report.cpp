@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "agegate/core/error.h"
+#include "agegate/core/text.h"
 #include "agegate/core/fs.h"
 #include "agegate/core/log.h"
 #include "agegate/core/progress.h"
@@ -32,21 +33,6 @@ std::string fmt(const char* format, double v) {
   return buf;
 }
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && s[i] == ' ') ++i;
-  return s.substr(i);
-}
-
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cell;
-  std::istringstream in(line);
-  while (std::getline(in, cell, ',')) out.push_back(trim(cell));
-  if (!line.empty() && line.back() == ',') out.emplace_back();
-  return out;
-}
 
 // Reads a CSV whose header must equal `header`; calls on_row(cells, line_no).
 template <typename F>
