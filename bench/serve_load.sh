@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test of `agegate serve` with wrk on loopback: a 640x480 frame with one
 # face (a training photo centred on grey, made with ImageMagick), concurrency
-# 1, 4 and 16, then an overload run; prints a table. FRAME=x.jpg uses your own frame.
+# 1, 4 and 16, then an overload run (40); prints a table. ok/s counts 2xx only.
+# THREADS (default 2) and QUEUE (default 16) set the server's concurrency bound. FRAME=x.jpg uses your own frame.
 # Usage: bench/serve_load.sh BUILD_DIR MODEL.agm [SECONDS]
 set -euo pipefail
 build=${1:?build dir}; model=${2:?model file}; secs=${3:-15}
@@ -17,17 +18,20 @@ wrk.headers["Content-Type"] = "image/jpeg"
 local f = io.open("$work/frame.jpg", "rb"); wrk.body = f:read("*a"); f:close()
 LUA
 OMP_WAIT_POLICY=PASSIVE "$build/agegate" -q --log-level warn serve --port "$port" --model "$model" \
-  --threads 2 --max-queue 8 --torch-threads 1 &
+  --threads "${THREADS:-2}" --max-queue "${QUEUE:-16}" --torch-threads 1 &
 pid=$!
 for _ in $(seq 50); do curl -sf "localhost:$port/readyz" >/dev/null && break; sleep 0.2; done
-printf "%-12s %10s %10s %10s %10s\n" concurrency "req/s" "p50 ms" "p99 ms" "non-2xx"
+echo "machine: $(nproc) cores, $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs); server: ${THREADS:-2} estimation threads, queue ${QUEUE:-16}"
+printf "%-12s %10s %10s %10s %10s %10s\n" concurrency "req/s" "ok/s" "p50" "p99" "non-2xx"
 for c in 1 4 16 40; do
   out=$(wrk -t "$(( c < 2 ? 1 : 2 ))" -c "$c" -d "${secs}s" --latency -s "$work/post.lua" "http://127.0.0.1:$port/v1/estimate")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   bad=$(awk '/Non-2xx/ {print $5}' <<<"$out"); bad=${bad:-0}
-  printf "%-12s %10s %10s %10s %10s\n" "$c" "$rps" "$p50" "$p99" "$bad"
+  total=$(awk '/requests in/ {print $1}' <<<"$out")
+  ok=$(awk -v t="$total" -v b="$bad" -v s="$secs" 'BEGIN {printf "%.1f", (t - b) / s}')
+  printf "%-12s %10s %10s %10s %10s %10s\n" "$c" "$rps" "$ok" "$p50" "$p99" "$bad"
 done
 curl -sf "localhost:$port/healthz" >/dev/null && echo "after overload: healthz ok"
 curl -s "localhost:$port/metrics" | grep -E '^agegate_requests_total'
