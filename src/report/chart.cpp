@@ -27,8 +27,12 @@ std::string terminal_setup(const std::string& terminal, const std::string& outpu
 
 // Runs `program script` in `dir` with stdout/stderr into `log`; returns the
 // wait status, or throws IoError when the program cannot be started.
-int run_in_dir(const std::string& program, const std::string& script, const fs::path& dir,
-               const fs::path& log) {
+int run_in_dir(const std::string& program, const std::string& script, const fs::path& rel_dir,
+               const fs::path& rel_log) {
+  // The child changes folder before it opens the log, so relative paths
+  // (a run folder given as runs/x) must be made absolute first.
+  const fs::path dir = fs::absolute(rel_dir);
+  const fs::path log = fs::absolute(rel_log);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());

@@ -443,3 +443,23 @@ TEST_F(ReportTest, ReportsRenderInHeadlessChromium) {
 
 }  // namespace
 }  // namespace agegate
+
+namespace agegate {
+namespace {
+
+// Run folders are usually given relative to the working folder (runs/x);
+// gnuplot runs in the chart folder, so the paths must still resolve.
+TEST(ChartTest, DrawsIntoARelativeFolder) {
+  namespace fs = std::filesystem;
+  fs::path base = testing::scratch_dir("rel");
+  fs::path old = fs::current_path();
+  fs::current_path(base);
+  ChartOptions o;
+  o.svg = false;
+  EXPECT_NO_THROW(draw_chart("charts", "line", "plot x notitle", o));
+  fs::current_path(old);
+  EXPECT_TRUE(fs::exists(base / "charts" / "line.png"));
+}
+
+}  // namespace
+}  // namespace agegate
