@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine: install, build, train with the
-# 30-minute CPU configuration on ../shared/data/faces, then evaluate and
+# shipped model's CPU configuration (about 30 minutes on 2 cores) on ../shared/data/faces, then evaluate and
 # predict with the model it made.
 #   scripts/run-main.sh [RUN_DIR]     (default runs/main)
 set -euo pipefail
@@ -9,7 +9,7 @@ run=${1:-runs/main}
 scripts/install-deps.sh
 scripts/build.sh
 export OMP_WAIT_POLICY=PASSIVE
-./build/agegate train --out "$run" --input-size 128 --epochs 6 --batch-size 64 --seed 42 --max-minutes 30
+scripts/train-default.sh "$run"
 ./build/agegate evaluate --model "$run/model.agm" --data "${AGEGATE_SHARED_DIR:-../shared}/data/faces" --report "$run/eval-report"
 echo "run folder: $run (model.agm, metrics.csv, report/index.html)"
 ./build/agegate predict --model "$run/model.agm" $(ls -d ${AGEGATE_SHARED_DIR:-../shared}/data/faces/final_files/*.jpg | head -3)
