@@ -79,8 +79,8 @@ void setup(CLI::App& app) {
     if (a->json) {
       std::printf("%s\n", j.dump(2).c_str());
     } else {
-      std::printf("policy: %s\n\n%s\n%s", policy.describe().c_str(),
-                  format_summary_table(summary).c_str(), format_curve_table(curve).c_str());
+      // The summary table opens with the policy in force.
+      std::printf("%s\n%s", format_summary_table(summary).c_str(), format_curve_table(curve).c_str());
     }
     set_exit_code(kOk);
   });
