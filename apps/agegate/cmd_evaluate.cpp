@@ -6,6 +6,7 @@
 #include "agegate/core/error.h"
 #include "agegate/core/log.h"
 #include "agegate/core/run_info.h"
+#include "agegate/data/split.h"
 #include "agegate/eval/calibration.h"
 #include "agegate/eval/run_model.h"
 #include "agegate/model/model_file.h"
@@ -21,6 +22,7 @@ struct EvaluateArgs {
   std::string data_dir = default_data_dir().string();
   std::string predictions;
   std::string report_dir;
+  std::string split;  // a run's split.csv: evaluate its validation photos only
   bool json = false;
   bool strict = false;
   bool no_calibration = false;
@@ -36,6 +38,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--data", a->data_dir, "folder with labels.csv and final_files/")->capture_default_str();
   cmd->add_option("--predictions", a->predictions, "write per-photo CSV file_name,real_age,pred_age,low,high,p_under_legal");
   cmd->add_option("--report", a->report_dir, "write an HTML evaluation report into this folder");
+  cmd->add_option("--split", a->split, "a run's split.csv: evaluate only its validation photos (from --data)");
   cmd->add_flag("--json", a->json, "print one JSON object instead of tables");
   cmd->add_flag("--strict", a->strict, "stop at the first bad CSV row");
   cmd->add_flag("--no-calibration", a->no_calibration, "use the raw distribution (temperature 1)");
@@ -50,6 +53,10 @@ void setup(CLI::App& app) {
     lo.strict = a->strict;
     LabelSet labels = read_labels(a->data_dir, lo);
     log().info("labels: {}", labels.summary());
+    if (!a->split.empty()) {
+      labels.rows = read_split_csv(a->split, a->data_dir).val;
+      log().info("split {}: {} validation photos", a->split, labels.rows.size());
+    }
     RunModelOptions ro;
     ro.batch_size = a->batch_size;
     ro.workers = a->workers;
@@ -60,7 +67,9 @@ void setup(CLI::App& app) {
     EvalSummary summary = summarise(preds, policy);
     auto curve = policy_curve(preds, policy);
     nlohmann::json j = summary.to_json();
+    auto risks = risk_curve(preds, policy);
     j["policy_curve"] = curve_to_json(curve);
+    j["risk_curve"] = curve_to_json(risks);
     j["model"] = a->model;
     j["data_dir"] = a->data_dir;
     j["temperature"] = t;
@@ -80,7 +89,8 @@ void setup(CLI::App& app) {
       std::printf("%s\n", j.dump(2).c_str());
     } else {
       // The summary table opens with the policy in force.
-      std::printf("%s\n%s", format_summary_table(summary).c_str(), format_curve_table(curve).c_str());
+      std::printf("%s\n%s\n%s", format_summary_table(summary).c_str(), format_curve_table(curve).c_str(),
+                  format_curve_table(risks).c_str());
     }
     set_exit_code(kOk);
   });

@@ -56,6 +56,7 @@ std::vector<Scored> score(const std::vector<Prediction>& predictions, const Poli
 PolicyRates rates_for(const std::vector<Scored>& scored, const Policy& policy) {
   PolicyRates r;
   r.challenge_age = policy.challenge_age;
+  r.max_risk = policy.max_risk;
   for (const auto& s : scored) {
     const bool pass = decide(s.estimate, s.p_under_legal, policy) == Decision::kNoCheck;
     if (s.real_age >= kMinorLow && s.real_age <= kMinorHigh) {
@@ -206,10 +207,24 @@ std::vector<PolicyRates> policy_curve(const std::vector<Prediction>& predictions
   return rows;
 }
 
+std::vector<PolicyRates> risk_curve(const std::vector<Prediction>& predictions, const Policy& policy,
+                                    const std::vector<double>& risks) {
+  const std::vector<Scored> scored = score(predictions, policy);
+  std::vector<PolicyRates> rows;
+  Policy p = policy;
+  for (double risk : risks) {
+    p.max_risk = risk;
+    p.validate();
+    rows.push_back(rates_for(scored, p));
+  }
+  return rows;
+}
+
 nlohmann::json curve_to_json(const std::vector<PolicyRates>& curve) {
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& r : curve) {
     rows.push_back({{"challenge_age", r.challenge_age},
+                    {"max_risk", r.max_risk},
                     {"minors_13_17_pass_rate", number_or_null(r.minors_13_17_pass.rate())},
                     {"under_legal_pass_rate", number_or_null(r.under_legal_pass.rate())},
                     {"adults_25plus_check_rate", number_or_null(r.adults_25plus_check.rate())}});
@@ -239,9 +254,10 @@ std::string format_summary_table(const EvalSummary& s) {
 
 std::string format_curve_table(const std::vector<PolicyRates>& curve) {
   std::ostringstream out;
-  out << pad("challenge", 11) << pad("13-17 pass", 12) << pad("under-legal pass", 18) << "25+ checked\n";
+  out << pad("challenge", 11) << pad("max risk", 10) << pad("13-17 pass", 12) << pad("under-legal pass", 18) << "25+ checked\n";
   for (const auto& r : curve) {
-    out << pad(std::to_string(r.challenge_age), 11) << pad(pct(r.minors_13_17_pass.rate()), 12)
+    out << pad(std::to_string(r.challenge_age), 11) << pad(pct(r.max_risk), 10)
+        << pad(pct(r.minors_13_17_pass.rate()), 12)
         << pad(pct(r.under_legal_pass.rate()), 18) << pct(r.adults_25plus_check.rate()) << "\n";
   }
   return out.str();

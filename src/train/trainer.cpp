@@ -461,6 +461,7 @@ TrainResult train(const TrainOptions& in_options) {
   EvalSummary summary = summarise(preds, opt.policy);
   nlohmann::json metrics = summary.to_json();
   metrics["policy_curve"] = curve_to_json(policy_curve(preds, opt.policy));
+  metrics["risk_curve"] = curve_to_json(risk_curve(preds, opt.policy));
   write_predictions_csv(run / "predictions_val.csv", preds, opt.policy);
 
   net->to(c10::kCPU);

@@ -245,3 +245,39 @@ TEST(Metrics, PredictionsCsvMisuse) {
 
 }  // namespace
 }  // namespace agegate
+
+namespace agegate {
+namespace {
+
+AgeDistribution two_points(int likely, int unlikely, double p_unlikely) {
+  AgeDistribution d;
+  d.probs.assign(101, 0.0);
+  d.probs[likely] = 1.0 - p_unlikely;
+  d.probs[unlikely] = p_unlikely;
+  return d;
+}
+
+// A minor (16) who looks 30 with 3% weight on 16, and an adult (40) who looks
+// 40 with 2% weight on 10: both estimates clear 25, so only the risk guard
+// separates them. Worked by hand: at max risk 1% both are asked (3% > 1%,
+// 2% > 1%); at 2.5% the adult passes (2% <= 2.5%) and the minor is still asked;
+// at 5% both pass.
+TEST(Metrics, RiskCurveTradesMinorsPassingAgainstAdultsAsked) {
+  std::vector<Prediction> preds{{"m.jpg", 16, two_points(30, 16, 0.03)},
+                                {"a.jpg", 40, two_points(40, 10, 0.02)}};
+  auto curve = risk_curve(preds, Policy{}, {0.01, 0.025, 0.05});
+  ASSERT_EQ(curve.size(), 3u);
+  EXPECT_DOUBLE_EQ(curve[1].max_risk, 0.025);
+  EXPECT_EQ(curve[0].challenge_age, 25);
+  EXPECT_EQ(curve[0].minors_13_17_pass.hits, 0);
+  EXPECT_EQ(curve[0].adults_25plus_check.hits, 1);
+  EXPECT_EQ(curve[1].minors_13_17_pass.hits, 0);
+  EXPECT_EQ(curve[1].adults_25plus_check.hits, 0);
+  EXPECT_EQ(curve[2].minors_13_17_pass.hits, 1);
+  EXPECT_EQ(curve[2].adults_25plus_check.hits, 0);
+  EXPECT_DOUBLE_EQ(curve_to_json(curve)[2]["max_risk"].get<double>(), 0.05);
+  EXPECT_THROW(risk_curve(preds, Policy{}, {1.5}), InvalidInput);
+}
+
+}  // namespace
+}  // namespace agegate

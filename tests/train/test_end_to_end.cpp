@@ -66,6 +66,14 @@ TEST(EndToEnd, TrainWritesModelThatEvaluateAndPredictLoad) {
   }
   EXPECT_NEAR(mae / rows.size(), j["mae"].get<double>(), 0.01);
 
+  // --split: only the run's validation photos.
+  auto ev = run_agegate("-q evaluate --json --model " + (run / "model.agm").string() + " --data " +
+                        data.string() + " --split " + (run / "split.csv").string());
+  ASSERT_EQ(ev.exit_code, 0) << ev.err;
+  auto vj = nlohmann::json::parse(ev.out);
+  EXPECT_EQ(vj["count"].get<int>(), info.metadata["data"]["val_count"].get<int>());
+  EXPECT_EQ(vj["risk_curve"][0]["challenge_age"], 25);
+
   auto [photo, age] = testing::real_photo(0);
   auto p = run_agegate("-q predict --json --detect off --model " + (run / "model.agm").string() + " " +
                        photo.string());

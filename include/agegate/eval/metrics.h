@@ -63,6 +63,7 @@ struct Rate {
 // The three figures the issue asks for, for one policy.
 struct PolicyRates {
   int challenge_age = 0;
+  double max_risk = 0;
   Rate minors_13_17_pass;  // aged 13-17 who get no_check
   Rate under_legal_pass;   // aged < legal_age who get no_check
   Rate adults_25plus_check;  // aged 25+ who get id_check
@@ -96,6 +97,10 @@ EvalSummary summarise(const std::vector<Prediction>& predictions, const Policy& 
 constexpr int kDefaultCurveLastChallengeAge = 35;
 std::vector<PolicyRates> policy_curve(const std::vector<Prediction>& predictions, const Policy& policy,
                                       int last_challenge_age = kDefaultCurveLastChallengeAge);
+// The same rates at the policy's challenge age for each maximum risk in
+// `risks` (each in [0,1)): the guard that keeps minors out, next to its cost.
+std::vector<PolicyRates> risk_curve(const std::vector<Prediction>& predictions, const Policy& policy,
+                                    const std::vector<double>& risks = {0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5});
 nlohmann::json curve_to_json(const std::vector<PolicyRates>& curve);  // array of rows
 
 // Human-readable table for the evaluate command's stdout (policy in force first).
