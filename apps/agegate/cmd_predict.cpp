@@ -1,4 +1,7 @@
 // agegate predict: age, interval and checkout decision for photos or folders.
+// Shares crop -> estimate -> decision -> JSON with the service (vision/face_estimate.h);
+// built only with vision support (AGEGATE_WITH_VISION).
+#ifdef AGEGATE_WITH_VISION
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -9,12 +12,11 @@
 #include "agegate/eval/estimator.h"
 #include "agegate/model/model_file.h"
 #include "agegate/policy/policy.h"
-#include "command.h"
-#include "policy_options.h"
-#ifdef AGEGATE_WITH_VISION
 #include "agegate/vision/align.h"
 #include "agegate/vision/face_detector.h"
-#endif
+#include "agegate/vision/face_estimate.h"
+#include "command.h"
+#include "policy_options.h"
 
 namespace agegate::cli {
 namespace {
@@ -55,13 +57,6 @@ std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs) {
   return out;
 }
 
-struct FaceResult {
-  double x = 0, y = 0, w = 0, h = 0;
-  bool detected = false;
-  AgeDistribution dist;
-  PolicyResult decision;
-};
-
 void setup(CLI::App& app) {
   auto a = std::make_shared<PredictArgs>();
   CLI::App* cmd = app.add_subcommand("predict", "estimate age, interval and ID-check decision for photos");
@@ -74,13 +69,9 @@ void setup(CLI::App& app) {
     Policy policy = a->policy.resolve();
     Estimator estimator(a->model);
     auto photos = expand_inputs(a->inputs);
-#ifdef AGEGATE_WITH_VISION
     DetectMode mode = parse_detect_mode(a->detect);
     std::unique_ptr<FaceDetector> detector;
     if (mode != DetectMode::kOff) detector = std::make_unique<FaceDetector>();
-#else
-    if (a->detect != "off" && a->detect != "auto") throw InvalidInput("--detect: built without vision support");
-#endif
     nlohmann::json out = nlohmann::json::array();
     int failures = 0;
     if (!a->json) {
@@ -88,28 +79,10 @@ void setup(CLI::App& app) {
       std::printf("%-40s %6s %15s %9s  %-9s %s\n", "photo", "age", "interval", "P(<legal)", "decision", "reason");
     }
     for (const auto& path : photos) {
-      std::vector<FaceResult> faces;
+      std::vector<FaceEstimate> faces;
       std::string error;
       try {
-        Image img = read_image(path);
-        std::vector<Image> crops;
-#ifdef AGEGATE_WITH_VISION
-        for (auto& c : faces_for_estimation(img, mode, detector.get())) {
-          FaceResult f;
-          f.x = c.box.x, f.y = c.box.y, f.w = c.box.width, f.h = c.box.height;
-          f.detected = c.detected;
-          faces.push_back(f);
-          crops.push_back(std::move(c.image));
-        }
-#else
-        faces.push_back({0, 0, double(img.width), double(img.height), false, {}, {}});
-        crops.push_back(std::move(img));
-#endif
-        auto dists = estimator.estimate(crops);
-        for (size_t i = 0; i < faces.size(); ++i) {
-          faces[i].dist = std::move(dists[i]);
-          faces[i].decision = decide(faces[i].dist, policy);
-        }
+        faces = estimate_faces(faces_for_estimation(read_image(path), mode, detector.get()), estimator, policy);
       } catch (const InvalidInput& e) {
         error = e.what();
       } catch (const IoError& e) {
@@ -120,15 +93,7 @@ void setup(CLI::App& app) {
         nlohmann::json j = {{"photo", path.string()}};
         if (!error.empty()) j["error"] = error;
         nlohmann::json jf = nlohmann::json::array();
-        for (auto& f : faces) {
-          jf.push_back({{"box", {{"x", f.x}, {"y", f.y}, {"w", f.w}, {"h", f.h}}},
-                        {"detected", f.detected},
-                        {"age", f.decision.estimate},
-                        {"interval", {{"low", f.decision.low}, {"high", f.decision.high}, {"level", policy.interval_level}}},
-                        {"p_under_legal", f.decision.p_under_legal},
-                        {"decision", to_string(f.decision.decision)},
-                        {"reason", f.decision.reason}});
-        }
+        for (auto& f : faces) jf.push_back(to_json(f, policy));
         j["faces"] = jf;
         out.push_back(j);
         continue;
@@ -162,3 +127,4 @@ AGEGATE_COMMAND(30, setup);
 
 }  // namespace
 }  // namespace agegate::cli
+#endif  // AGEGATE_WITH_VISION

@@ -19,6 +19,7 @@
 #include "agegate/core/run_info.h"
 #include "agegate/eval/estimator.h"
 #include "agegate/model/model_file.h"
+#include "agegate/vision/face_estimate.h"
 
 namespace agegate {
 namespace {
@@ -208,43 +209,30 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
   std::vector<FaceCrop> crops = faces_for_estimation(img, opt.detect, detector.get());
   const double detect_ms = ms_since(t1);
   t1 = Clock::now();
-  std::vector<Image> faces;
-  faces.reserve(crops.size());
-  for (auto& c : crops) faces.push_back(std::move(c.image));
-  std::vector<AgeDistribution> dists;
-  if (!faces.empty()) dists = estimator->estimate(faces);
+  std::vector<FaceEstimate> estimates = estimate_faces(std::move(crops), *estimator, opt.policy);
   const double estimate_ms = ms_since(t1);
 
   json out_faces = json::array();
   std::string decisions;
-  for (size_t i = 0; i < dists.size(); ++i) {
-    PolicyResult r = decide(dists[i], opt.policy);
-    const auto& b = crops[i].box;
-    out_faces.push_back({{"box", {{"x", b.x}, {"y", b.y}, {"width", b.width}, {"height", b.height}}},
-                         {"detected", crops[i].detected},
-                         {"score", crops[i].score},
-                         {"age", r.estimate},
-                         {"interval", {{"low", r.low}, {"high", r.high}, {"level", opt.policy.interval_level}}},
-                         {"p_under_legal", r.p_under_legal},
-                         {"decision", to_string(r.decision)},
-                         {"reason", r.reason}});
-    metrics.decision(to_string(r.decision));
-    decisions += (decisions.empty() ? "" : ",") + std::string(to_string(r.decision));
+  for (const auto& f : estimates) {
+    out_faces.push_back(to_json(f, opt.policy));
+    metrics.decision(to_string(f.decision.decision));
+    decisions += (decisions.empty() ? "" : ",") + std::string(to_string(f.decision.decision));
   }
-  if (dists.empty()) metrics.decision("no_face");
+  if (estimates.empty()) metrics.decision("no_face");
   json body{{"faces", out_faces},
-            {"main_face", dists.empty() ? json(nullptr) : json(0)},
+            {"main_face", estimates.empty() ? json(nullptr) : json(0)},
             {"policy", opt.policy.to_json()},
             {"model", model_json},
             {"timing_ms",
              {{"queue", queued_ms}, {"decode", decode_ms}, {"detect", detect_ms},
               {"estimate", estimate_ms}, {"total", ms_since(t0)}}}};
-  if (dists.empty()) body["message"] = "no face found";
+  if (estimates.empty()) body["message"] = "no face found";
   res.status = 200;
   res.set_content(body.dump(), "application/json");
   // Privacy: sizes, timings and decisions only.
   log().info("estimate: {}x{} {} bytes, {} face(s) [{}], {:.1f} ms", img.width, img.height,
-             req.body.size(), dists.size(), decisions, ms_since(t0));
+             req.body.size(), estimates.size(), decisions, ms_since(t0));
 }
 
 void Server::Impl::routes() {
