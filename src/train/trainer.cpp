@@ -316,13 +316,10 @@ TrainResult train(const TrainOptions& in_options) {
   Loader train_loader(split.train, spec, train_lo);
   const int64_t steps_per_epoch = std::max<int64_t>(1, train_loader.batches_per_epoch());
 
-  RunModelOptions val_opts;
-  val_opts.batch_size = opt.batch_size;
-  val_opts.workers = opt.workers;
-  val_opts.device = device;
-  val_opts.progress_label = nullptr;
-  // Validation photos are decoded once and kept prepared in memory between epochs.
+  // Validation photos are decoded once and kept prepared in memory, for every
+  // epoch's validation and the final calibration.
   at::Tensor val_images, val_ages;
+  std::vector<std::string> val_files;
   {
     LoaderOptions vlo;
     vlo.batch_size = opt.batch_size;
@@ -333,10 +330,22 @@ TrainResult train(const TrainOptions& in_options) {
     while (auto b = vl.next()) {
       imgs.push_back(b->images);
       ages.push_back(b->ages);
+      for (int i : b->indices) val_files.push_back(split.val[static_cast<size_t>(i)].file_name);
     }
+    if (imgs.empty()) throw InvalidInput("no readable validation photo in " + opt.data_dir.string());
     val_images = at::cat(imgs);
     val_ages = at::cat(ages);
   }
+  auto val_logits = [&] {  // [N_val,K] CPU, inference mode
+    c10::InferenceMode guard;
+    net->eval();
+    std::vector<at::Tensor> outs;
+    for (int64_t i = 0; i < val_images.size(0); i += opt.batch_size) {
+      at::Tensor b = val_images.slice(0, i, std::min(val_images.size(0), i + opt.batch_size));
+      outs.push_back(forward_prepared(net, spec, b, device));
+    }
+    return at::cat(outs);
+  };
 
   TrainResult result;
   int epochs_without_gain = 0;
@@ -407,14 +416,7 @@ TrainResult train(const TrainOptions& in_options) {
     double val_loss = 0, val_mae = 0;
     {
       c10::InferenceMode guard;
-      net->eval();
-      std::vector<at::Tensor> outs;
-      for (int64_t i = 0; i < val_images.size(0); i += opt.batch_size) {
-        at::Tensor b = val_images.slice(0, i, std::min(val_images.size(0), i + opt.batch_size));
-        outs.push_back(forward_prepared(net, spec, b, device));
-      }
-      at::Tensor logits = at::cat(outs);
-      auto [l, expected] = age_loss(logits, val_ages, opt.label_sigma, opt.l1_weight);
+      auto [l, expected] = age_loss(val_logits(), val_ages, opt.label_sigma, opt.l1_weight);
       val_loss = l.item<double>();
       val_mae = (expected - val_ages).abs().mean().item<double>();
     }
@@ -450,7 +452,10 @@ TrainResult train(const TrainOptions& in_options) {
   // Best-epoch restore, calibration and the final model file.
   restore(*net, best_state);
   clear_interrupt();
-  ModelRun val = run_model(net, spec, split.val, val_opts);
+  ModelRun val;
+  val.logits = val_logits();
+  val.ages = val_ages.round().to(at::kLong);
+  val.file_names = val_files;
   CalibrationOptions co;
   co.level = opt.policy.interval_level;
   CalibrationReport cal = calibrate(val.logits, val.ages, co);
