@@ -1,3 +1,4 @@
+// Atomic writes, whole-file reads and the FNV-1a fingerprint (see fs.h).
 #include "agegate/core/fs.h"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// Signal handlers that raise a flag long loops poll (see interrupt.h).
 #include "agegate/core/interrupt.h"
 
 #include <atomic>
@@ -9,7 +10,10 @@ std::atomic<bool> g_flag{false};
 
 extern "C" void on_signal(int sig) {
   if (g_flag.load() && sig == SIGINT) {
-    std::signal(SIGINT, SIG_DFL);  // second Ctrl-C: let it kill
+    // Second Ctrl-C: the default action, now (raise is async-signal-safe).
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
+    return;
   }
   g_flag = true;
 }
@@ -21,6 +25,5 @@ void install_interrupt_handler() {
 }
 bool interrupted() { return g_flag.load(std::memory_order_relaxed); }
 void clear_interrupt() { g_flag = false; }
-void request_interrupt() { g_flag = true; }
 
 }  // namespace agegate

@@ -1,3 +1,4 @@
+// The stderr logger (see log.h).
 #include "agegate/core/log.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>

@@ -1,3 +1,4 @@
+// Progress lines on stderr: a redrawn line on a terminal, one line per update in a log (see progress.h).
 #include "agegate/core/progress.h"
 
 #include <atomic>

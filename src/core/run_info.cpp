@@ -1,3 +1,4 @@
+// Default paths, build facts, thread count and run metadata (see run_info.h).
 #include "agegate/core/run_info.h"
 
 #include <algorithm>

@@ -1,6 +1,8 @@
+// Small text helpers (see text.h).
 #include "agegate/core/text.h"
 
-#include <sstream>
+#include <algorithm>
+#include <cctype>
 
 namespace agegate {
 
@@ -11,13 +13,10 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> out;
-  std::string field;
-  std::istringstream in(line);
-  while (std::getline(in, field, ',')) out.push_back(trim(field));
-  if (!line.empty() && line.back() == ',') out.emplace_back();
-  return out;
+std::string to_lower(std::string s) {
+  // std::tolower on a negative char is undefined: go through unsigned char.
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
 }
 
 }  // namespace agegate

@@ -1,3 +1,4 @@
+// Shared test helpers (see test_support.h).
 #include "test_support.h"
 
 #include <gtest/gtest.h>
@@ -101,6 +102,13 @@ CommandResult run_agegate(const std::string& args) {
   r.out = slurp(tmp / "out");
   r.err = slurp(tmp / "err");
   return r;
+}
+
+AgeDistribution point_mass(int age, int num_ages) {
+  AgeDistribution d;
+  d.probs.assign(static_cast<size_t>(num_ages), 0.0);
+  d.probs.at(static_cast<size_t>(age)) = 1.0;
+  return d;
 }
 
 }  // namespace agegate::testing

@@ -6,7 +6,12 @@
 #include <utility>
 #include <vector>
 
+#include "agegate/policy/age_distribution.h"
+
 namespace agegate::testing {
+
+// All probability on one age, over ages 0..num_ages-1 (the network's 101 by default).
+AgeDistribution point_mass(int age, int num_ages = 101);
 
 // ../shared/data/faces (or $AGEGATE_SHARED_DIR/data/faces).
 std::filesystem::path faces_dir();

@@ -9,7 +9,5 @@ namespace agegate {
 void install_interrupt_handler();
 bool interrupted();
 void clear_interrupt();
-// For tests and the server: raise the flag by hand.
-void request_interrupt();
 
 }  // namespace agegate

@@ -1,15 +1,13 @@
-// Small text helpers shared by the CSV readers (labels, split, predictions, metrics).
+// Small text helpers (CSV lives in csv.h).
 #pragma once
 #include <string>
-#include <vector>
 
 namespace agegate {
 
 // Without leading/trailing spaces, tabs and carriage returns.
 std::string trim(const std::string& s);
 
-// Splits one line of a simple CSV (no quoting) at commas, trimming each
-// field; a trailing comma gives a trailing empty field.
-std::vector<std::string> split_csv_line(const std::string& line);
+// ASCII lower case; bytes >= 0x80 (UTF-8) are left as they are.
+std::string to_lower(std::string s);
 
 }  // namespace agegate
