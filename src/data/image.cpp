@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "agegate/core/error.h"
+#include "agegate/core/text.h"
 #include "agegate/core/fs.h"
 
 namespace agegate {
@@ -222,11 +223,7 @@ bool png_encode_rows(png_structp png, png_infop info, const Image* img,
   return true;
 }
 
-std::string lower_extension(const std::filesystem::path& path) {
-  std::string ext = path.extension().string();
-  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return ext;
-}
+std::string lower_extension(const std::filesystem::path& path) { return to_lower(path.extension().string()); }
 
 }  // namespace
 

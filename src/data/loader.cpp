@@ -4,6 +4,7 @@
 #include "agegate/data/loader.h"
 
 #include <ATen/ops/empty.h>
+#include <ATen/ops/cat.h>
 #include <ATen/ops/from_blob.h>
 
 #include <condition_variable>
@@ -237,6 +238,27 @@ int64_t Loader::batches_per_epoch() const { return state_->batch_count(); }
 std::vector<SkippedPhoto> Loader::skipped() const {
   std::lock_guard<std::mutex> lock(state_->mu);
   return state_->skipped;
+}
+
+PreparedSet load_prepared_set(const std::vector<LabelRow>& rows, const PreprocessSpec& spec,
+                              const LoaderOptions& options) {
+  LoaderOptions lo = options;
+  lo.shuffle = false;
+  lo.drop_last = false;
+  Loader loader(rows, spec, lo);
+  loader.start_epoch(0);
+  std::vector<at::Tensor> images, ages;
+  PreparedSet set;
+  while (auto b = loader.next()) {
+    images.push_back(b->images);
+    ages.push_back(b->ages);
+    for (int i : b->indices) set.file_names.push_back(rows[static_cast<size_t>(i)].file_name);
+  }
+  set.skipped = loader.skipped();
+  if (images.empty()) throw InvalidInput("none of the " + std::to_string(rows.size()) + " photos could be read");
+  set.images = at::cat(images);
+  set.ages = at::cat(ages);
+  return set;
 }
 
 }  // namespace agegate

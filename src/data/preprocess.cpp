@@ -14,8 +14,6 @@
 namespace agegate {
 namespace {
 
-constexpr int kMinInputSize = 32;
-constexpr int kMaxInputSize = 1024;
 constexpr int kChannels = 3;
 constexpr float kPixelMax = 255.0f;
 constexpr const char* kRgb = "RGB";
@@ -32,9 +30,39 @@ at::Tensor channel_tensor(const std::array<float, 3>& v, const at::Tensor& like)
 
 }  // namespace
 
+nlohmann::json CropGeometry::to_json() const {
+  return {{"side_per_box", side_per_box}, {"centre_dx", centre_dx}, {"centre_dy", centre_dy},
+          {"output_size", output_size}};
+}
+
+CropGeometry CropGeometry::from_json(const nlohmann::json& j) {
+  CropGeometry g;
+  try {
+    g.side_per_box = j.at("side_per_box").get<float>();
+    g.centre_dx = j.at("centre_dx").get<float>();
+    g.centre_dy = j.at("centre_dy").get<float>();
+    g.output_size = j.at("output_size").get<int>();
+    g.validate();
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError(std::string("preprocessing spec: face_crop: ") + e.what());
+  } catch (const InvalidInput& e) {
+    throw ModelError(e.what());
+  }
+  return g;
+}
+
+void CropGeometry::validate() const {
+  constexpr int kMinOutput = 8;
+  constexpr float kMaxShift = 1.0f;  // a centre more than a box side away is not a face crop
+  if (!(side_per_box > 0.0f && std::isfinite(side_per_box)) || output_size < kMinOutput ||
+      !(std::fabs(centre_dx) <= kMaxShift && std::fabs(centre_dy) <= kMaxShift)) {
+    throw InvalidInput("face crop geometry " + to_json().dump() + " is not usable");
+  }
+}
+
 nlohmann::json PreprocessSpec::to_json() const {
   return {{"input_size", input_size}, {"color_order", color_order}, {"mean", mean},
-          {"std", std}, {"crop", crop}};
+          {"std", std}, {"crop", crop}, {"face_crop", face_crop.to_json()}};
 }
 
 PreprocessSpec PreprocessSpec::from_json(const nlohmann::json& j) {
@@ -52,6 +80,8 @@ PreprocessSpec PreprocessSpec::from_json(const nlohmann::json& j) {
     s.std = j.at(field).get<std::array<float, 3>>();
     field = "crop";
     if (j.contains(field)) s.crop = j.at(field).get<float>();
+    field = "face_crop";
+    if (j.contains(field)) s.face_crop = CropGeometry::from_json(j.at(field));
   } catch (const nlohmann::json::exception& e) {
     throw ModelError(std::string("preprocessing spec: field '") + field + "' missing or wrong type (" +
                      e.what() + ")");
@@ -78,6 +108,7 @@ void PreprocessSpec::validate() const {
                          field_list(std) + "] must be finite with std > 0");
     }
   }
+  face_crop.validate();
   if (!(crop > 0.0f && crop <= 1.0f)) {
     throw InvalidInput("preprocessing spec: crop " + std::to_string(crop) + " is not in (0,1]");
   }

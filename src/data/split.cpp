@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <map>
 #include <random>
-#include <sstream>
+#include <limits>
 
+#include "agegate/core/csv.h"
 #include "agegate/core/error.h"
-#include "agegate/core/fs.h"
 
 namespace agegate {
 namespace fs = std::filesystem;
@@ -17,7 +17,7 @@ namespace {
 constexpr int kStratumYears = 5;
 // Strata smaller than this are merged into a neighbour so each can give val rows.
 constexpr size_t kMinStratumSize = 10;
-constexpr const char* kSplitHeader = "file_name,real_age,split";
+const std::vector<std::string> kSplitColumns = {"file_name", "real_age", "split"};
 
 // Fisher-Yates with mt19937_64 and explicit modulo-free bounded draws:
 // identical on every standard library (std::shuffle is not).
@@ -75,54 +75,32 @@ Split stratified_split(const std::vector<LabelRow>& rows, double val_fraction, u
 }
 
 void write_split_csv(const fs::path& path, const Split& split) {
-  std::ostringstream out;
-  out << kSplitHeader << "\n";
-  for (const auto& r : split.train) out << r.file_name << "," << r.age << ",train\n";
-  for (const auto& r : split.val) out << r.file_name << "," << r.age << ",val\n";
-  write_file_atomic(path, out.str());
+  CsvWriter csv(kSplitColumns, CsvWriter::Separators::kQuote, path.string());
+  for (const auto& r : split.train) csv.row({r.file_name, std::to_string(r.age), "train"});
+  for (const auto& r : split.val) csv.row({r.file_name, std::to_string(r.age), "val"});
+  csv.write(path);
 }
 
 Split read_split_csv(const fs::path& path, const fs::path& data_dir) {
-  if (!fs::is_regular_file(path)) throw InvalidInput(path.string() + ": split file not found");
-  std::istringstream in(read_file(path));
-  std::string line;
-  int line_no = 1;
-  if (!std::getline(in, line) || (!line.empty() && line.back() == '\r' ? line.substr(0, line.size() - 1) : line) != kSplitHeader) {
-    throw InvalidInput(path.string() + ": header must be '" + kSplitHeader + "'");
-  }
+  CsvReader csv = CsvReader::open(path, kSplitColumns);
   Split split;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    auto bad = [&](const std::string& why) {
-      return InvalidInput(path.string() + ": row " + std::to_string(line_no) + ": " + why);
-    };
-    auto c1 = line.find(',');
-    auto c2 = c1 == std::string::npos ? c1 : line.find(',', c1 + 1);
-    if (c2 == std::string::npos || line.find(',', c2 + 1) != std::string::npos) {
-      throw bad("expected 3 fields: file_name,real_age,split");
+  while (auto row = csv.next()) {
+    LabelRow r;
+    r.file_name = row->text("file_name");
+    if (r.file_name.empty() || r.file_name.find('/') != std::string::npos ||
+        r.file_name.find("..") != std::string::npos) {
+      throw InvalidInput(row->where() + ": bad file name '" + r.file_name + "'");
     }
-    LabelRow row;
-    row.file_name = line.substr(0, c1);
-    std::string age = line.substr(c1 + 1, c2 - c1 - 1);
-    std::string which = line.substr(c2 + 1);
-    if (row.file_name.empty() || row.file_name.find('/') != std::string::npos ||
-        row.file_name.find("..") != std::string::npos) {
-      throw bad("bad file name '" + row.file_name + "'");
-    }
-    bool digits = !age.empty() && age.size() <= 3 &&
-                  std::all_of(age.begin(), age.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits || std::stoi(age) > kMaxAge) throw bad("age '" + age + "' is not an integer in 0..120");
-    row.age = std::stoi(age);
-    row.path = data_dir / kPhotoFolder / row.file_name;
-    row.row = line_no;
+    r.age = static_cast<int>(row->integer("real_age", kMinAge, kMaxAge));
+    r.path = data_dir / kPhotoFolder / r.file_name;
+    r.row = row->line();
+    const std::string& which = row->text("split");
     if (which == "train") {
-      split.train.push_back(std::move(row));
+      split.train.push_back(std::move(r));
     } else if (which == "val") {
-      split.val.push_back(std::move(row));
+      split.val.push_back(std::move(r));
     } else {
-      throw bad("split '" + which + "' is not train or val");
+      throw InvalidInput(row->where() + ": split '" + which + "' is not train or val");
     }
   }
   if (split.train.empty() && split.val.empty()) throw InvalidInput(path.string() + ": no rows");

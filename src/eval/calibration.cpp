@@ -63,20 +63,20 @@ void check_options(const CalibrationOptions& o) {
   if (!(o.max_coverage_gap >= 0)) throw InvalidInput("calibration: max_coverage_gap must be >= 0");
 }
 
+// Through AgeDistribution::from_logits, the one softmax; a bin whose
+// probability underflows double counts as kMinProb.
 double nll(const Table& t, double temperature) {
+  constexpr double kMinProb = 1e-300;
   double sum = 0;
   for (int64_t i = 0; i < t.rows; ++i) {
-    const double* z = t.row(i);
-    double top = *std::max_element(z, z + t.cols);
-    double s = 0;
-    for (int64_t k = 0; k < t.cols; ++k) s += std::exp((z[k] - top) / temperature);
-    sum += std::log(s) - (z[t.ages[i]] - top) / temperature;
+    AgeDistribution d = AgeDistribution::from_logits(t.row(i), static_cast<size_t>(t.cols), temperature);
+    sum -= std::log(std::max(d.probs[static_cast<size_t>(t.ages[i])], kMinProb));
   }
   return sum / static_cast<double>(t.rows);
 }
 
 CoverageReport coverage(const Table& t, double temperature, double level) {
-  const size_t bands = age_bands().size();
+  const size_t bands = report_age_bands().size();
   CoverageReport r;
   r.level = level;
   r.by_band.assign(bands, 0.0);
@@ -144,9 +144,9 @@ nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::js
 
 nlohmann::json CoverageReport::to_json() const {
   nlohmann::json bands = nlohmann::json::object(), counts = nlohmann::json::object();
-  for (size_t b = 0; b < by_band.size() && b < age_bands().size(); ++b) {
-    bands[age_bands()[b].name] = number_or_null(by_band[b]);
-    counts[age_bands()[b].name] = band_counts[b];
+  for (size_t b = 0; b < by_band.size() && b < report_age_bands().size(); ++b) {
+    bands[report_age_bands()[b].name] = number_or_null(by_band[b]);
+    counts[report_age_bands()[b].name] = band_counts[b];
   }
   return {{"level", level}, {"overall", overall}, {"by_band", bands}, {"band_counts", counts}};
 }

@@ -1,3 +1,4 @@
+// Runs a network over labelled rows and turns logits into distributions (see run_model.h).
 #include "agegate/eval/run_model.h"
 
 #include <ATen/ATen.h>
@@ -45,11 +46,13 @@ ModelRun run_model(AgeNet& net, const PreprocessSpec& spec, const std::vector<La
 }
 
 std::vector<AgeDistribution> to_distributions(const at::Tensor& logits, double temperature) {
-  at::Tensor p = at::softmax(logits.to(at::kDouble) / temperature, /*dim=*/1).contiguous();
-  std::vector<AgeDistribution> out(static_cast<size_t>(p.size(0)));
-  const double* data = p.data_ptr<double>();
-  int64_t k = p.size(1);
-  for (size_t i = 0; i < out.size(); ++i) out[i].probs.assign(data + i * k, data + (i + 1) * k);
+  // The one softmax: AgeDistribution::from_logits, row by row, in double.
+  at::Tensor l = logits.to(at::kCPU, at::kDouble).contiguous();
+  const int64_t k = l.size(1);
+  const double* data = l.data_ptr<double>();
+  std::vector<AgeDistribution> out;
+  out.reserve(static_cast<size_t>(l.size(0)));
+  for (int64_t i = 0; i < l.size(0); ++i) out.push_back(AgeDistribution::from_logits(data + i * k, k, temperature));
   return out;
 }
 

@@ -80,8 +80,8 @@ TORCH_MODULE(InvertedResidual);
 
 class MobileNetV2Impl : public BackboneImpl {
  public:
-  explicit MobileNetV2Impl(const MobileNetV2Options& options) {
-    const Act act = options.relu6 ? Act::kRelu6 : Act::kRelu;
+  MobileNetV2Impl() {
+    const Act act = Act::kRelu6;  // see make_mobilenet_v2() in backbone.h
     struct Stage {
       int64_t expand, channels, repeats, stride;
     };
@@ -272,8 +272,8 @@ class ResNetImpl : public BackboneImpl {
 
 }  // namespace
 
-std::shared_ptr<BackboneImpl> make_mobilenet_v2(const MobileNetV2Options& options) {
-  return std::make_shared<MobileNetV2Impl>(options);
+std::shared_ptr<BackboneImpl> make_mobilenet_v2() {
+  return std::make_shared<MobileNetV2Impl>();
 }
 
 std::shared_ptr<BackboneImpl> make_resnet(int depth, const ResNetOptions& options) {
@@ -285,7 +285,7 @@ std::vector<std::string> backbone_names() {
 }
 
 std::shared_ptr<BackboneImpl> make_backbone(const std::string& name) {
-  if (name == "mobilenet_v2") return make_mobilenet_v2(MobileNetV2Options{});
+  if (name == "mobilenet_v2") return make_mobilenet_v2();
   if (name == "resnet18") return make_resnet(/*depth=*/18, ResNetOptions{});
   if (name == "resnet34") return make_resnet(/*depth=*/34, ResNetOptions{});
   if (name == "resnet50") return make_resnet(/*depth=*/50, ResNetOptions{});

@@ -98,6 +98,19 @@ void finish_layout(const fs::path& path, Layout& l, const char* weights_length_f
   }
 }
 
+// A header field through its own parser, whose ModelError gains the file's name.
+template <typename F>
+auto parse_field(const fs::path& path, const nlohmann::json& j, const char* field, F parse) {
+  if (!j.contains(field)) fail(path, std::string("header field '") + field + "' is missing");
+  try {
+    return parse(j.at(field));
+  } catch (const ModelError& e) {
+    fail(path, e.what());
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, std::string("header field '") + field + "': " + e.what());
+  }
+}
+
 ModelInfo parse_header(const fs::path& path, std::string_view json_text) {
   nlohmann::json j;
   try {
@@ -107,26 +120,17 @@ ModelInfo parse_header(const fs::path& path, std::string_view json_text) {
   }
   if (!j.is_object()) fail(path, "bad JSON header: not an object");
   ModelInfo info;
-  try {
-    for (const char* field : {"config", "preprocess", "temperature"}) {
-      if (!j.contains(field)) fail(path, std::string("header field '") + field + "' is missing");
-    }
-    info.config = ModelConfig::from_json(j["config"]);
-    info.preprocess = PreprocessSpec::from_json(j["preprocess"]);
-    if (!j["temperature"].is_number()) fail(path, "header field 'temperature' is not a number");
-    info.temperature = j["temperature"].get<double>();
-    if (!(std::isfinite(info.temperature) && info.temperature > 0)) {
-      fail(path, "header field 'temperature' must be positive, got " +
-                     std::to_string(info.temperature));
-    }
-    if (j.contains("metadata")) info.metadata = j["metadata"];
-  } catch (const ModelError& e) {
-    const std::string what = e.what();
-    if (what.rfind("model file ", 0) == 0) throw;
-    fail(path, what);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, std::string("bad JSON header: ") + e.what());
+  info.config = parse_field(path, j, "config", [](const nlohmann::json& v) { return ModelConfig::from_json(v); });
+  info.preprocess =
+      parse_field(path, j, "preprocess", [](const nlohmann::json& v) { return PreprocessSpec::from_json(v); });
+  info.temperature = parse_field(path, j, "temperature", [](const nlohmann::json& v) {
+    if (!v.is_number()) throw ModelError("header field 'temperature' is not a number");
+    return v.get<double>();
+  });
+  if (!(std::isfinite(info.temperature) && info.temperature > 0)) {
+    fail(path, "header field 'temperature' must be positive, got " + std::to_string(info.temperature));
   }
+  if (j.contains("metadata")) info.metadata = j["metadata"];
   return info;
 }
 

@@ -12,7 +12,6 @@
 namespace agegate {
 namespace {
 
-constexpr int kMaxAge = 120;
 constexpr uint64_t kMaxPolicyFileBytes = 1 << 20;
 constexpr int kMaxDecimals = 4;
 
@@ -125,6 +124,12 @@ Policy Policy::from_file(const std::filesystem::path& path) {
   } catch (const InvalidInput& e) {
     throw InvalidInput("policy file " + path.string() + ": " + e.what());
   }
+}
+
+std::vector<AgeBand> Policy::decision_bands() const {
+  return {{"under " + std::to_string(legal_age), kMinAge, legal_age - 1},
+          {std::to_string(legal_age) + "-" + std::to_string(challenge_age - 1), legal_age, challenge_age - 1},
+          {std::to_string(challenge_age) + "+", challenge_age, kMaxAge}};
 }
 
 std::string Policy::describe() const {

@@ -1,3 +1,4 @@
+// gnuplot as a subprocess: script + data files in, PNG and SVG out (see chart.h).
 #include "agegate/report/chart.h"
 
 #include <cerrno>

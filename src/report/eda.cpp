@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "agegate/core/error.h"
+#include "agegate/core/format.h"
 #include "agegate/core/fs.h"
 #include "agegate/core/log.h"
 #include "agegate/core/progress.h"
@@ -31,14 +32,6 @@ constexpr size_t kMaxProblemsListed = 200;
 // |skewness| below this reads as "roughly symmetric".
 constexpr double kSymmetricSkew = 0.5;
 
-std::string fmt(const char* format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
-std::string percent(int part, int whole) {
-  return whole > 0 ? fmt("%.1f%%", 100.0 * part / whole) : "-";
-}
 
 // "1-3, 7, 90-100"
 std::string ranges_text(const std::vector<int>& values) {
@@ -54,17 +47,12 @@ std::string ranges_text(const std::vector<int>& values) {
   return out;
 }
 
-int band_of(const std::vector<EdaBand>& bands, int age) {
-  for (size_t b = 0; b < bands.size(); ++b) {
-    if (age >= bands[b].low && age <= bands[b].high) return static_cast<int>(b);
-  }
-  return -1;
-}
+int band_of(const std::vector<AgeBand>& bands, int age) { return find_band(bands, age); }
 
 // Sample rows for each band: evenly spaced through the band's rows in file
 // order, so the choice is deterministic and spans the band.
 std::set<size_t> choose_samples(const std::vector<LabelRow>& rows,
-                                const std::vector<EdaBand>& bands, int per_band) {
+                                const std::vector<AgeBand>& bands, int per_band) {
   std::vector<std::vector<size_t>> by_band(bands.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     int b = band_of(bands, rows[i].age);
@@ -109,21 +97,21 @@ std::vector<std::string> conclusions(const EdaSummary& s, const EdaOptions& o) {
   std::string bands;
   for (size_t b = 0; b < s.bands.size(); ++b) {
     if (!bands.empty()) bands += ", ";
-    bands += percent(s.band_counts[b], s.usable) + " " + s.bands[b].name + " (" +
+    bands += format_percent_of(s.band_counts[b], s.usable) + " " + s.bands[b].name + " (" +
              std::to_string(s.band_counts[b]) + ")";
   }
   out.push_back("Of " + std::to_string(s.usable) + " usable photos: " + bands + ".");
   if (!s.band_counts.empty()) {
     out.push_back("Photos under " + std::to_string(s.bands.front().high + 1) + " are " +
-                  percent(s.band_counts.front(), s.usable) +
+                  format_percent_of(s.band_counts.front(), s.usable) +
                   " of the set: the ages the ID check exists for are " +
                   (s.band_counts.front() * 4 < s.usable ? "a minority" : "well represented") + ".");
   }
   std::string shape = std::fabs(s.skewness) < kSymmetricSkew ? "roughly symmetric"
                       : s.skewness > 0 ? "right-skewed (a long tail of older ages)"
                                        : "left-skewed (a long tail of younger ages)";
-  out.push_back("The age distribution is " + shape + ": skewness " + fmt("%.2f", s.skewness) +
-                ", mean " + fmt("%.1f", s.mean_age) + ", median " + fmt("%.1f", s.median_age) + ".");
+  out.push_back("The age distribution is " + shape + ": skewness " + format_number("%.2f", s.skewness) +
+                ", mean " + format_number("%.1f", s.mean_age) + ", median " + format_number("%.1f", s.median_age) + ".");
   auto mode = std::max_element(s.age_counts.begin(), s.age_counts.end(),
                                [](auto& a, auto& b) { return a.second < b.second; });
   out.push_back("Ages range from " + std::to_string(s.age_counts.begin()->first) + " to " +
@@ -194,25 +182,9 @@ void draw_histogram(const fs::path& charts, const EdaSummary& s, const ChartOpti
   draw_chart(charts, kHistogramName, gp.str(), o);
 }
 
-}  // namespace
-
-std::vector<EdaBand> policy_age_bands() {
-  const Policy policy;
-  return {{"under " + std::to_string(policy.legal_age), kMinAge, policy.legal_age - 1},
-          {std::to_string(policy.legal_age) + "-" + std::to_string(policy.challenge_age - 1),
-           policy.legal_age, policy.challenge_age - 1},
-          {std::to_string(policy.challenge_age) + "+", policy.challenge_age, kMaxAge}};
-}
-
-EdaSummary write_eda_report(const fs::path& data_dir, const fs::path& out_dir,
-                            const EdaOptions& options) {
-  if (options.samples_per_band < 0) throw InvalidInput("samples per band must be >= 0");
-  if (options.thumb_size < 16) throw InvalidInput("thumbnail size must be >= 16 pixels");
-  const auto start = std::chrono::steady_clock::now();
-  EdaSummary s;
-  s.bands = policy_age_bands();
-  s.band_counts.assign(s.bands.size(), 0);
-
+// Reads labels.csv and lists final_files/: bad rows and unlabelled photos
+// become problems; photos are not opened here.
+LabelSet scan_labels_and_files(const fs::path& data_dir, EdaSummary& s) {
   LabelsOptions lo;
   lo.strict = false;
   lo.check_files = true;
@@ -236,19 +208,17 @@ EdaSummary write_eda_report(const fs::path& data_dir, const fs::path& out_dir,
     }
   }
 
-  const fs::path charts = out_dir / kChartsFolder;
-  const fs::path photos = out_dir / kPhotosFolder;
-  fs::create_directories(charts, ec);
-  if (ec) throw IoError("cannot create " + charts.string() + ": " + ec.message());
-  fs::remove_all(photos, ec);  // stale thumbnails from an earlier run
-  fs::create_directories(photos, ec);
-  if (ec) throw IoError("cannot create " + photos.string() + ": " + ec.message());
+  return labels;
+}
 
+// The streaming pass: every photo is read and decoded once, then dropped;
+// sample photos become thumbnails in `photos`. Returns the usable ages and
+// file sizes; fills counts, formats, sizes, problems and `tiles`.
+void read_photos(const LabelSet& labels, const EdaOptions& options, const fs::path& photos, EdaSummary& s,
+                 std::vector<std::vector<HtmlPage::Tile>>& tiles, std::vector<int>& ages,
+                 std::vector<int64_t>& byte_sizes) {
   const std::set<size_t> samples = choose_samples(labels.rows, s.bands, options.samples_per_band);
-  std::vector<std::vector<HtmlPage::Tile>> tiles(s.bands.size());
   std::unordered_map<uint64_t, std::string> seen_content;  // fingerprint -> first file
-  std::vector<int> ages;
-  std::vector<int64_t> byte_sizes;
   ages.reserve(labels.rows.size());
   byte_sizes.reserve(labels.rows.size());
 
@@ -257,22 +227,28 @@ EdaSummary write_eda_report(const fs::path& data_dir, const fs::path& out_dir,
     const LabelRow& row = labels.rows[i];
     progress.update(static_cast<int64_t>(i));
     std::vector<uint8_t> bytes;
+    ImageInfo info;
+    Image img;
+    // Only reading and decoding the photo may fail as "unreadable photo";
+    // anything else (a thumbnail that cannot be written, a bug) ends the report.
     try {
       bytes = read_file_bytes(row.path);
-      ImageInfo info = read_image_info(bytes.data(), bytes.size(), row.file_name);
-      Image img = decode_image(bytes.data(), bytes.size(), row.file_name);
-      ++s.formats[to_string(info.format)];
-      ++s.sizes[std::to_string(info.width) + "x" + std::to_string(info.height)];
-      if (samples.count(i)) {
-        std::string thumb = report_detail::safe_file_name(
-            std::to_string(i) + "-", row.file_name) + ".jpg";
-        report_detail::write_thumbnail(img, options.thumb_size, photos / thumb);
-        tiles[static_cast<size_t>(band_of(s.bands, row.age))].push_back(
-            {std::string(kPhotosFolder) + "/" + thumb, {row.file_name, "age " + std::to_string(row.age)}});
-      }
-    } catch (const Error& e) {
+      info = read_image_info(bytes.data(), bytes.size(), row.file_name);
+      img = decode_image(bytes.data(), bytes.size(), row.file_name);
+    } catch (const InvalidInput& e) {
       s.problems.push_back({"unreadable photo", row.row, row.file_name, e.what()});
       continue;
+    } catch (const IoError& e) {
+      s.problems.push_back({"unreadable photo", row.row, row.file_name, e.what()});
+      continue;
+    }
+    ++s.formats[to_string(info.format)];
+    ++s.sizes[std::to_string(info.width) + "x" + std::to_string(info.height)];
+    if (samples.count(i)) {
+      std::string thumb = report_detail::safe_file_name(std::to_string(i) + "-", row.file_name) + ".jpg";
+      report_detail::write_thumbnail(img, options.thumb_size, photos / thumb);
+      tiles[static_cast<size_t>(band_of(s.bands, row.age))].push_back(
+          {std::string(kPhotosFolder) + "/" + thumb, {row.file_name, "age " + std::to_string(row.age)}});
     }
     uint64_t print = fnv1a64(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     auto [it, fresh] = seen_content.emplace(print, row.file_name);
@@ -289,20 +265,11 @@ EdaSummary write_eda_report(const fs::path& data_dir, const fs::path& out_dir,
   }
   progress.update(static_cast<int64_t>(labels.rows.size()), "", true);
   progress.finish();
-  if (s.usable == 0) {
-    throw InvalidInput("no readable photos in " + (data_dir / kPhotoFolder).string());
-  }
 
-  compute_age_stats(ages, s, options.sparse_below);
-  std::sort(byte_sizes.begin(), byte_sizes.end());
-  s.min_bytes = byte_sizes.front();
-  s.median_bytes = byte_sizes[byte_sizes.size() / 2];
-  s.max_bytes = byte_sizes.back();
-  s.conclusions = conclusions(s, options);
+}
 
-  log().info("eda: drawing charts in {}", charts.string());
-  draw_histogram(charts, s, options.charts);
-
+void write_page(const fs::path& data_dir, const fs::path& out_dir, EdaSummary& s,
+                const std::vector<std::vector<HtmlPage::Tile>>& tiles, std::chrono::steady_clock::time_point start) {
   HtmlPage page("Data report: " + data_dir.filename().string());
   page.paragraph("Folder: " + fs::absolute(data_dir).string());
   page.heading("Conclusions");
@@ -322,11 +289,11 @@ EdaSummary write_eda_report(const fs::path& data_dir, const fs::path& out_dir,
   std::vector<std::vector<std::string>> band_rows;
   for (size_t b = 0; b < s.bands.size(); ++b) {
     band_rows.push_back({s.bands[b].name, std::to_string(s.band_counts[b]),
-                         percent(s.band_counts[b], s.usable)});
+                         format_percent_of(s.band_counts[b], s.usable)});
   }
   page.table({"band", "photos", "share"}, band_rows);
-  page.paragraph("Mean age " + fmt("%.1f", s.mean_age) + ", median " + fmt("%.1f", s.median_age) +
-                 ", skewness " + fmt("%.2f", s.skewness) + ".");
+  page.paragraph("Mean age " + format_number("%.1f", s.mean_age) + ", median " + format_number("%.1f", s.median_age) +
+                 ", skewness " + format_number("%.2f", s.skewness) + ".");
 
   page.heading("Sample photos by age band");
   for (size_t b = 0; b < s.bands.size(); ++b) {
@@ -365,9 +332,50 @@ EdaSummary write_eda_report(const fs::path& data_dir, const fs::path& out_dir,
   }
 
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  page.paragraph("Generated by agegate " + std::string("in ") + fmt("%.1f", s.seconds) + " s.");
+  page.paragraph("Generated by agegate " + std::string("in ") + format_number("%.1f", s.seconds) + " s.");
   s.index_html = out_dir / "index.html";
   write_file_atomic(s.index_html, page.str());
+}
+
+}  // namespace
+
+EdaSummary write_eda_report(const fs::path& data_dir, const fs::path& out_dir,
+                            const EdaOptions& options) {
+  if (options.samples_per_band < 0) throw InvalidInput("samples per band must be >= 0");
+  if (options.thumb_size < 16) throw InvalidInput("thumbnail size must be >= 16 pixels");
+  const auto start = std::chrono::steady_clock::now();
+  EdaSummary s;
+  s.bands = Policy{}.decision_bands();
+  s.band_counts.assign(s.bands.size(), 0);
+  LabelSet labels = scan_labels_and_files(data_dir, s);
+
+  std::error_code ec;
+  const fs::path charts = out_dir / kChartsFolder;
+  const fs::path photos = out_dir / kPhotosFolder;
+  fs::create_directories(charts, ec);
+  if (ec) throw IoError("cannot create " + charts.string() + ": " + ec.message());
+  fs::remove_all(photos, ec);  // stale thumbnails from an earlier run
+  fs::create_directories(photos, ec);
+  if (ec) throw IoError("cannot create " + photos.string() + ": " + ec.message());
+
+  std::vector<std::vector<HtmlPage::Tile>> tiles(s.bands.size());
+  std::vector<int> ages;
+  std::vector<int64_t> byte_sizes;
+  read_photos(labels, options, photos, s, tiles, ages, byte_sizes);
+  if (s.usable == 0) {
+    throw InvalidInput("no readable photos in " + (data_dir / kPhotoFolder).string());
+  }
+  compute_age_stats(ages, s, options.sparse_below);
+  std::sort(byte_sizes.begin(), byte_sizes.end());
+  s.min_bytes = byte_sizes.front();
+  s.median_bytes = byte_sizes[byte_sizes.size() / 2];
+  s.max_bytes = byte_sizes.back();
+  s.conclusions = conclusions(s, options);
+
+  log().info("eda: drawing charts in {}", charts.string());
+  draw_histogram(charts, s, options.charts);
+
+  write_page(data_dir, out_dir, s, tiles, start);
   return s;
 }
 

@@ -1,3 +1,4 @@
+// The self-contained HTML page builder of the reports (see html.h).
 #include "agegate/report/html.h"
 
 namespace agegate {

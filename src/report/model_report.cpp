@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "agegate/core/error.h"
-#include "agegate/core/text.h"
+#include "agegate/core/format.h"
 #include "agegate/core/fs.h"
 #include "agegate/core/log.h"
 #include "agegate/core/progress.h"
@@ -23,56 +23,6 @@ namespace fs = std::filesystem;
 namespace {
 constexpr const char* kChartsFolder = "charts";
 constexpr const char* kPhotosFolder = "photos";
-constexpr const char* kMetricsHeader =
-    "epoch,train_loss,train_mae,val_loss,val_mae,lr,seconds,images_per_s";
-constexpr uint64_t kMaxCsvBytes = uint64_t(1) << 30;
-
-std::string fmt(const char* format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
-
-
-// Reads a CSV whose header must equal `header`; calls on_row(cells, line_no).
-template <typename F>
-void read_csv(const fs::path& path, const std::string& header, F on_row) {
-  std::istringstream in(read_file(path, kMaxCsvBytes));
-  std::string line;
-  if (!std::getline(in, line)) throw InvalidInput(path.string() + " is empty");
-  if (trim(line) != header) {
-    throw InvalidInput(path.string() + ": header is '" + trim(line) + "', expected '" + header + "'");
-  }
-  const size_t columns = split_csv_line(header).size();
-  int line_no = 1;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (trim(line).empty()) continue;
-    auto cells = split_csv_line(trim(line));
-    if (cells.size() != columns) {
-      throw InvalidInput(path.string() + " line " + std::to_string(line_no) + ": " +
-                         std::to_string(cells.size()) + " fields, expected " +
-                         std::to_string(columns));
-    }
-    on_row(cells, line_no);
-  }
-}
-
-double parse_number(const std::string& text, const fs::path& path, int line_no,
-                    const char* column) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || !std::isfinite(v)) {
-    throw InvalidInput(path.string() + " line " + std::to_string(line_no) + ": " + column + " '" +
-                       text + "' is not a number");
-  }
-  return v;
-}
 
 double abs_error(const PredictionRow& r) { return std::fabs(r.pred_age - r.real_age); }
 
@@ -87,10 +37,12 @@ void add_chart(HtmlPage& page, ModelReportSummary& s, const std::string& name,
 }
 
 // Loss, MAE and learning rate per epoch, best epoch marked.
-void training_charts(HtmlPage& page, ModelReportSummary& s, const std::vector<EpochMetrics>& m,
+void training_charts(HtmlPage& page, ModelReportSummary& s, const std::vector<EpochRecord>& m,
                      int best_epoch, const fs::path& charts, const ChartOptions& o) {
   std::ostringstream dat;
-  dat << "# " << kMetricsHeader << " (space separated)\n";
+  dat << "#";
+  for (const auto& c : metrics_csv_columns()) dat << ' ' << c;
+  dat << " (space separated)\n";
   bool lr_positive = true;
   for (auto& e : m) {
     dat << e.epoch << ' ' << e.train_loss << ' ' << e.train_mae << ' ' << e.val_loss << ' '
@@ -153,7 +105,7 @@ void prediction_charts(HtmlPage& page, ModelReportSummary& s,
   std::ostringstream bands;
   bands << "# index band mae count\n";
   for (size_t i = 0; i < s.bands.size(); ++i) {
-    bands << i << " \"" << s.bands[i].band << "\" " << s.bands[i].mae << ' ' << s.bands[i].count
+    bands << i << " \"" << s.bands[i].name << "\" " << (s.bands[i].count ? s.bands[i].mae : 0.0) << ' ' << s.bands[i].count
           << '\n';
   }
   write_file_atomic(charts / "mae_by_band.dat", bands.str());
@@ -189,7 +141,7 @@ void prediction_charts(HtmlPage& page, ModelReportSummary& s,
 std::string rate_or_missing(const nlohmann::json& row, const char* key) {
   auto it = row.find(key);
   if (it == row.end() || !it->is_number()) return "?";
-  return fmt("%.6f", it->get<double>());
+  return format_number("%.6f", it->get<double>());
 }
 
 void policy_chart(HtmlPage& page, ModelReportSummary& s, const nlohmann::json& curve,
@@ -226,12 +178,12 @@ void worst_gallery(HtmlPage& page, const std::vector<PredictionRow>& worst,
     progress.update(static_cast<int64_t>(i));
     const auto& r = worst[i];
     std::vector<std::string> lines = {
-        r.file_name, "true " + fmt("%.0f", r.real_age) + ", predicted " + fmt("%.1f", r.pred_age),
-        "interval " + fmt("%.1f", r.low) + "-" + fmt("%.1f", r.high),
-        "error " + fmt("%+.1f", r.pred_age - r.real_age)};
-    rows.push_back({std::to_string(i + 1), r.file_name, fmt("%.0f", r.real_age),
-                    fmt("%.1f", r.pred_age), fmt("%.1f", r.low) + "-" + fmt("%.1f", r.high),
-                    fmt("%.1f", abs_error(r))});
+        r.file_name, "true " + format_number("%.0f", r.real_age) + ", predicted " + format_number("%.1f", r.pred_age),
+        "interval " + format_number("%.1f", r.low) + "-" + format_number("%.1f", r.high),
+        "error " + format_number("%+.1f", r.pred_age - r.real_age)};
+    rows.push_back({std::to_string(i + 1), r.file_name, format_number("%.0f", r.real_age),
+                    format_number("%.1f", r.pred_age), format_number("%.1f", r.low) + "-" + format_number("%.1f", r.high),
+                    format_number("%.1f", abs_error(r))});
     std::string thumb_name = report_detail::safe_file_name(std::to_string(i) + "-", r.file_name) + ".jpg";
     try {
       Image img = read_image(data_dir / kPhotoFolder / r.file_name);
@@ -256,7 +208,7 @@ void worst_gallery(HtmlPage& page, const std::vector<PredictionRow>& worst,
 void metrics_table(HtmlPage& page, const nlohmann::json& metrics) {
   std::vector<std::vector<std::string>> rows;
   for (auto& [key, value] : metrics.items()) {
-    if (value.is_number_float()) rows.push_back({key, fmt("%.4g", value.get<double>())});
+    if (value.is_number_float()) rows.push_back({key, format_number("%.4g", value.get<double>())});
     else if (value.is_number() || value.is_string() || value.is_boolean())
       rows.push_back({key, value.is_string() ? value.get<std::string>() : value.dump()});
   }
@@ -279,14 +231,14 @@ ModelReportSummary prediction_section(HtmlPage& page, ModelReportSummary s,
   double sum = 0;
   for (auto& r : p) sum += abs_error(r);
   s.mae = sum / static_cast<double>(p.size());
-  s.bands = mae_by_age_band(p);
+  s.bands = summarise_bands(p);
   page.heading("Predictions");
-  page.paragraph(std::to_string(p.size()) + " photos, mean absolute error " + fmt("%.2f", s.mae) +
+  page.paragraph(std::to_string(p.size()) + " photos, mean absolute error " + format_number("%.2f", s.mae) +
                  " years.");
   prediction_charts(page, s, p, charts, o.charts);
   std::vector<std::vector<std::string>> band_rows;
   for (auto& b : s.bands) {
-    band_rows.push_back({b.band, std::to_string(b.count), b.count ? fmt("%.2f", b.mae) : "-"});
+    band_rows.push_back({b.name, std::to_string(b.count), format_number("%.2f", b.mae)});
   }
   page.table({"true age", "photos", "MAE (years)"}, band_rows);
 
@@ -308,43 +260,6 @@ void check_options(const ReportOptions& o) {
 
 }  // namespace
 
-std::vector<EpochMetrics> read_epoch_metrics_csv(const fs::path& path) {
-  std::vector<EpochMetrics> out;
-  read_csv(path, kMetricsHeader, [&](const std::vector<std::string>& c, int line) {
-    EpochMetrics m;
-    double epoch = parse_number(c[0], path, line, "epoch");
-    if (epoch < 1 || epoch != std::floor(epoch)) {
-      throw InvalidInput(path.string() + " line " + std::to_string(line) + ": epoch '" + c[0] +
-                         "' is not a whole number >= 1");
-    }
-    m.epoch = static_cast<int>(epoch);
-    m.train_loss = parse_number(c[1], path, line, "train_loss");
-    m.train_mae = parse_number(c[2], path, line, "train_mae");
-    m.val_loss = parse_number(c[3], path, line, "val_loss");
-    m.val_mae = parse_number(c[4], path, line, "val_mae");
-    m.lr = parse_number(c[5], path, line, "lr");
-    m.seconds = parse_number(c[6], path, line, "seconds");
-    m.images_per_s = parse_number(c[7], path, line, "images_per_s");
-    out.push_back(m);
-  });
-  return out;
-}
-
-std::vector<BandError> mae_by_age_band(const std::vector<PredictionRow>& predictions) {
-  std::vector<BandError> bands;
-  for (const auto& b : age_bands()) bands.push_back({b.name, b.low, b.high, 0, 0.0});
-  std::vector<double> sums(bands.size(), 0.0);
-  for (auto& r : predictions) {
-    auto b = static_cast<size_t>(band_index(r.real_age));
-    ++bands[b].count;
-    sums[b] += abs_error(r);
-  }
-  for (size_t b = 0; b < bands.size(); ++b) {
-    if (bands[b].count) bands[b].mae = sums[b] / bands[b].count;
-  }
-  return bands;
-}
-
 ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOptions& options) {
   check_options(options);
   const fs::path out_dir = run_dir / "report";
@@ -360,7 +275,7 @@ ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOp
   if (!run.contains("data_dir") || !run["data_dir"].is_string()) {
     throw InvalidInput((run_dir / "run.json").string() + ": data_dir (string) missing");
   }
-  auto metrics = read_epoch_metrics_csv(run_dir / "metrics.csv");
+  auto metrics = read_metrics_csv(run_dir / kMetricsFile);
   if (metrics.empty()) throw InvalidInput((run_dir / "metrics.csv").string() + " has no epochs");
   auto predictions = read_predictions_csv(run_dir / "predictions_val.csv");
 
@@ -378,15 +293,15 @@ ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOp
   page.paragraph(best == metrics.end()
                      ? "Best epoch " + std::to_string(s.best_epoch) + " (not in metrics.csv)."
                      : "Best epoch " + std::to_string(s.best_epoch) + ": validation MAE " +
-                           fmt("%.2f", best->val_mae) + " years, of " +
+                           format_number("%.2f", best->val_mae) + " years, of " +
                            std::to_string(metrics.size()) + " epochs run.");
   training_charts(page, s, metrics, s.best_epoch, out_dir / kChartsFolder, options.charts);
   std::vector<std::vector<std::string>> rows;
   for (auto& m : metrics) {
     rows.push_back({std::to_string(m.epoch) + (m.epoch == s.best_epoch ? " (best)" : ""),
-                    fmt("%.4f", m.train_loss), fmt("%.2f", m.train_mae), fmt("%.4f", m.val_loss),
-                    fmt("%.2f", m.val_mae), fmt("%.3g", m.lr), fmt("%.0f", m.seconds),
-                    fmt("%.1f", m.images_per_s)});
+                    format_number("%.4f", m.train_loss), format_number("%.2f", m.train_mae), format_number("%.4f", m.val_loss),
+                    format_number("%.2f", m.val_mae), format_number("%.3g", m.lr), format_number("%.0f", m.seconds),
+                    format_number("%.1f", m.images_per_s)});
   }
   page.table({"epoch", "train loss", "train MAE", "val loss", "val MAE", "lr", "seconds", "img/s"},
              rows);

@@ -1,3 +1,4 @@
+// Small JPEG thumbnails of photos for the report galleries (see thumbnail.h).
 #include "thumbnail.h"
 
 #include <cctype>

@@ -1,6 +1,8 @@
 // labels.csv validation and the stratified split.
 #include <gtest/gtest.h>
 
+#include <typeinfo>
+
 #include <fstream>
 #include <map>
 #include <set>
@@ -111,21 +113,22 @@ TEST(Labels, StrictModeThrowsNamingRowAndFile) {
   }
 }
 
-template <typename F>
+template <typename E = InvalidInput, typename F>
 void expect_invalid_mentioning(F&& f, const std::string& text) {
   try {
     f();
-    FAIL() << "expected InvalidInput mentioning " << text;
-  } catch (const InvalidInput& e) {
+    FAIL() << "expected " << typeid(E).name() << " mentioning " << text;
+  } catch (const E& e) {
     EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
   }
 }
 
 TEST(Labels, UnusableFoldersAndFilesThrow) {
   auto empty = scratch_dir("empty");
-  expect_invalid_mentioning([&] { read_labels(empty); }, "labels.csv");
+  // A missing file or folder is an IoError, as everywhere else.
+  expect_invalid_mentioning<IoError>([&] { read_labels(empty); }, "labels.csv");
   write_csv(empty, "file_name,real_age\n");
-  expect_invalid_mentioning([&] { read_labels(empty); }, "final_files");
+  expect_invalid_mentioning<IoError>([&] { read_labels(empty); }, "final_files");
   fs::create_directories(empty / kPhotoFolder);
   expect_invalid_mentioning([&] { read_labels(empty); }, "no data rows");
   write_csv(empty, "");
@@ -203,12 +206,13 @@ TEST(Split, CsvRoundTripAndErrors) {
   EXPECT_EQ(back.val[0].path, fs::path("/data") / kPhotoFolder / s.val[0].file_name);
 
   std::ofstream(dir / "bad.csv") << "file_name,real_age,split\na.jpg,20,train\nb.jpg,20,test\n";
-  expect_invalid_mentioning([&] { read_split_csv(dir / "bad.csv", dir); }, "row 3");
+  // core/csv.h names the line (the file's line number, header = line 1).
+  expect_invalid_mentioning([&] { read_split_csv(dir / "bad.csv", dir); }, "line 3");
   std::ofstream(dir / "bad2.csv") << "file_name,real_age,split\na.jpg,x,train\n";
-  expect_invalid_mentioning([&] { read_split_csv(dir / "bad2.csv", dir); }, "row 2");
+  expect_invalid_mentioning([&] { read_split_csv(dir / "bad2.csv", dir); }, "line 2");
   std::ofstream(dir / "bad3.csv") << "file,age\n";
   expect_invalid_mentioning([&] { read_split_csv(dir / "bad3.csv", dir); }, "header");
-  expect_invalid_mentioning([&] { read_split_csv(dir / "none.csv", dir); }, "none.csv");
+  expect_invalid_mentioning<IoError>([&] { read_split_csv(dir / "none.csv", dir); }, "none.csv");
 }
 
 }  // namespace

@@ -15,12 +15,7 @@ namespace {
 
 constexpr int kAges = 101;
 
-AgeDistribution point_mass(int age) {
-  AgeDistribution d;
-  d.probs.assign(kAges, 0.0);
-  d.probs[age] = 1.0;
-  return d;
-}
+using testing::point_mass;
 
 // Point-mass predictions: estimate = the mass's age, P(under 18) = 0 or 1,
 // 90% interval = [m + 0.05, m + 0.95]. Default policy (18, 25, 1%).
@@ -49,14 +44,14 @@ TEST(Metrics, CoverageOfCountsTheOverlappedShareOfTheLabelledYear) {
 }
 
 TEST(Metrics, BandsCoverEveryAge) {
-  EXPECT_EQ(age_bands().size(), 6u);
-  EXPECT_STREQ(age_bands()[band_index(12)].name, "0-12");
-  EXPECT_STREQ(age_bands()[band_index(13)].name, "13-17");
-  EXPECT_STREQ(age_bands()[band_index(17)].name, "13-17");
-  EXPECT_STREQ(age_bands()[band_index(18)].name, "18-24");
-  EXPECT_STREQ(age_bands()[band_index(25)].name, "25-39");
-  EXPECT_STREQ(age_bands()[band_index(59)].name, "40-59");
-  EXPECT_STREQ(age_bands()[band_index(100)].name, "60+");
+  EXPECT_EQ(report_age_bands().size(), 6u);
+  EXPECT_EQ(report_age_bands()[band_index(12)].name, "0-12");
+  EXPECT_EQ(report_age_bands()[band_index(13)].name, "13-17");
+  EXPECT_EQ(report_age_bands()[band_index(17)].name, "13-17");
+  EXPECT_EQ(report_age_bands()[band_index(18)].name, "18-24");
+  EXPECT_EQ(report_age_bands()[band_index(25)].name, "25-39");
+  EXPECT_EQ(report_age_bands()[band_index(59)].name, "40-59");
+  EXPECT_EQ(report_age_bands()[band_index(100)].name, "60+");
   EXPECT_THROW(band_index(-1), InvalidInput);
 }
 

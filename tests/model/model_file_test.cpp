@@ -214,5 +214,28 @@ TEST(ModelFile, BadHeader) {
   expect_error(path, "weights");
 }
 
+TEST(ModelFile, CarriesTheFaceCropGeometryAndDefaultsItForOlderFiles) {
+  ModelInfo info = sample_info("mobilenet_v2");
+  info.preprocess.face_crop.side_per_box = 0.8f;
+  info.preprocess.face_crop.centre_dy = 0.1f;
+  AgeNet net(info.config);
+  fs::path path = testing::scratch_dir("crop") / "m.agm";
+  save_model_file(path, net, info);
+  const CropGeometry g = read_model_info(path).preprocess.face_crop;
+  EXPECT_FLOAT_EQ(g.side_per_box, 0.8f);
+  EXPECT_FLOAT_EQ(g.centre_dy, 0.1f);
+  EXPECT_EQ(g.output_size, CropGeometry{}.output_size);
+
+  // A spec written before the field existed reads back the measured geometry.
+  nlohmann::json old = info.preprocess.to_json();
+  old.erase("face_crop");
+  EXPECT_FLOAT_EQ(PreprocessSpec::from_json(old).face_crop.side_per_box, CropGeometry{}.side_per_box);
+  nlohmann::json bad = info.preprocess.to_json();
+  bad["face_crop"]["side_per_box"] = -1;
+  EXPECT_THROW(PreprocessSpec::from_json(bad), ModelError);
+  bad["face_crop"] = nlohmann::json::object();
+  EXPECT_THROW(PreprocessSpec::from_json(bad), ModelError);
+}
+
 }  // namespace
 }  // namespace agegate

@@ -7,18 +7,14 @@
 
 #include "agegate/core/error.h"
 #include "agegate/policy/age_distribution.h"
+#include "test_support.h"
 
 namespace agegate {
 namespace {
 
 constexpr int kAges = 101;
 
-AgeDistribution point_mass(int age) {
-  AgeDistribution d;
-  d.probs.assign(kAges, 0.0);
-  d.probs[age] = 1.0;
-  return d;
-}
+using testing::point_mass;
 
 // 0.1 on each of ages 20..29.
 AgeDistribution uniform_20s() {

@@ -197,7 +197,7 @@ TEST_F(ReportTest, EdaSparseAgesAndSkewAreComputed) {
 
 TEST_F(ReportTest, EdaWithoutLabelsOrGnuplotFailsClearly) {
   fs::path empty = scratch_dir("empty");
-  EXPECT_THROW(write_eda_report(empty, scratch_dir("eda"), {}), InvalidInput);
+  EXPECT_THROW(write_eda_report(empty, scratch_dir("eda"), {}), IoError);  // no labels.csv: a missing file
 
   fs::path dir = make_mini_dataset("data", 6);
   EdaOptions o;
@@ -373,7 +373,7 @@ TEST_F(ReportTest, EdaCommandPrintsSummaryAndReportPath) {
   EXPECT_NE(r.out.find((out / "index.html").string()), std::string::npos) << r.out;
   auto bad = testing::run_agegate("eda --data '" + scratch_dir("none").string() + "' --out '" +
                                   out.string() + "'");
-  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_EQ(bad.exit_code, 3) << bad.err;  // no labels.csv: I/O error, as in every command
 }
 
 // --- headless Chromium ------------------------------------------------------

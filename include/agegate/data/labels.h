@@ -1,16 +1,18 @@
 // The study's layout: DIR/labels.csv (file_name,real_age) + DIR/final_files/.
 // Every row is validated; problems are collected with their row number.
+// The file is read with core/csv.h (quoted fields, BOM and CRLF accepted).
 #pragma once
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "agegate/core/age_band.h"
+
 namespace agegate {
 
 inline constexpr const char* kLabelsFile = "labels.csv";
 inline constexpr const char* kPhotoFolder = "final_files";
-inline constexpr int kMinAge = 0;
-inline constexpr int kMaxAge = 120;
+// Ages are kMinAge..kMaxAge (core/age_band.h).
 
 struct LabelRow {
   std::string file_name;
@@ -19,9 +21,13 @@ struct LabelRow {
   int row = 0;  // 1-based line number in labels.csv (header is line 1)
 };
 
+enum class LabelProblemKind { kFieldCount, kBadFileName, kBadAge, kDuplicate, kMissingPhoto };
+const char* to_string(LabelProblemKind kind);  // "wrong field count", "bad file name", ...
+
 struct LabelProblem {
   int row = 0;  // 0 when the problem is not about one row
   std::string file_name;
+  LabelProblemKind kind = LabelProblemKind::kBadAge;
   std::string message;  // e.g. "age 'abc' is not an integer in 0..120"
 };
 
@@ -39,8 +45,9 @@ struct LabelSet {
   std::string summary() const;
 };
 
-// Throws InvalidInput (missing labels.csv, missing header/columns, no usable
-// rows, or any problem in strict mode) and IoError (unreadable file).
+// Throws IoError (missing or unreadable labels.csv or final_files/) and
+// InvalidInput (missing header/columns, no usable rows, or any problem in
+// strict mode).
 // Duplicate file names: the second and later rows are problems.
 LabelSet read_labels(const std::filesystem::path& data_dir, const LabelsOptions& options = {});
 

@@ -46,6 +46,15 @@ struct SkippedPhoto {
   std::string reason;
 };
 
+// A whole set decoded once and kept prepared in memory (validation photos,
+// which every epoch and the final calibration reuse).
+struct PreparedSet {
+  at::Tensor images;                    // [N,3,S,S] uint8 RGB, CPU
+  at::Tensor ages;                      // [N] float32 years
+  std::vector<std::string> file_names;  // [N]
+  std::vector<SkippedPhoto> skipped;    // unreadable photos, left out of the above
+};
+
 class Loader {
  public:
   Loader(std::vector<LabelRow> rows, PreprocessSpec spec, LoaderOptions options);
@@ -68,5 +77,10 @@ class Loader {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// Decodes every readable photo of `rows` through a Loader (no shuffling,
+// `options.shuffle`/`drop_last` ignored). InvalidInput when none is readable.
+PreparedSet load_prepared_set(const std::vector<LabelRow>& rows, const PreprocessSpec& spec,
+                              const LoaderOptions& options);
 
 }  // namespace agegate

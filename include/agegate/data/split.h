@@ -19,10 +19,11 @@ struct Split {
 // platform. Throws InvalidInput unless 0 < val_fraction < 1.
 Split stratified_split(const std::vector<LabelRow>& rows, double val_fraction, uint64_t seed);
 
-// CSV: file_name,real_age,split  (split = train|val)
+// CSV (core/csv.h): file_name,real_age,split  (split = train|val). Atomic.
 void write_split_csv(const std::filesystem::path& path, const Split& split);
 // Reads a split back, resolving photos against `data_dir` (LabelRow::row is
-// then the line in the split file). Throws InvalidInput naming the row.
+// then the line in the split file). Throws IoError when the file is missing
+// or unreadable, InvalidInput naming the line for a bad row.
 Split read_split_csv(const std::filesystem::path& path, const std::filesystem::path& data_dir);
 
 }  // namespace agegate

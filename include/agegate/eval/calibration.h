@@ -49,7 +49,7 @@ struct CalibrationOptions {
 struct CoverageReport {
   double level = 0;
   double overall = 0;
-  std::vector<double> by_band;     // parallel to age_bands(); NaN when the band is empty
+  std::vector<double> by_band;     // parallel to report_age_bands(); NaN when the band is empty
   std::vector<int64_t> band_counts;
   nlohmann::json to_json() const;  // {"level", "overall", "by_band": {"0-12": x, ...}, "band_counts": {...}}
 };

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "agegate/core/age_band.h"
 #include "agegate/policy/age_distribution.h"
 #include "agegate/policy/policy.h"
 
@@ -34,14 +35,22 @@ struct Prediction {
   AgeDistribution dist;
 };
 
-// Age bands of the report: 0-12, 13-17, 18-24, 25-39, 40-59, 60+.
-struct AgeBand {
-  const char* name;  // "0-12", ..., "60+"
-  int low;           // inclusive
-  int high;          // inclusive
+// Index into report_age_bands() (core/age_band.h); InvalidInput for a negative age.
+int band_index(int real_age);
+
+// One scored prediction: what every figure needs, computed once; also the
+// row of the predictions CSV, so figures from a CSV and from a live run are
+// computed by the same code.
+struct PredictionRow {
+  std::string file_name;
+  int real_age = 0;
+  double pred_age = 0;       // AgeDistribution::mean()
+  double low = 0;            // interval at policy.interval_level
+  double high = 0;
+  double p_under_legal = 0;  // at policy.legal_age
 };
-const std::vector<AgeBand>& age_bands();
-int band_index(int real_age);  // index into age_bands()
+// Same errors as summarise().
+std::vector<PredictionRow> score(const std::vector<Prediction>& predictions, const Policy& policy);
 
 // Share of the labelled year [real_age, real_age+1) inside [low, high], in [0,1].
 double coverage_of(double low, double high, int real_age);
@@ -60,7 +69,7 @@ struct Rate {
   double rate() const;
 };
 
-// The three figures the issue asks for, for one policy.
+// The three decision figures for one policy.
 struct PolicyRates {
   int challenge_age = 0;
   double max_risk = 0;
@@ -77,7 +86,7 @@ struct EvalSummary {
   double within5 = 0;  // share with |estimate - real_age| <= 5
   double coverage = 0;  // at policy.interval_level
   double mean_interval_width = 0;
-  std::vector<BandSummary> bands;  // parallel to age_bands()
+  std::vector<BandSummary> bands;  // parallel to report_age_bands()
   PolicyRates rates;
 
   // Keys: count, mae, bias, within5, mae_by_band {band: {count, mae, coverage}},
@@ -91,6 +100,9 @@ struct EvalSummary {
 // Throws InvalidInput when `predictions` is empty, a label is negative or a
 // distribution is invalid (naming the file), or the policy is invalid.
 EvalSummary summarise(const std::vector<Prediction>& predictions, const Policy& policy);
+// MAE and interval coverage per report band: the one band table, used by
+// summarise() and by the reports (which read the predictions CSV).
+std::vector<BandSummary> summarise_bands(const std::vector<PredictionRow>& rows);
 
 // The three rates for challenge ages policy.legal_age..max(last_challenge_age,
 // legal_age), all else as in `policy`. Same errors as summarise().
@@ -114,14 +126,6 @@ std::string format_curve_table(const std::vector<PolicyRates>& curve);
 void write_predictions_csv(const std::filesystem::path& path, const std::vector<Prediction>& predictions,
                            const Policy& policy);
 
-struct PredictionRow {
-  std::string file_name;
-  int real_age = 0;
-  double pred_age = 0;
-  double low = 0;
-  double high = 0;
-  double p_under_legal = 0;
-};
 // Reads what write_predictions_csv wrote. IoError when unreadable; InvalidInput
 // naming the file and line for a wrong header, wrong column count or bad number.
 std::vector<PredictionRow> read_predictions_csv(const std::filesystem::path& path);

@@ -26,14 +26,6 @@ class BackboneImpl : public torch::nn::Module {
   virtual std::string name() const = 0;
 };
 
-struct MobileNetV2Options {
-  // torchvision's float MobileNetV2 uses ReLU6; its quantisable twin (where
-  // our ImageNet weights come from) uses ReLU bounded by the int8 range.
-  // Measured against the int8 logits both agree about equally (cosine 0.963-0.980
-  // with ReLU6 vs 0.959-0.978 with ReLU on 4 faces), so we keep torchvision's.
-  bool relu6 = true;
-};
-
 struct ResNetOptions {
   // Zero the last batch-norm gamma of each residual block, so every block
   // starts as the identity (Goyal et al. 2017); trains better from scratch.
@@ -43,7 +35,11 @@ struct ResNetOptions {
 // "mobilenet_v2", "resnet18", "resnet34", "resnet50". Throws InvalidInput
 // listing the known names otherwise. Weights are randomly initialised.
 std::shared_ptr<BackboneImpl> make_backbone(const std::string& name);
-std::shared_ptr<BackboneImpl> make_mobilenet_v2(const MobileNetV2Options& options);
+// MobileNetV2 uses torchvision's ReLU6. Its quantisable twin (where our
+// ImageNet weights come from) uses ReLU bounded by the int8 range; measured
+// against the int8 logits both agree about equally (cosine 0.963-0.980 with
+// ReLU6 vs 0.959-0.978 with ReLU on 4 faces), so we keep torchvision's.
+std::shared_ptr<BackboneImpl> make_mobilenet_v2();
 std::shared_ptr<BackboneImpl> make_resnet(int depth, const ResNetOptions& options);
 std::vector<std::string> backbone_names();
 

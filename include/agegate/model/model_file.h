@@ -35,7 +35,7 @@ struct LoadedModel {
 // Throws ModelError naming the file: missing, not a model file, truncated,
 // corrupt (CRC), newer format, or weights that do not fit the architecture.
 LoadedModel load_model_file(const std::filesystem::path& path);
-// Header only (no weights): for `agegate info` and checks.
+// Header only (no weights): reads the facts without loading the network.
 ModelInfo read_model_info(const std::filesystem::path& path);
 
 }  // namespace agegate

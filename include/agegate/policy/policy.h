@@ -27,7 +27,9 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
+#include "agegate/core/age_band.h"
 #include "agegate/policy/age_distribution.h"
 
 namespace agegate {
@@ -46,6 +48,9 @@ struct Policy {
   // JSON file. IoError when unreadable, InvalidInput (naming the file) when malformed.
   static Policy from_file(const std::filesystem::path& path);
   std::string describe() const;  // "legal age 18, challenge age 25, max risk 1%, interval 90%"
+  // The groups the decision cares about: "under 18" (0..legal-1), "18-24"
+  // (legal..challenge-1), "25+" (challenge..kMaxAge).
+  std::vector<AgeBand> decision_bands() const;
 };
 
 enum class Decision { kIdCheck, kNoCheck };

@@ -3,7 +3,7 @@
 // images, so a report can be re-plotted or inspected by hand.
 //
 //   ChartOptions opt;
-//   write_chart_data(dir / "ages.dat", "# age count\n1 3\n2 5\n");
+//   write_file_atomic(dir / "ages.dat", "# age count\n1 3\n2 5\n");   // core/fs.h
 //   draw_chart(dir, "ages", "plot 'ages.dat' using 1:2 with boxes notitle", opt);
 //   // -> dir/ages.gp, dir/ages.png and (opt.svg) dir/ages.svg
 //

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "agegate/core/age_band.h"
 #include "agegate/report/chart.h"
 
 namespace agegate {
@@ -28,14 +29,6 @@ struct EdaOptions {
   ChartOptions charts;
 };
 
-// The age bands a Challenge-25 policy cares about: under the legal age,
-// legal age up to the challenge age, the rest. Bounds are inclusive.
-struct EdaBand {
-  std::string name;
-  int low = 0;
-  int high = 0;
-};
-std::vector<EdaBand> policy_age_bands();  // under 18, 18-24, 25+ (from Policy's defaults)
 
 struct EdaProblem {
   std::string kind;  // "bad row", "unreadable photo", "duplicate photo", "unlabelled photo"
@@ -49,7 +42,7 @@ struct EdaSummary {
   int photo_files = 0;        // files in final_files/
   int usable = 0;             // rows that passed the label checks and whose photo decodes
   std::map<int, int> age_counts;              // age -> usable photos
-  std::vector<EdaBand> bands;                 // policy_age_bands()
+  std::vector<AgeBand> bands;                 // Policy{}.decision_bands(): under 18, 18-24, 25+
   std::vector<int> band_counts;               // usable photos per band
   double mean_age = 0;
   double median_age = 0;

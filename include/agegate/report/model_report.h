@@ -6,7 +6,7 @@
 //   write_evaluation_report("eval/predictions.csv", "faces", summary_json, "eval/report");
 //
 // Inputs (fixed formats):
-//   metrics.csv          epoch,train_loss,train_mae,val_loss,val_mae,lr,seconds,images_per_s
+//   metrics.csv          train/checkpoint.h (read_metrics_csv)
 //   predictions CSV      file_name,real_age,pred_age,low,high,p_under_legal
 //                        (eval's write_predictions_csv / read_predictions_csv)
 //   run.json             {"best_epoch":int, "data_dir":str, "options":{...}, "val_metrics":{...}}
@@ -24,6 +24,7 @@
 
 #include "agegate/eval/metrics.h"
 #include "agegate/report/chart.h"
+#include "agegate/train/checkpoint.h"
 
 namespace agegate {
 
@@ -33,28 +34,11 @@ struct ReportOptions {
   ChartOptions charts;
 };
 
-struct EpochMetrics {
-  int epoch = 0;
-  double train_loss = 0, train_mae = 0, val_loss = 0, val_mae = 0, lr = 0;
-  double seconds = 0, images_per_s = 0;
-};
-// Throws InvalidInput naming the file and line for a wrong header or a bad number.
-std::vector<EpochMetrics> read_epoch_metrics_csv(const std::filesystem::path& path);
-
-// Error by true-age band, bands of eval's age_bands().
-struct BandError {
-  std::string band;
-  int low = 0, high = 0;
-  int count = 0;
-  double mae = 0;
-};
-std::vector<BandError> mae_by_age_band(const std::vector<PredictionRow>& predictions);
-
 struct ModelReportSummary {
   std::filesystem::path index_html;
   int best_epoch = 0;                       // 0 in an evaluation report
   double mae = 0;
-  std::vector<BandError> bands;
+  std::vector<BandSummary> bands;           // eval's summarise_bands() of the predictions
   std::vector<PredictionRow> worst;      // largest |pred - real| first
   std::vector<std::string> charts;          // PNG paths relative to the report folder
 };
