@@ -1,7 +1,8 @@
 // Speed of the hot paths, each next to a reference measured in the same run:
 //   decode:    TurboJPEG (ours)            vs OpenCV imdecode
 //   inference: MobileNetV2 (shipped arch)  vs ResNet-18 and ResNet-50 (the study's family), batch 1
-//   training:  MobileNetV2 step            vs ResNet-18 step, batch 32
+//   training:  MobileNetV2 step            vs ResNet-18 step, batch 32: the trainer's own
+//              train_step() (augment, normalise, forward, loss, backward, AdamW step)
 // Run: build/bench/agegate_bench [--benchmark_filter=...]; AGEGATE_BENCH_SIZE sets the input side (default 128).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -19,6 +20,7 @@
 #include "agegate/data/image.h"
 #include "agegate/data/preprocess.h"
 #include "agegate/model/age_net.h"
+#include "agegate/train/step.h"
 
 namespace {
 using namespace agegate;
@@ -79,27 +81,23 @@ BENCHMARK(BM_InferMobileNetV2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_InferResNet18Reference)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_InferResNet50Reference)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-void train_step(benchmark::State& state, const char* backbone) {
+void bench_train_step(benchmark::State& state, const char* backbone) {
   constexpr int kBatch = 32;
   ModelConfig c;
   c.backbone = backbone;
   AgeNet net(c);
-  net->train();
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-4));
-  at::Tensor x = at::randn({kBatch, 3, input_size(), input_size()});
-  at::Tensor y = at::randint(0, c.num_ages, {kBatch}, at::kLong);
-  auto step = [&] {
-    opt.zero_grad();
-    at::Tensor loss = at::cross_entropy_loss(net->forward(x), y);
-    loss.backward();
-    opt.step();
-  };
-  step();
-  for (auto _ : state) step();
+  StepOptions so;
+  so.spec.input_size = input_size();
+  Batch batch;
+  batch.images = at::randint(0, 256, {kBatch, 3, input_size(), input_size()}, at::kByte);
+  batch.ages = at::randint(0, c.num_ages, {kBatch}, at::kFloat);
+  train_step(net, opt, batch, so);
+  for (auto _ : state) benchmark::DoNotOptimize(train_step(net, opt, batch, so));
   state.counters["img/s"] = benchmark::Counter(double(state.iterations()) * kBatch, benchmark::Counter::kIsRate);
 }
-void BM_TrainStepMobileNetV2(benchmark::State& s) { train_step(s, "mobilenet_v2"); }
-void BM_TrainStepResNet18Reference(benchmark::State& s) { train_step(s, "resnet18"); }
+void BM_TrainStepMobileNetV2(benchmark::State& s) { bench_train_step(s, "mobilenet_v2"); }
+void BM_TrainStepResNet18Reference(benchmark::State& s) { bench_train_step(s, "resnet18"); }
 BENCHMARK(BM_TrainStepMobileNetV2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5);
 BENCHMARK(BM_TrainStepResNet18Reference)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5);
 

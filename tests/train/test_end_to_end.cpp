@@ -123,7 +123,7 @@ TEST(EndToEnd, BadInputsGiveClearErrors) {
 
   fs::path empty = testing::scratch_dir("empty");
   auto t = run_agegate("train --data " + empty.string() + " --out " + (dir / "run").string());
-  EXPECT_EQ(t.exit_code, 2);
+  EXPECT_EQ(t.exit_code, 3);  // no labels.csv: a missing file is an I/O error (exit 3) everywhere
   EXPECT_NE(t.err.find("labels.csv"), std::string::npos) << t.err;
 
   auto bad_policy = run_agegate("predict --detect off --challenge-age 16 --model " + model.string() + " " + photo.string());

@@ -1,5 +1,5 @@
 // Training: fine-tunes an AgeNet on a folder in the study's layout and writes
-// a run folder:
+// a run folder (the HTML report is the caller's: report/model_report.h):
 //   RUN_DIR/options.json        options, seed, git revision (written first)
 //   RUN_DIR/split.csv           the seeded age-stratified train/val split
 //   RUN_DIR/metrics.csv         one row per finished epoch
@@ -11,6 +11,11 @@
 //   TrainOptions opt;  opt.data_dir = "faces";  opt.out_dir = "runs/a";
 //   TrainResult r = train(opt);   // throws InvalidInput/IoError/ModelError
 //
+// The parts: the loss (train/loss.h), the learning-rate schedule
+// (train/schedule.h), one step and one validation pass (train/step.h), the
+// per-epoch record, metrics.csv and the checkpoint (train/checkpoint.h);
+// train() runs them in order and calibrates the best epoch (eval/calibration.h).
+//
 // Ctrl-C (SIGINT) or SIGTERM stops after the current batch, saves a
 // checkpoint, and `resume = true` continues from it.
 #pragma once
@@ -21,7 +26,9 @@
 #include <string>
 
 #include "agegate/data/augment.h"
+#include "agegate/data/preprocess.h"
 #include "agegate/policy/policy.h"
+#include "agegate/train/loss.h"
 
 namespace agegate {
 
@@ -31,7 +38,7 @@ struct TrainOptions {
   std::filesystem::path weights_dir;  // default: default_weights_dir()
   std::string backbone = "mobilenet_v2";
   bool pretrained = true;             // ImageNet import (mobilenet_v2 only)
-  int input_size = 160;
+  int input_size = PreprocessSpec::kDefaultInputSize;
   int epochs = 20;
   int batch_size = 64;
   double lr = 1e-3;                   // head learning rate (peak of the schedule)
@@ -46,17 +53,15 @@ struct TrainOptions {
   int threads = 0;                    // intra-op threads; 0 = default
   std::string device = "auto";        // auto|cpu|cuda
   bool mixed_precision = true;        // bf16 autocast on CUDA only
-  double label_sigma = 2.0;           // width (years) of the Gaussian target distribution
-  double l1_weight = 0.5;             // weight of |E[age] - age| next to the KL term
+  AgeLossOptions loss;                // label distribution width and L1 weight
   double max_minutes = 0;             // stop starting epochs after this long (0 = no limit)
   int max_photos = 0;                 // use only the first N usable rows (tests, quick runs)
   bool strict = false;                // stop on the first bad CSV row
   bool resume = false;
-  bool write_report = true;
   AugmentOptions augment;
   Policy policy;
 
-  nlohmann::json to_json() const;
+  nlohmann::json to_json() const;  // keys as the flags, e.g. "label_sigma", "input_size"
   void validate() const;  // throws InvalidInput naming the option
 };
 

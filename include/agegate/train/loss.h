@@ -1,0 +1,38 @@
+// The training loss (label distribution learning, as DLDL-v2): the KL
+// divergence from a Gaussian label distribution around the true age to the
+// predicted distribution, plus `l1_weight` times |E[age] - age|.
+//
+//   AgeLossOptions o;                      // sigma 2 years, L1 weight 0.5
+//   AgeLoss l = age_loss(logits, ages, o); // logits [N,K] any float dtype, ages [N] float years
+//   l.loss.backward();                     // scalar float32
+//   l.expected                             // [N] float32 expected ages, for the running MAE
+//
+// Why both terms: the KL term trains the whole distribution (the interval and
+// P(under 18) come from it); the L1 term pulls its mean, the estimate, onto
+// the label. Ages outside 0..K-1 are clamped to the end bins. Thread-safe.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+
+namespace agegate {
+
+struct AgeLossOptions {
+  double sigma = 2.0;      // width in years of the Gaussian target around the true age
+  double l1_weight = 0.5;  // weight of |E[age] - age| next to the KL term (0 = KL alone)
+  void validate() const;   // InvalidInput naming --label-sigma / --l1-weight
+};
+
+struct AgeLoss {
+  at::Tensor loss;      // scalar float32: mean KL + l1_weight * mean |E[age] - age|
+  at::Tensor expected;  // [N] float32: expected age of each predicted distribution
+};
+
+// [N] float ages -> [N,num_ages] rows that sum to 1: a Gaussian of width
+// `sigma` around each (clamped) age, normalised over the bins 0..num_ages-1.
+at::Tensor gaussian_targets(const at::Tensor& ages, int64_t num_ages, double sigma);
+
+AgeLoss age_loss(const at::Tensor& logits, const at::Tensor& ages, const AgeLossOptions& options);
+
+}  // namespace agegate
