@@ -1,20 +1,16 @@
-// agegate predict: age, interval and checkout decision for photos or folders.
-// Shares crop -> estimate -> decision -> JSON with the service (vision/face_estimate.h);
+// agegate predict: age, interval and checkout decision for photos or folders,
+// through the same FacePipeline as the service (pipeline/face_pipeline.h);
 // built only with vision support (AGEGATE_WITH_VISION).
 #ifdef AGEGATE_WITH_VISION
 #include <algorithm>
 #include <cstdio>
-#include <memory>
 
 #include "agegate/core/error.h"
 #include "agegate/core/log.h"
 #include "agegate/core/run_info.h"
-#include "agegate/eval/estimator.h"
+#include "agegate/core/text.h"
 #include "agegate/model/model_file.h"
-#include "agegate/policy/policy.h"
-#include "agegate/vision/align.h"
-#include "agegate/vision/face_detector.h"
-#include "agegate/vision/face_estimate.h"
+#include "agegate/pipeline/face_pipeline.h"
 #include "command.h"
 #include "policy_options.h"
 
@@ -24,15 +20,14 @@ namespace fs = std::filesystem;
 
 struct PredictArgs {
   std::vector<std::string> inputs;
-  std::string model = default_model_path().string();
-  std::string detect = "auto";
+  PipelineOptions pipeline;  // every default lives there
+  std::string detect = to_string(PipelineOptions{}.detect);
   bool json = false;
   PolicyArgs policy;
 };
 
 bool is_photo(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  const std::string ext = to_lower(p.extension().string());
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
@@ -51,79 +46,82 @@ std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs) {
     } else if (fs::exists(p)) {
       out.push_back(p);
     } else {
-      throw InvalidInput("no such photo or folder: " + in);
+      throw IoError("no such photo or folder: " + in);
     }
   }
   return out;
 }
 
-void setup(CLI::App& app) {
+void print_row(const std::string& name, const std::vector<FaceResult>& faces, const std::string& error) {
+  if (!error.empty()) {
+    std::printf("%-40s error: %s\n", name.c_str(), error.c_str());
+  } else if (faces.empty()) {
+    std::printf("%-40s no face found: %s\n", name.c_str(), "ask for ID");
+  }
+  for (size_t i = 0; i < faces.size(); ++i) {
+    const auto& d = faces[i].decision;
+    char interval[32];
+    std::snprintf(interval, sizeof interval, "%.0f-%.0f", d.low, d.high);
+    std::string label = i == 0 ? name : "  + face " + std::to_string(i + 1);
+    std::printf("%-40s %6.1f %15s %8.1f%%  %-9s %s\n", label.c_str(), d.estimate, interval, 100 * d.p_under_legal,
+                to_string(d.decision), d.reason.c_str());
+  }
+}
+
+int run_predict(const PredictArgs& a) {
+  PipelineOptions po = a.pipeline;
+  po.policy = a.policy.resolve();
+  po.detect = parse_detect_mode(a.detect);
+  auto photos = expand_inputs(a.inputs);
+  FacePipeline pipeline(po);
+  const Policy& policy = pipeline.policy();
+  nlohmann::json out = nlohmann::json::array();
+  int failures = 0;
+  if (!a.json) {
+    std::printf("policy: %s\n", policy.describe().c_str());
+    std::printf("%-40s %6s %15s %9s  %-9s %s\n", "photo", "age", "interval", "P(<legal)", "decision", "reason");
+  }
+  for (const auto& path : photos) {
+    std::vector<FaceResult> faces;
+    std::string error;
+    try {
+      faces = pipeline.run(read_image(path)).faces;
+    } catch (const InvalidInput& e) {
+      error = e.what();
+    } catch (const IoError& e) {
+      error = e.what();
+    }
+    if (!error.empty()) ++failures;
+    if (!a.json) {
+      print_row(path.filename().string(), faces, error);
+      continue;
+    }
+    nlohmann::json j = {{"photo", path.string()}};
+    if (!error.empty()) j["error"] = error;
+    nlohmann::json jf = nlohmann::json::array();
+    for (auto& f : faces) jf.push_back(to_json(f, policy));
+    j["faces"] = jf;
+    out.push_back(j);
+  }
+  if (a.json) {
+    nlohmann::json doc = {{"policy", policy.to_json()}, {"model", pipeline.options().model.string()},
+                          {"model_version", pipeline.model_info().metadata.value("version", "")},
+                          {"results", out}};
+    std::printf("%s\n", doc.dump(2).c_str());
+  }
+  return failures > 0 ? kFailed : kOk;
+}
+
+AGEGATE_COMMAND(30, [](CLI::App& app) {
   auto a = std::make_shared<PredictArgs>();
   CLI::App* cmd = app.add_subcommand("predict", "estimate age, interval and ID-check decision for photos");
   cmd->add_option("photos", a->inputs, "photo files or folders (JPEG/PNG)")->required();
-  cmd->add_option("--model", a->model, "model file (.agm)")->capture_default_str();
+  cmd->add_option("--model", a->pipeline.model, "model file (.agm)")->default_str(default_model_path().string());
   cmd->add_option("--detect", a->detect, "auto|on|off: find faces in raw camera photos")->capture_default_str();
   cmd->add_flag("--json", a->json, "print JSON instead of a table");
   a->policy.add_to(cmd);
-  cmd->callback([a] {
-    Policy policy = a->policy.resolve();
-    Estimator estimator(a->model);
-    auto photos = expand_inputs(a->inputs);
-    DetectMode mode = parse_detect_mode(a->detect);
-    std::unique_ptr<FaceDetector> detector;
-    if (mode != DetectMode::kOff) detector = std::make_unique<FaceDetector>();
-    nlohmann::json out = nlohmann::json::array();
-    int failures = 0;
-    if (!a->json) {
-      std::printf("policy: %s\n", policy.describe().c_str());
-      std::printf("%-40s %6s %15s %9s  %-9s %s\n", "photo", "age", "interval", "P(<legal)", "decision", "reason");
-    }
-    for (const auto& path : photos) {
-      std::vector<FaceEstimate> faces;
-      std::string error;
-      try {
-        faces = estimate_faces(faces_for_estimation(read_image(path), mode, detector.get()), estimator, policy);
-      } catch (const InvalidInput& e) {
-        error = e.what();
-      } catch (const IoError& e) {
-        error = e.what();
-      }
-      if (!error.empty()) ++failures;
-      if (a->json) {
-        nlohmann::json j = {{"photo", path.string()}};
-        if (!error.empty()) j["error"] = error;
-        nlohmann::json jf = nlohmann::json::array();
-        for (auto& f : faces) jf.push_back(to_json(f, policy));
-        j["faces"] = jf;
-        out.push_back(j);
-        continue;
-      }
-      std::string name = path.filename().string();
-      if (!error.empty()) {
-        std::printf("%-40s error: %s\n", name.c_str(), error.c_str());
-      } else if (faces.empty()) {
-        std::printf("%-40s no face found: %s\n", name.c_str(), "ask for ID");
-      }
-      for (size_t i = 0; i < faces.size(); ++i) {
-        const auto& d = faces[i].decision;
-        char interval[32];
-        std::snprintf(interval, sizeof interval, "%.0f-%.0f", d.low, d.high);
-        std::string label = i == 0 ? name : "  + face " + std::to_string(i + 1);
-        std::printf("%-40s %6.1f %15s %8.1f%%  %-9s %s\n", label.c_str(), d.estimate, interval,
-                    100 * d.p_under_legal, to_string(d.decision), d.reason.c_str());
-      }
-    }
-    if (a->json) {
-      nlohmann::json doc = {{"policy", policy.to_json()}, {"model", a->model},
-                            {"model_version", estimator.info().metadata.value("version", "")},
-                            {"results", out}};
-      std::printf("%s\n", doc.dump(2).c_str());
-    }
-    set_exit_code(failures > 0 ? kFailed : kOk);
-  });
-}
-
-AGEGATE_COMMAND(30, setup);
+  cmd->callback([a] { set_exit_code(run_predict(*a)); });
+});
 
 }  // namespace
 }  // namespace agegate::cli

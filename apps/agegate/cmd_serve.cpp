@@ -13,9 +13,8 @@ namespace agegate::cli {
 namespace {
 
 struct ServeArgs {
-  ServerOptions server;
-  std::string model = default_model_path().string();
-  std::string detect = "auto";
+  ServerOptions server;  // every default lives there
+  std::string detect = to_string(PipelineOptions{}.detect);
   PolicyArgs policy;
 };
 
@@ -31,17 +30,16 @@ void setup(CLI::App& app) {
   cmd->add_option("--max-body-bytes", o.max_body_bytes, "largest request body")->capture_default_str();
   cmd->add_option("--max-pixels", o.max_pixels, "largest image (width x height)")->capture_default_str();
   cmd->add_option("--timeout-ms", o.request_timeout_ms, "time limit per request")->capture_default_str();
-  cmd->add_option("--torch-threads", o.torch_threads, "intra-op threads (0 = default)")->capture_default_str();
+  cmd->add_option("--torch-threads", o.pipeline.threads, "intra-op threads (0 = default)")->capture_default_str();
   cmd->add_option("--token", o.token, "require Authorization: Bearer <token> (also AGEGATE_TOKEN)")
       ->envname("AGEGATE_TOKEN");
-  cmd->add_option("--model", a->model, "model file (.agm)")->capture_default_str();
+  cmd->add_option("--model", o.pipeline.model, "model file (.agm)")->default_str(default_model_path().string());
   cmd->add_option("--detect", a->detect, "auto|on|off: find faces in raw camera photos")->capture_default_str();
   a->policy.add_to(cmd);
   cmd->callback([a] {
     ServerOptions o = a->server;
-    o.model = a->model;
-    o.detect = parse_detect_mode(a->detect);
-    o.policy = a->policy.resolve();
+    o.pipeline.detect = parse_detect_mode(a->detect);
+    o.pipeline.policy = a->policy.resolve();
     install_interrupt_handler();
     Server server(o);
     server.start();

@@ -1,8 +1,12 @@
-// agegate train: fine-tune a model on a folder in the study's layout.
+// agegate train: fine-tune a model on a folder in the study's layout, then
+// write the run's HTML report (unless --no-report).
 #include <cstdio>
 
+#include "agegate/core/error.h"
 #include "agegate/core/interrupt.h"
+#include "agegate/core/log.h"
 #include "agegate/core/run_info.h"
+#include "agegate/report/model_report.h"
 #include "agegate/train/trainer.h"
 #include "command.h"
 #include "policy_options.h"
@@ -11,24 +15,21 @@ namespace agegate::cli {
 namespace {
 
 struct TrainArgs {
-  TrainOptions options;
-  std::string data_dir = default_data_dir().string();
-  std::string out_dir;
-  std::string weights_dir = default_weights_dir().string();
+  TrainOptions options;  // every default lives there
   bool no_pretrained = false;
   bool no_report = false;
   PolicyArgs policy;
 };
 
-void setup(CLI::App& app) {
-  auto args = std::make_shared<TrainArgs>();
-  auto& o = args->options;
-  CLI::App* cmd = app.add_subcommand("train", "train an age model; writes a run folder with model.agm");
-  cmd->add_option("--data", args->data_dir, "folder with labels.csv and final_files/")->capture_default_str();
-  cmd->add_option("--out", args->out_dir, "run folder to create (or to continue with --resume)")->required();
-  cmd->add_option("--weights", args->weights_dir, "folder with mobilenet_quantized.pt")->capture_default_str();
+void add_options(CLI::App* cmd, TrainArgs& a) {
+  auto& o = a.options;
+  cmd->add_option("--data", o.data_dir, "folder with labels.csv and final_files/")
+      ->default_str(default_data_dir().string());
+  cmd->add_option("--out", o.out_dir, "run folder to create (or to continue with --resume)")->required();
+  cmd->add_option("--weights", o.weights_dir, "folder with mobilenet_quantized.pt")
+      ->default_str(default_weights_dir().string());
   cmd->add_option("--backbone", o.backbone, "mobilenet_v2|resnet18|resnet34|resnet50")->capture_default_str();
-  cmd->add_flag("--no-pretrained", args->no_pretrained, "start from random weights");
+  cmd->add_flag("--no-pretrained", a.no_pretrained, "start from random weights");
   cmd->add_option("--input-size", o.input_size, "network input side in pixels")->capture_default_str();
   cmd->add_option("--epochs", o.epochs)->capture_default_str();
   cmd->add_option("--batch-size", o.batch_size)->capture_default_str();
@@ -43,43 +44,50 @@ void setup(CLI::App& app) {
   cmd->add_option("--cache-mb", o.cache_mb, "memory for prepared photos (0 = stream every epoch)")->capture_default_str();
   cmd->add_option("--threads", o.threads, "tensor threads (0 = OMP_NUM_THREADS or all cores)")->capture_default_str();
   cmd->add_option("--device", o.device, "auto|cpu|cuda")->capture_default_str();
-  cmd->add_option("--label-sigma", o.label_sigma, "width in years of the target distribution")->capture_default_str();
-  cmd->add_option("--l1-weight", o.l1_weight)->capture_default_str();
+  cmd->add_option("--label-sigma", o.loss.sigma, "width in years of the target distribution")->capture_default_str();
+  cmd->add_option("--l1-weight", o.loss.l1_weight, "weight of |E[age] - age| next to the KL term")->capture_default_str();
   cmd->add_option("--max-minutes", o.max_minutes, "start no epoch past this wall time (0 = none)")->capture_default_str();
   cmd->add_option("--max-photos", o.max_photos, "use only the first N usable rows (0 = all)")->capture_default_str();
   cmd->add_flag("--strict", o.strict, "stop at the first bad CSV row");
   cmd->add_flag("--resume", o.resume, "continue the run in --out from its checkpoint");
-  cmd->add_flag("--no-report", args->no_report, "skip the HTML training report");
-  args->policy.add_to(cmd);
-  cmd->callback([args] {
-    TrainOptions opt = args->options;
-    opt.data_dir = args->data_dir;
-    opt.out_dir = args->out_dir;
-    opt.weights_dir = args->weights_dir;
-    opt.pretrained = !args->no_pretrained;
-    opt.write_report = !args->no_report;
-    opt.policy = args->policy.resolve();
-    install_interrupt_handler();
-    TrainResult r = train(opt);
-    if (r.interrupted) {
-      std::fprintf(stderr, "interrupted after %d epoch(s); continue with: agegate train --out %s --resume\n",
-                   r.epochs_run, opt.out_dir.c_str());
-      if (r.model_path.empty()) {
-        set_exit_code(kInterrupted);
-        return;
-      }
-    }
-    std::printf("model          %s\n", r.model_path.c_str());
-    std::printf("best epoch     %d of %d run\n", r.best_epoch, r.epochs_run);
-    std::printf("val MAE        %.3f (calibrated model: %.3f)\n", r.best_val_mae, r.val_metrics.value("mae", 0.0));
-    std::printf("val within 5   %.1f%%\n", 100 * r.val_metrics.value("within5", 0.0));
-    std::printf("train speed    %.1f img/s\n", r.images_per_second);
-    std::printf("wall time      %.0f s\n", r.wall_seconds);
-    set_exit_code(kOk);
-  });
+  cmd->add_flag("--no-report", a.no_report, "skip the HTML training report");
+  a.policy.add_to(cmd);
 }
 
-AGEGATE_COMMAND(10, setup);
+int run_train(const TrainArgs& a) {
+  TrainOptions opt = a.options;
+  opt.pretrained = !a.no_pretrained;
+  opt.policy = a.policy.resolve();
+  install_interrupt_handler();
+  TrainResult r = train(opt);
+  if (r.interrupted) {
+    std::fprintf(stderr, "interrupted after %d epoch(s); continue with: agegate train --out %s --resume\n",
+                 r.epochs_run, opt.out_dir.c_str());
+    if (r.model_path.empty()) return kInterrupted;
+  }
+  if (!a.no_report) {
+    try {
+      auto rep = write_training_report(opt.out_dir);
+      log().info("training report: {}", rep.index_html.string());
+    } catch (const Error& e) {
+      log().warn("training report not written: {}", e.what());
+    }
+  }
+  std::printf("model          %s\n", r.model_path.c_str());
+  std::printf("best epoch     %d of %d run\n", r.best_epoch, r.epochs_run);
+  std::printf("val MAE        %.3f (calibrated model: %.3f)\n", r.best_val_mae, r.val_metrics.value("mae", 0.0));
+  std::printf("val within 5   %.1f%%\n", 100 * r.val_metrics.value("within5", 0.0));
+  std::printf("train speed    %.1f img/s\n", r.images_per_second);
+  std::printf("wall time      %.0f s\n", r.wall_seconds);
+  return kOk;
+}
+
+AGEGATE_COMMAND(10, [](CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand("train", "train an age model; writes a run folder with model.agm");
+  add_options(cmd, *args);
+  cmd->callback([args] { set_exit_code(run_train(*args)); });
+});
 
 }  // namespace
 }  // namespace agegate::cli

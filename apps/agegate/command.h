@@ -32,6 +32,6 @@ void set_exit_code(int code);
 
 #define AGEGATE_CONCAT_INNER(a, b) a##b
 #define AGEGATE_CONCAT(a, b) AGEGATE_CONCAT_INNER(a, b)
-// order: position in --help (train 10, evaluate 20, predict 30, eda 40, report 50, serve 60, bench 70).
+// order: position in --help (train 10, evaluate 20, predict 30, eda 40, report 50, serve 60).
 #define AGEGATE_COMMAND(order, setup) \
   static ::agegate::cli::Registrar AGEGATE_CONCAT(agegate_registrar_, __LINE__)(order, setup)

@@ -1,3 +1,4 @@
+// Loads a model once and estimates age distributions of face crops (see estimator.h).
 #include "agegate/eval/estimator.h"
 
 #include <ATen/ATen.h>
@@ -16,7 +17,6 @@ constexpr size_t kMaxBatch = 32;
 struct Estimator::Impl {
   LoadedModel model;
   EstimatorOptions options;
-  std::filesystem::path path;
 };
 
 Estimator::Estimator(const std::filesystem::path& model_file, EstimatorOptions options)
@@ -24,7 +24,6 @@ Estimator::Estimator(const std::filesystem::path& model_file, EstimatorOptions o
   impl_->model = load_model_file(model_file);
   impl_->model.net->eval();
   impl_->options = options;
-  impl_->path = model_file;
   at::set_num_threads(options.threads > 0 ? options.threads : default_thread_count());
 }
 
@@ -47,6 +46,5 @@ std::vector<AgeDistribution> Estimator::estimate(const std::vector<Image>& faces
 }
 
 const ModelInfo& Estimator::info() const { return impl_->model.info; }
-std::filesystem::path Estimator::path() const { return impl_->path; }
 
 }  // namespace agegate

@@ -17,9 +17,7 @@
 #include "agegate/core/interrupt.h"
 #include "agegate/core/log.h"
 #include "agegate/core/run_info.h"
-#include "agegate/eval/estimator.h"
 #include "agegate/model/model_file.h"
-#include "agegate/vision/face_estimate.h"
 
 namespace agegate {
 namespace {
@@ -94,6 +92,15 @@ class Metrics {
 
 }  // namespace
 
+int http_status_for(const std::exception& e, std::string* code) {
+  if (dynamic_cast<const InvalidInput*>(&e)) {
+    *code = "bad_request";
+    return 400;
+  }
+  *code = "internal";
+  return 500;
+}
+
 void ServerOptions::validate() const {
   if (port < 0 || port > 65535) throw InvalidInput("serve: --port must be 0..65535");
   if (threads < 1) throw InvalidInput("serve: --threads must be >= 1");
@@ -102,13 +109,12 @@ void ServerOptions::validate() const {
   if (max_body_bytes < 1) throw InvalidInput("serve: --max-body-bytes must be >= 1");
   if (max_pixels < 1) throw InvalidInput("serve: --max-pixels must be >= 1");
   if (request_timeout_ms < 1) throw InvalidInput("serve: --timeout-ms must be >= 1");
-  policy.validate();
+  pipeline.policy.validate();
 }
 
 struct Server::Impl {
   ServerOptions opt;
-  std::unique_ptr<Estimator> estimator;  // shared, read-only after loading
-  std::unique_ptr<FaceDetector> detector;
+  std::unique_ptr<FacePipeline> pipeline;  // shared, read-only after loading
   json model_json;
   httplib::Server http;
   std::thread thread;
@@ -125,9 +131,91 @@ struct Server::Impl {
     return req.get_header_value("Authorization") == "Bearer " + opt.token;
   }
 
+  bool acceptable(const httplib::Request& req, httplib::Response& res) const;
+  void answer(const httplib::Request& req, httplib::Response& res, Clock::time_point t0, double queued_ms);
   void estimate(const httplib::Request& req, httplib::Response& res);
   void routes();
 };
+
+// Everything that can be refused before any decoding: auth, media type, body
+// and pixel limits. Returns false after sending the refusal.
+bool Server::Impl::acceptable(const httplib::Request& req, httplib::Response& res) const {
+  if (!authorised(req)) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    send_error(res, 401, "unauthorized", "missing or wrong bearer token");
+    return false;
+  }
+  const std::string type = req.get_header_value("Content-Type");
+  const std::string media = type.substr(0, type.find(';'));
+  if (media != "image/jpeg" && media != "image/png" && media != "application/octet-stream") {
+    send_error(res, 415, "unsupported_media_type", "Content-Type must be image/jpeg, image/png or application/octet-stream");
+    return false;
+  }
+  if (req.body.empty()) {
+    send_error(res, 400, "empty_body", "the request body is empty; send a JPEG or PNG");
+    return false;
+  }
+  if (static_cast<int64_t>(req.body.size()) > opt.max_body_bytes) {
+    send_error(res, 413, "body_too_large", "body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
+    return false;
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(req.body.data());
+  if (sniff_format(bytes, req.body.size()) == ImageFormat::kUnknown) {
+    send_error(res, 400, "not_an_image", "the body is neither JPEG nor PNG");
+    return false;
+  }
+  ImageInfo info;
+  try {
+    info = read_image_info(bytes, req.body.size(), "request body");
+  } catch (const InvalidInput& e) {
+    send_error(res, 400, "bad_image", e.what());
+    return false;
+  }
+  if (static_cast<int64_t>(info.width) * info.height > opt.max_pixels) {
+    send_error(res, 413, "too_many_pixels", std::to_string(info.width) + "x" + std::to_string(info.height) +
+                                                " exceeds " + std::to_string(opt.max_pixels) + " pixels");
+    return false;
+  }
+  return true;
+}
+
+// Decode, run the pipeline, answer with JSON and log sizes, timings and decisions (never pixels).
+void Server::Impl::answer(const httplib::Request& req, httplib::Response& res, Clock::time_point t0,
+                          double queued_ms) {
+  auto t1 = Clock::now();
+  Image img;
+  try {
+    DecodeLimits limits;
+    limits.max_pixels = opt.max_pixels;
+    img = decode_image(reinterpret_cast<const uint8_t*>(req.body.data()), req.body.size(), "request body", limits);
+  } catch (const InvalidInput& e) {
+    return send_error(res, 400, "bad_image", e.what());
+  }
+  const double decode_ms = ms_since(t1);
+  const PhotoResult result = pipeline->run(img);
+  const std::vector<FaceResult>& estimates = result.faces;
+  const Policy& policy = pipeline->policy();
+  json out_faces = json::array();
+  std::string decisions;
+  for (const auto& f : estimates) {
+    out_faces.push_back(to_json(f, policy));
+    metrics.decision(to_string(f.decision.decision));
+    decisions += (decisions.empty() ? "" : ",") + std::string(to_string(f.decision.decision));
+  }
+  if (estimates.empty()) metrics.decision("no_face");
+  json body{{"faces", out_faces},
+            {"main_face", estimates.empty() ? json(nullptr) : json(0)},
+            {"policy", policy.to_json()},
+            {"model", model_json},
+            {"timing_ms",
+             {{"queue", queued_ms}, {"decode", decode_ms}, {"detect", result.detect_ms},
+              {"estimate", result.estimate_ms}, {"total", ms_since(t0)}}}};
+  if (estimates.empty()) body["message"] = "no face found";
+  res.status = 200;
+  res.set_content(body.dump(), "application/json");
+  log().info("estimate: {}x{} {} bytes, {} face(s) [{}], {:.1f} ms", img.width, img.height, req.body.size(),
+             estimates.size(), decisions, ms_since(t0));
+}
 
 void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res) {
   const auto t0 = Clock::now();
@@ -137,35 +225,7 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
     ~Observe() { m.observe(ms_since(t0) / 1000.0); }
   } observe{metrics, t0};
   const auto deadline = t0 + std::chrono::milliseconds(opt.request_timeout_ms);
-  if (!authorised(req)) {
-    res.set_header("WWW-Authenticate", "Bearer");
-    return send_error(res, 401, "unauthorized", "missing or wrong bearer token");
-  }
-  const std::string type = req.get_header_value("Content-Type");
-  const std::string media = type.substr(0, type.find(';'));
-  if (media != "image/jpeg" && media != "image/png" && media != "application/octet-stream") {
-    return send_error(res, 415, "unsupported_media_type",
-                      "Content-Type must be image/jpeg, image/png or application/octet-stream");
-  }
-  if (req.body.empty()) return send_error(res, 400, "empty_body", "the request body is empty; send a JPEG or PNG");
-  if (static_cast<int64_t>(req.body.size()) > opt.max_body_bytes) {
-    return send_error(res, 413, "body_too_large", "body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
-  }
-  const auto* bytes = reinterpret_cast<const uint8_t*>(req.body.data());
-  if (sniff_format(bytes, req.body.size()) == ImageFormat::kUnknown) {
-    return send_error(res, 400, "not_an_image", "the body is neither JPEG nor PNG");
-  }
-  ImageInfo info;
-  try {
-    info = read_image_info(bytes, req.body.size(), "request body");
-  } catch (const InvalidInput& e) {
-    return send_error(res, 400, "bad_image", e.what());
-  }
-  if (static_cast<int64_t>(info.width) * info.height > opt.max_pixels) {
-    return send_error(res, 413, "too_many_pixels",
-                      std::to_string(info.width) + "x" + std::to_string(info.height) + " exceeds " +
-                          std::to_string(opt.max_pixels) + " pixels");
-  }
+  if (!acceptable(req, res)) return;
   // Admission: running + queued never exceeds threads + max_queue.
   if (admitted.fetch_add(1) >= opt.threads + opt.max_queue) {
     admitted.fetch_sub(1);
@@ -195,44 +255,7 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
   }
   const double queued_ms = ms_since(t0);
   if (int d = test_delay_ms.load(); d > 0) std::this_thread::sleep_for(std::chrono::milliseconds(d));
-  auto t1 = Clock::now();
-  Image img;
-  try {
-    DecodeLimits limits;
-    limits.max_pixels = opt.max_pixels;
-    img = decode_image(bytes, req.body.size(), "request body", limits);
-  } catch (const InvalidInput& e) {
-    return send_error(res, 400, "bad_image", e.what());
-  }
-  const double decode_ms = ms_since(t1);
-  t1 = Clock::now();
-  std::vector<FaceCrop> crops = faces_for_estimation(img, opt.detect, detector.get());
-  const double detect_ms = ms_since(t1);
-  t1 = Clock::now();
-  std::vector<FaceEstimate> estimates = estimate_faces(std::move(crops), *estimator, opt.policy);
-  const double estimate_ms = ms_since(t1);
-
-  json out_faces = json::array();
-  std::string decisions;
-  for (const auto& f : estimates) {
-    out_faces.push_back(to_json(f, opt.policy));
-    metrics.decision(to_string(f.decision.decision));
-    decisions += (decisions.empty() ? "" : ",") + std::string(to_string(f.decision.decision));
-  }
-  if (estimates.empty()) metrics.decision("no_face");
-  json body{{"faces", out_faces},
-            {"main_face", estimates.empty() ? json(nullptr) : json(0)},
-            {"policy", opt.policy.to_json()},
-            {"model", model_json},
-            {"timing_ms",
-             {{"queue", queued_ms}, {"decode", decode_ms}, {"detect", detect_ms},
-              {"estimate", estimate_ms}, {"total", ms_since(t0)}}}};
-  if (estimates.empty()) body["message"] = "no face found";
-  res.status = 200;
-  res.set_content(body.dump(), "application/json");
-  // Privacy: sizes, timings and decisions only.
-  log().info("estimate: {}x{} {} bytes, {} face(s) [{}], {:.1f} ms", img.width, img.height,
-             req.body.size(), estimates.size(), decisions, ms_since(t0));
+  answer(req, res, t0, queued_ms);
 }
 
 void Server::Impl::routes() {
@@ -245,7 +268,7 @@ void Server::Impl::routes() {
     res.set_content(R"({"status":"ok"})", "application/json");
   });
   http.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    const bool ready = estimator && !interrupted();
+    const bool ready = pipeline && !interrupted();
     res.status = ready ? 200 : 503;
     res.set_content(json{{"ready", ready}, {"model", model_json}}.dump(), "application/json");
   });
@@ -256,10 +279,17 @@ void Server::Impl::routes() {
   http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     try {
       std::rethrow_exception(ep);
-    } catch (const InvalidInput& e) {
-      send_error(res, 422, "unprocessable", e.what());
     } catch (const std::exception& e) {
-      log().error("request failed: {}", e.what());
+      std::string code;
+      const int status = http_status_for(e, &code);
+      if (status >= 500) {
+        log().error("request failed: {}", e.what());
+        send_error(res, status, code, "internal error");
+      } else {
+        send_error(res, status, code, e.what());
+      }
+    } catch (...) {
+      log().error("request failed: unknown exception");
       send_error(res, 500, "internal", "internal error");
     }
   });
@@ -288,18 +318,9 @@ void Server::Impl::routes() {
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   options.validate();
   impl_->opt = std::move(options);
-  auto& o = impl_->opt;
-  if (o.model.empty()) o.model = default_model_path();
-  EstimatorOptions eo;
-  eo.threads = o.torch_threads;
-  impl_->estimator = std::make_unique<Estimator>(o.model, eo);
-  if (o.detect != DetectMode::kOff) {
-    FaceDetectorOptions fo;
-    fo.model = o.detector_model;
-    impl_->detector = std::make_unique<FaceDetector>(fo);
-  }
-  const ModelInfo& info = impl_->estimator->info();
-  impl_->model_json = {{"file", o.model.filename().string()},
+  impl_->pipeline = std::make_unique<FacePipeline>(impl_->opt.pipeline);
+  const ModelInfo& info = impl_->pipeline->model_info();
+  impl_->model_json = {{"file", impl_->pipeline->options().model.filename().string()},
                        {"backbone", info.config.backbone},
                        {"version", info.metadata.value("version", agegate_version())},
                        {"created", info.metadata.value("created", "")}};
@@ -321,7 +342,7 @@ void Server::start() {
   }
   s.thread = std::thread([&s] { s.http.listen_after_bind(); });
   log().info("serving on http://{}:{} (threads {}, queue {}, detect {}, auth {})", s.opt.host, s.bound_port,
-             s.opt.threads, s.opt.max_queue, to_string(s.opt.detect), s.opt.token.empty() ? "off" : "on");
+             s.opt.threads, s.opt.max_queue, to_string(s.opt.pipeline.detect), s.opt.token.empty() ? "off" : "on");
 }
 
 void Server::stop() {
@@ -333,7 +354,6 @@ void Server::stop() {
 }
 
 int Server::port() const { return impl_->bound_port; }
-bool Server::running() const { return impl_->http.is_running(); }
 
 void Server::run_until_interrupted(int poll_ms) {
   while (!interrupted() && impl_->thread.joinable()) {

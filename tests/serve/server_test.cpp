@@ -50,8 +50,8 @@ struct Running {
 ServerOptions options() {
   ServerOptions o;
   o.port = 0;
-  o.model = tiny_model();
-  o.torch_threads = 1;
+  o.pipeline.model = tiny_model();
+  o.pipeline.threads = 1;
   return o;
 }
 

@@ -1,4 +1,4 @@
-// The inference object shared by evaluate, predict and serve. Loads a model
+// The inference object behind predict and serve (pipeline/face_pipeline.h). Loads a model
 // file once; estimate() is const and thread-safe (each call enters its own
 // inference mode), so many request threads can share one Estimator.
 //
@@ -32,7 +32,6 @@ class Estimator {
   // Aligned face crops (as in final_files/) -> one distribution each.
   std::vector<AgeDistribution> estimate(const std::vector<Image>& faces) const;
   const ModelInfo& info() const;
-  std::filesystem::path path() const;
 
  private:
   struct Impl;

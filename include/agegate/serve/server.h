@@ -7,8 +7,10 @@
 //   int port = server.port();
 //   server.stop();                                    // graceful: finishes in-flight requests
 //
-// The model, detector and policy are loaded once and shared read-only; each
-// request's state (body, decoded image, crops) lives on its own thread's stack.
+// The model, detector and policy (one FacePipeline, pipeline/face_pipeline.h)
+// are loaded once and shared read-only; each request's state (body, decoded
+// image, crops) lives on its own thread's stack. Errors map to one status each:
+// InvalidInput 400, anything else 500 (see http_status_for()).
 // Admission is bounded: at most `threads` estimations run at once and at most
 // `max_queue` wait; anything beyond gets 503 + Retry-After at once. No photo or
 // crop is ever written to disk or to the logs. Construction throws ModelError /
@@ -19,8 +21,7 @@
 #include <memory>
 #include <string>
 
-#include "agegate/policy/policy.h"
-#include "agegate/vision/align.h"
+#include "agegate/pipeline/face_pipeline.h"
 
 namespace agegate {
 
@@ -34,15 +35,16 @@ struct ServerOptions {
   int64_t max_body_bytes = int64_t(8) << 20;        // 413 above
   int64_t max_pixels = int64_t(24) * 1000 * 1000;   // 413 above (decompression bombs)
   int request_timeout_ms = 10000;      // queue wait + work; 503 when exceeded in the queue
-  int torch_threads = 0;               // intra-op threads per estimation; 0 = default
   std::string token;                   // non-empty: require "Authorization: Bearer <token>" on /v1/*
-  std::filesystem::path model;         // empty = default_model_path()
-  std::filesystem::path detector_model;  // empty = default YuNet
-  DetectMode detect = DetectMode::kAuto;
-  Policy policy;
+  PipelineOptions pipeline;            // model, detector, --detect, policy, tensor threads
 
   void validate() const;  // throws InvalidInput naming the field
 };
+
+// The HTTP status every error type maps to: InvalidInput (the request's
+// content is unusable) 400; IoError, ModelError, InternalError and anything
+// else 500. `code` receives the JSON error code ("bad_request", "internal").
+int http_status_for(const std::exception& e, std::string* code);
 
 class Server {
  public:
@@ -54,7 +56,6 @@ class Server {
   void start();  // binds and serves on a background thread; throws IoError
   void stop();   // stops accepting, lets in-flight requests finish, joins
   int port() const;
-  bool running() const;
   // Blocks until interrupted() (SIGTERM/SIGINT via install_interrupt_handler)
   // or stop(), polling every `poll_ms`; then stops gracefully.
   void run_until_interrupted(int poll_ms = 100);

@@ -1,10 +1,11 @@
-// From a detected face to a crop with the geometry of the training photos, and
-// the one entry point predict and serve use: photo -> face crops to estimate.
+// From a detected face to a crop with the geometry of the training photos
+// (CropGeometry, stored in the model's preprocessing spec: data/preprocess.h),
+// and photo -> face crops to estimate, which pipeline/face_pipeline.h runs
+// for predict and serve.
 //
 //   agegate::FaceDetector det;
-//   auto crops = agegate::faces_for_estimation(photo, agegate::DetectMode::kAuto, &det);
+//   auto crops = agegate::faces_for_estimation(photo, agegate::DetectMode::kAuto, &det, spec.face_crop);
 //   if (crops.empty()) { /* no face: a result, not an error */ }
-//   estimator.estimate({crops[0].image});
 //
 // Thread-safe (pure functions; the detector serialises itself).
 #pragma once
@@ -13,24 +14,10 @@
 #include <vector>
 
 #include "agegate/data/image.h"
+#include "agegate/data/preprocess.h"
 #include "agegate/vision/face_detector.h"
 
 namespace agegate {
-
-// How a training photo (final_files/, 200x200 aligned crops) sits around the
-// YuNet box of its face. Measured by running YuNet on the first 1000 training
-// photos padded by 200 px of grey into 600x600 frames and taking medians
-// (tests/vision/geometry_test.cpp re-measures them): crop side / box side =
-// 0.926 (10th-90th percentile 0.885-0.973), crop centre - box centre =
-// (+0.008, +0.057) box sides along the face's own axes. The box size is used
-// rather than the eye distance because it varies half as much (eye distance
-// shrinks with head yaw); the eyes give the rotation.
-struct CropGeometry {
-  float side_per_box = 0.926f;
-  float centre_dx = 0.008f;  // towards the image right of the upright face
-  float centre_dy = 0.057f;  // towards the chin
-  int output_size = 200;     // as final_files/
-};
 
 // Rotates the face upright (eye line horizontal) and crops it with `geometry`.
 // Pixels outside the frame are filled by replicating the border. Returns an

@@ -1,0 +1,68 @@
+// Evaluation of a model on a labelled folder in the study's layout: the
+// library half of `agegate evaluate` (the command prints, the report draws,
+// the JSON serialises what this returns).
+//
+//   EvaluateOptions o;  o.data_dir = "faces";  o.split = "runs/a/split.csv";
+//   EvaluationResult r = evaluate(o);          // loads the model, runs every photo
+//   std::puts(r.format_tables().c_str());       // MAE, bands, coverage, decision rates, curves
+//   r.to_json();                                // the keys of `agegate evaluate --json`
+//
+// measure() is the shared part: figures and curves from predictions, used
+// by evaluate() and by the trainer for its validation figures.
+// Throws InvalidInput (bad labels, no readable photo, bad policy), IoError
+// (missing labels, split or photo folder), ModelError (bad model file).
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "agegate/eval/calibration.h"
+#include "agegate/eval/metrics.h"
+#include "agegate/policy/policy.h"
+
+namespace agegate {
+
+// Summary and both decision curves of one set of predictions.
+struct Figures {
+  EvalSummary summary;
+  std::vector<PolicyRates> policy_curve;  // rates by challenge age
+  std::vector<PolicyRates> risk_curve;    // rates by maximum risk at the challenge age
+  nlohmann::json to_json() const;         // summary keys + "policy_curve" + "risk_curve"
+};
+Figures measure(const std::vector<Prediction>& predictions, const Policy& policy);
+
+struct EvaluateOptions {
+  std::filesystem::path model;     // empty: default_model_path()
+  std::filesystem::path data_dir;  // empty: default_data_dir()
+  std::filesystem::path split;     // a run's split.csv: evaluate only its validation photos
+  bool strict = false;             // stop at the first bad labels.csv row
+  bool calibrated = true;          // false: temperature 1 (the raw distribution)
+  int batch_size = 64;
+  int workers = 2;                 // decoding threads
+  int threads = 0;                 // tensor threads; 0 = default_thread_count()
+  Policy policy;
+  nlohmann::json to_json() const;
+};
+
+struct EvaluationResult {
+  std::filesystem::path model;
+  std::filesystem::path data_dir;
+  double temperature = 1.0;              // the one applied
+  std::vector<Prediction> predictions;   // one per readable photo
+  Figures figures;
+  CoverageReport coverage_uncalibrated;  // at temperature 1, for comparison
+  size_t skipped_rows = 0;               // bad labels.csv rows
+  size_t unreadable_photos = 0;
+
+  // Figures::to_json() plus model, data_dir, temperature, skipped_rows,
+  // unreadable_photos, coverage_uncalibrated.
+  nlohmann::json to_json() const;
+  // The summary table (policy in force first) and both curves.
+  std::string format_tables() const;
+};
+
+EvaluationResult evaluate(const EvaluateOptions& options);
+
+}  // namespace agegate

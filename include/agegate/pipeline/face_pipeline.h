@@ -1,0 +1,75 @@
+// Photo -> faces -> estimates -> decision: the one path behind `agegate
+// predict` and the service, so both say the same thing about the same photo.
+//
+//   PipelineOptions o;  o.detect = DetectMode::kAuto;   // model: default_model_path()
+//   FacePipeline pipeline(o);        // loads the model and, unless detection is off, YuNet
+//   PhotoResult r = pipeline.run(photo);
+//   if (r.faces.empty()) { /* no face found: a result, not an error */ }
+//   nlohmann::json j = to_json(r.faces[0], pipeline.policy());
+//
+// Camera frames are cropped with the crop geometry stored in the model
+// file's preprocessing spec (the geometry of that model's training photos).
+// Thread-safety: run() is const and may be called from many threads at once
+// (the model is shared read-only; the detector serialises itself). Errors:
+// the constructor throws ModelError (model or detector file) and
+// InvalidInput (bad policy); run() throws InvalidInput for an empty image.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "agegate/data/image.h"
+#include "agegate/policy/age_distribution.h"
+#include "agegate/policy/policy.h"
+#include "agegate/vision/align.h"
+
+namespace agegate {
+
+struct ModelInfo;
+
+struct PipelineOptions {
+  std::filesystem::path model;           // empty: default_model_path()
+  std::filesystem::path detector_model;  // empty: the default YuNet
+  DetectMode detect = DetectMode::kAuto;
+  Policy policy;
+  int threads = 0;  // tensor threads; 0 = default_thread_count()
+};
+
+struct FaceResult {
+  BoxF box;               // in the photo's pixels
+  bool detected = false;  // false when the photo itself was the crop
+  float score = 0;        // detector confidence; 1 for a photo taken as the crop
+  AgeDistribution dist;
+  PolicyResult decision;  // estimate, interval at policy.interval_level, reason
+};
+
+struct PhotoResult {
+  std::vector<FaceResult> faces;  // largest face first
+  double detect_ms = 0;
+  double estimate_ms = 0;
+};
+
+class FacePipeline {
+ public:
+  explicit FacePipeline(PipelineOptions options);
+  ~FacePipeline();
+  FacePipeline(const FacePipeline&) = delete;
+  FacePipeline& operator=(const FacePipeline&) = delete;
+
+  PhotoResult run(const Image& photo) const;
+  const Policy& policy() const;
+  const ModelInfo& model_info() const;
+  const PipelineOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// {"box":{x,y,width,height},"detected","score","age","interval":{low,high,level},
+//  "p_under_legal","decision","reason"}
+nlohmann::json to_json(const FaceResult& face, const Policy& policy);
+
+}  // namespace agegate
