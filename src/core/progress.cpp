@@ -10,6 +10,16 @@ namespace agegate {
 namespace {
 std::atomic<bool> g_enabled{true};
 constexpr double kMinSecondsBetweenPrints = 0.5;
+
+// On a terminal, redraw one line (ended by the last one); in a log file, one line per update.
+void emit(const std::string& line, bool last) {
+  if (isatty(STDERR_FILENO)) {
+    std::fprintf(stderr, last ? "\r\033[K%s\n" : "\r\033[K%s", line.c_str());
+  } else {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  std::fflush(stderr);
+}
 }  // namespace
 
 std::string format_duration(double seconds) {
@@ -68,13 +78,7 @@ void Progress::update(int64_t done, const std::string& extra, bool force) {
   line += rate_buf;
   if (total_ > 0 && r > 0) line += " left " + format_duration(double(total_ - done_) / r);
   if (!extra.empty()) line += " | " + extra;
-  // On a terminal, redraw one line; in a log file, one line per update.
-  if (isatty(STDERR_FILENO)) {
-    std::fprintf(stderr, "\r\033[K%s", line.c_str());
-  } else {
-    std::fprintf(stderr, "%s\n", line.c_str());
-  }
-  std::fflush(stderr);
+  emit(line, /*last=*/false);
 }
 
 void Progress::finish(const std::string& extra) {
@@ -87,12 +91,7 @@ void Progress::finish(const std::string& extra) {
   std::snprintf(rate_buf, sizeof rate_buf, " (%.1f %s/s)", rate(), unit_.c_str());
   line += rate_buf;
   if (!extra.empty()) line += " | " + extra;
-  if (isatty(STDERR_FILENO)) {
-    std::fprintf(stderr, "\r\033[K%s\n", line.c_str());
-  } else {
-    std::fprintf(stderr, "%s\n", line.c_str());
-  }
-  std::fflush(stderr);
+  emit(line, /*last=*/true);
 }
 
 }  // namespace agegate

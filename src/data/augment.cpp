@@ -13,11 +13,11 @@
 #include <cmath>
 
 #include "agegate/core/error.h"
+#include "agegate/core/numeric.h"
 
 namespace agegate {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 constexpr float kPixelMax = 255.0f;
 // grid_sampler enums: bilinear interpolation, reflection padding.
 constexpr int64_t kBilinear = 0;

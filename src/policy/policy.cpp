@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "agegate/core/error.h"
+#include "agegate/core/format.h"
 #include "agegate/core/fs.h"
 
 namespace agegate {
@@ -18,13 +19,6 @@ constexpr int kMaxDecimals = 4;
 std::string fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-// The shortest form ("%g") for limits the user wrote: 0.01 -> "1", 0.005 -> "0.5".
-std::string compact(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
 }
 
@@ -43,7 +37,8 @@ std::string shown_against(double value, double limit, Shown relation) {
   return fixed(value, kMaxDecimals);
 }
 
-std::string percent(double fraction_of_one) { return compact(fraction_of_one * 100.0) + "%"; }
+// The shortest form of a limit the user wrote: 0.01 -> "1%", 0.005 -> "0.5%".
+std::string percent(double fraction_of_one) { return format_number("%g", fraction_of_one * 100.0) + "%"; }
 
 const std::string& field_names() {
   static const std::string names = "legal_age, challenge_age, max_risk, interval_level";
@@ -77,10 +72,10 @@ void Policy::validate() const {
                        std::to_string(kMaxAge) + ", got " + std::to_string(challenge_age));
   }
   if (!(max_risk >= 0 && max_risk < 1)) {
-    throw InvalidInput("policy: max_risk must be in [0,1) (a probability, 0.01 = 1%), got " + compact(max_risk));
+    throw InvalidInput("policy: max_risk must be in [0,1) (a probability, 0.01 = 1%), got " + format_number("%g", max_risk));
   }
   if (!(interval_level > 0 && interval_level < 1)) {
-    throw InvalidInput("policy: interval_level must be in (0,1) (0.9 = 90%), got " + compact(interval_level));
+    throw InvalidInput("policy: interval_level must be in (0,1) (0.9 = 90%), got " + format_number("%g", interval_level));
   }
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "agegate/core/error.h"
+#include "agegate/core/numeric.h"
 #include "cv_image.h"
 
 namespace agegate {
@@ -70,7 +71,7 @@ Image align_face(const Image& frame, const DetectedFace& face, const CropGeometr
   // Map the crop centre to the output centre, rotating by -angle and scaling.
   const double scale = g.output_size / side;
   cv::Mat m = cv::getRotationMatrix2D(cv::Point2f(static_cast<float>(cx), static_cast<float>(cy)),
-                                      angle * 180.0 / M_PI, scale);
+                                      angle * 180.0 / kPi, scale);
   m.at<double>(0, 2) += g.output_size / 2.0 - cx;
   m.at<double>(1, 2) += g.output_size / 2.0 - cy;
   cv::Mat src = to_bgr_mat(frame), dst;
