@@ -63,6 +63,10 @@ LabelSet read_labels(const fs::path& data_dir, const LabelsOptions& options) {
   const fs::path csv_path = data_dir / kLabelsFile;
   const fs::path photo_dir = data_dir / kPhotoFolder;
   std::error_code ec;
+  if (!fs::exists(data_dir, ec)) {
+    throw IoError(data_dir.string() + ": data folder not found (the default is <shared>/data/faces, where <shared> is " +
+                  "AGEGATE_SHARED_DIR or ../shared beside the checkout; or pass --data)");
+  }
   if (!fs::is_regular_file(csv_path, ec)) {
     throw IoError(csv_path.string() + ": labels file not found (expected " + kLabelsFile +
                   " with columns file_name,real_age)");

@@ -11,6 +11,7 @@
 #include "agegate/core/csv.h"
 #include "agegate/core/error.h"
 #include "agegate/core/format.h"
+#include "agegate/core/numeric.h"
 
 namespace agegate {
 namespace {
@@ -47,8 +48,11 @@ PolicyRates rates_for(const std::vector<PredictionRow>& scored, const Policy& po
 
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
+// "1.0% (1/101, 95% CI 0.2-5.4%)": a rate is never shown without its interval.
 std::string rate_cell(const Rate& r) {
-  return format_percent(r.rate()) + " (" + std::to_string(r.hits) + "/" + std::to_string(r.count) + ")";
+  const auto [low, high] = r.interval95();
+  return format_percent(r.rate()) + " (" + std::to_string(r.hits) + "/" + std::to_string(r.count) + ", 95% CI " +
+         format_number("%.1f", low * 100) + "-" + format_percent(high) + ")";
 }
 
 std::string pad(const std::string& s, size_t width) { return s.size() >= width ? s : s + std::string(width - s.size(), ' '); }
@@ -108,6 +112,14 @@ double coverage_of(double low, double high, int real_age) {
   return std::clamp(overlap, 0.0, 1.0);
 }
 
+std::pair<double, double> Rate::interval95() const { return wilson_interval(hits, count); }
+
+nlohmann::json Rate::interval_json() const {
+  if (count <= 0) return nullptr;
+  const auto [low, high] = interval95();
+  return {low, high};
+}
+
 double Rate::rate() const { return count > 0 ? static_cast<double>(hits) / static_cast<double>(count) : kNaN; }
 
 EvalSummary summarise(const std::vector<Prediction>& predictions, const Policy& policy) {
@@ -154,6 +166,9 @@ nlohmann::json EvalSummary::to_json() const {
           {"minors_13_17_pass_rate", number_or_null(rates.minors_13_17_pass.rate())},
           {"under_legal_pass_rate", number_or_null(rates.under_legal_pass.rate())},
           {"adults_25plus_check_rate", number_or_null(rates.adults_25plus_check.rate())},
+          {"minors_13_17_pass_ci95", rates.minors_13_17_pass.interval_json()},
+          {"under_legal_pass_ci95", rates.under_legal_pass.interval_json()},
+          {"adults_25plus_check_ci95", rates.adults_25plus_check.interval_json()},
           {"counts",
            {{"minors_13_17", rates.minors_13_17_pass.count},
             {"minors_13_17_pass", rates.minors_13_17_pass.hits},
@@ -197,7 +212,9 @@ nlohmann::json curve_to_json(const std::vector<PolicyRates>& curve) {
                     {"max_risk", r.max_risk},
                     {"minors_13_17_pass_rate", number_or_null(r.minors_13_17_pass.rate())},
                     {"under_legal_pass_rate", number_or_null(r.under_legal_pass.rate())},
-                    {"adults_25plus_check_rate", number_or_null(r.adults_25plus_check.rate())}});
+                    {"adults_25plus_check_rate", number_or_null(r.adults_25plus_check.rate())},
+                    {"minors_13_17_pass_ci95", r.minors_13_17_pass.interval_json()},
+                    {"adults_25plus_check_ci95", r.adults_25plus_check.interval_json()}});
   }
   return rows;
 }

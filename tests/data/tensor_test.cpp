@@ -272,29 +272,5 @@ TEST(Loader, UnreadableEverythingEndsTheEpochWithoutHanging) {
   EXPECT_EQ(loader.skipped().size(), 5u);
 }
 
-TEST(Loader, ThroughputAt160WithTwoWorkers) {
-  LabelsOptions lo;
-  lo.check_files = false;
-  LabelSet set = read_labels(faces_dir(), lo);
-  std::vector<LabelRow> rows(set.rows.begin(), set.rows.begin() + std::min<size_t>(800, set.rows.size()));
-  LoaderOptions o;
-  o.batch_size = 64;
-  o.workers = 2;
-  Loader loader(rows, PreprocessSpec{}, o);
-  auto t0 = std::chrono::steady_clock::now();
-  std::clock_t cpu0 = std::clock();
-  loader.start_epoch(0);
-  int64_t n = 0;
-  while (auto b = loader.next()) n += b->images.size(0);
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  double cpu_ms = 1000.0 * double(std::clock() - cpu0) / CLOCKS_PER_SEC / double(n);
-  EXPECT_EQ(n, int64_t(rows.size()));
-  RecordProperty("photos_per_second", std::to_string(int(n / s)));
-  // CPU time per photo tells what two idle cores would do when the machine is shared.
-  log().info("loader: {} photos at 160 px with 2 workers in {:.2f} s = {:.0f} photos/s "
-             "({:.2f} CPU ms/photo, about {:.0f} photos/s on 2 idle cores)",
-             n, s, n / s, cpu_ms, 2000.0 / cpu_ms);
-}
-
 }  // namespace
 }  // namespace agegate

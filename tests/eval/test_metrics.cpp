@@ -103,7 +103,24 @@ TEST(Metrics, HandSetSummary) {
 
   std::string table = format_summary_table(s);
   EXPECT_NE(table.find("legal age 18, challenge age 25"), std::string::npos) << table;
-  EXPECT_NE(table.find("33.3% (1/3)"), std::string::npos) << table;
+  // Every rate with its count and 95% Wilson interval (1 of 3: 6.1%-79.2%).
+  EXPECT_NE(table.find("33.3% (1/3, 95% CI 6.1-79.2%)"), std::string::npos) << table;
+  ASSERT_TRUE(j["minors_13_17_pass_ci95"].is_array());
+  EXPECT_NEAR(j["minors_13_17_pass_ci95"][0].get<double>(), 0.0615, 1e-4);
+  EXPECT_NEAR(j["minors_13_17_pass_ci95"][1].get<double>(), 0.7923, 1e-4);
+}
+
+TEST(Metrics, WilsonIntervalsAtTheEdgesAndForSmallRates) {
+  // Reference values: the Wilson score formula evaluated independently (Python).
+  Rate one_in_101{1, 101};
+  EXPECT_NEAR(one_in_101.interval95().first, 0.00175, 1e-5);
+  EXPECT_NEAR(one_in_101.interval95().second, 0.05397, 1e-5);
+  Rate none{0, 10}, all{10, 10}, empty{0, 0};
+  EXPECT_DOUBLE_EQ(none.interval95().first, 0.0);
+  EXPECT_NEAR(none.interval95().second, 0.27753, 1e-5);  // 0 of 10 is not "0%, certainly"
+  EXPECT_NEAR(all.interval95().first, 0.72247, 1e-5);
+  EXPECT_DOUBLE_EQ(all.interval95().second, 1.0);
+  EXPECT_TRUE(empty.interval_json().is_null());
 }
 
 TEST(Metrics, LegalAge21CountsUnder21) {

@@ -36,12 +36,16 @@ TEST(Backbone, EachNameGivesPooledFeaturesOfItsWidth) {
     net->eval();
     EXPECT_EQ(net->name(), name);
     EXPECT_EQ(net->feature_dim(), widths.at(name)) << name;
-    at::Tensor y = net->forward(at::randn({2, 3, 64, 64}));
+    at::Tensor x = at::randn({2, 3, 64, 64});
+    at::Tensor y = net->forward(x);
     EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, widths.at(name)})) << name;
     EXPECT_TRUE(y.isfinite().all().item<bool>()) << name;
-    // channels_last input gives the same features.
-    at::Tensor y_cl = net->forward(at::randn({2, 3, 64, 64}).contiguous(at::MemoryFormat::ChannelsLast));
+    // The same input in channels_last memory gives the same features (up to
+    // float summation order), not just the same shape.
+    at::Tensor y_cl = net->forward(x.contiguous(at::MemoryFormat::ChannelsLast));
     EXPECT_EQ(y_cl.sizes(), y.sizes());
+    EXPECT_TRUE(at::allclose(y_cl, y, /*rtol=*/1e-4, /*atol=*/1e-5)) << name << ": max diff "
+                                                                    << (y_cl - y).abs().max().item<float>();
   }
 }
 

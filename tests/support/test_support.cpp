@@ -23,6 +23,13 @@ namespace {
 std::vector<std::pair<std::string, int>> all_labels() {
   static std::vector<std::pair<std::string, int>> rows = [] {
     std::vector<std::pair<std::string, int>> out;
+    // Without ../shared every test that needs photos would fail later and
+    // confusingly (an empty labels.csv, no photos): stop here, once, saying why.
+    if (!fs::is_regular_file(faces_dir() / "labels.csv")) {
+      std::fprintf(stderr, "agegate tests: %s not found: put ../shared beside the checkout or set AGEGATE_SHARED_DIR\n",
+                   (faces_dir() / "labels.csv").c_str());
+      std::abort();
+    }
     std::ifstream in(faces_dir() / "labels.csv");
     std::string line;
     std::getline(in, line);  // header

@@ -131,7 +131,16 @@ TEST(FaceDetector, UprightsATiltedFace) {
   auto fixed = faces_for_estimation(tilted, DetectMode::kOn, &detector());
   ASSERT_FALSE(upright.empty());
   ASSERT_FALSE(fixed.empty());
-  EXPECT_LT(mean_abs_diff(fixed[0].image, upright[0].image), kMaxMeanAbsDiff);
+  const double straightened = mean_abs_diff(fixed[0].image, upright[0].image);
+  EXPECT_LT(straightened, kMaxMeanAbsDiff);
+  // Negative control: the same detection with the eye line forced level, so
+  // the crop is not rotated back. The bound must tell the two apart.
+  std::vector<DetectedFace> found = detector().detect(tilted);
+  ASSERT_FALSE(found.empty());
+  DetectedFace level = found.front();
+  level.landmarks[kLeftEye].y = level.landmarks[kRightEye].y;
+  const double left_tilted = mean_abs_diff(align_face(tilted, level), upright[0].image);
+  EXPECT_GT(left_tilted, kMaxMeanAbsDiff) << "straightened " << straightened;
 }
 
 TEST(FacesForEstimation, AutoUsesATrainingCropAsIsAndOffNeverDetects) {

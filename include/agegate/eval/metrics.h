@@ -67,6 +67,9 @@ struct Rate {
   int64_t hits = 0;
   int64_t count = 0;
   double rate() const;
+  // 95% Wilson interval of the rate (core/numeric.h); NaNs when count == 0.
+  std::pair<double, double> interval95() const;
+  nlohmann::json interval_json() const;  // [low, high], or null when count == 0
 };
 
 // The three decision figures for one policy.
@@ -92,8 +95,10 @@ struct EvalSummary {
   // Keys: count, mae, bias, within5, mae_by_band {band: {count, mae, coverage}},
   // coverage, coverage_by_band {band: coverage}, interval_level,
   // mean_interval_width, minors_13_17_pass_rate, under_legal_pass_rate,
-  // adults_25plus_check_rate, counts {minors_13_17, minors_13_17_pass, ...},
-  // policy {...}. Undefined rates are null.
+  // adults_25plus_check_rate, each rate's 95% Wilson interval as
+  // <rate key without _rate>_ci95 [low, high] (e.g. minors_13_17_pass_ci95),
+  // counts {minors_13_17, minors_13_17_pass, ...}, policy {...}.
+  // Undefined rates and intervals are null.
   nlohmann::json to_json() const;
 };
 

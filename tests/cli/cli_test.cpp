@@ -1,0 +1,93 @@
+// The agegate command as a user runs it: every flag the README and the model
+// card name exists (read from --help), --policy FILE against flags, and a
+// missing ../shared gives one clear message.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "agegate/core/fs.h"
+#include "test_support.h"
+
+namespace agegate {
+namespace {
+namespace fs = std::filesystem;
+using testing::run_agegate;
+
+const std::set<std::string> kCommands = {"train", "evaluate", "predict", "eda", "report", "serve"};
+
+// command -> flags written after "agegate <command>" in a document.
+std::map<std::string, std::set<std::string>> flags_named_in(const fs::path& doc) {
+  std::map<std::string, std::set<std::string>> out;
+  std::istringstream in(read_file(doc));
+  std::string line;
+  const std::regex command(R"(agegate (train|evaluate|predict|eda|report|serve)\b([^`|]*))");
+  const std::regex flag(R"((--[a-z][a-z0-9-]*))");
+  while (std::getline(in, line)) {
+    for (std::sregex_iterator c(line.begin(), line.end(), command), end; c != end; ++c) {
+      const std::string rest = (*c)[2];
+      for (std::sregex_iterator f(rest.begin(), rest.end(), flag); f != end; ++f) out[(*c)[1]].insert((*f)[1]);
+    }
+  }
+  return out;
+}
+
+TEST(Cli, EveryFlagTheReadmeAndModelCardNameExists) {
+  const fs::path root = fs::path(AGEGATE_TEST_SOURCE_DIR);
+  int checked = 0;
+  for (const fs::path& doc : {root / "README.md", root / "models" / "MODEL_CARD.md"}) {
+    for (const auto& [cmd, flags] : flags_named_in(doc)) {
+      auto help = run_agegate(cmd + " --help");
+      ASSERT_EQ(help.exit_code, 0) << cmd << ": " << help.err;
+      for (const auto& f : flags) {
+        EXPECT_NE(help.out.find(f), std::string::npos) << doc.filename() << " names `agegate " << cmd << " " << f
+                                                       << "`, which --help does not list";
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 10);  // the documents do name flags; an empty scan would prove nothing
+  // The policy flags the README lists for evaluate, predict and serve.
+  for (const std::string cmd : {"evaluate", "predict", "serve"}) {
+    auto help = run_agegate(cmd + " --help");
+    for (const char* f : {"--policy", "--legal-age", "--challenge-age", "--max-risk", "--level"}) {
+      EXPECT_NE(help.out.find(f), std::string::npos) << cmd << " " << f;
+    }
+  }
+}
+
+TEST(Cli, FlagsWinOverThePolicyFile) {
+  fs::path dir = testing::scratch_dir("policy");
+  write_file_atomic(dir / "p.json", R"({"legal_age": 20, "challenge_age": 30, "max_risk": 0.05})");
+  const std::string photo = testing::real_photo(0).first.string();
+  auto r = run_agegate("-q predict --detect off --json --policy " + (dir / "p.json").string() +
+                       " --challenge-age 21 " + photo);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto policy = nlohmann::json::parse(r.out)["policy"];
+  EXPECT_EQ(policy["challenge_age"].get<int>(), 21);  // the flag
+  EXPECT_EQ(policy["legal_age"].get<int>(), 20);      // the file
+  EXPECT_DOUBLE_EQ(policy["max_risk"].get<double>(), 0.05);
+  auto file_only = run_agegate("-q predict --detect off --json --policy " + (dir / "p.json").string() + " " + photo);
+  ASSERT_EQ(file_only.exit_code, 0) << file_only.err;
+  EXPECT_EQ(nlohmann::json::parse(file_only.out)["policy"]["challenge_age"].get<int>(), 30);
+}
+
+TEST(Cli, AMissingSharedFolderGivesOneClearMessage) {
+  const char* old = std::getenv("AGEGATE_SHARED_DIR");
+  const std::string saved = old ? old : "";
+  setenv("AGEGATE_SHARED_DIR", "/nonexistent-agegate-shared", 1);
+  auto r = run_agegate("eda --out " + testing::scratch_dir("eda").string());
+  old ? setenv("AGEGATE_SHARED_DIR", saved.c_str(), 1) : unsetenv("AGEGATE_SHARED_DIR");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("/nonexistent-agegate-shared/data/faces: data folder not found"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("AGEGATE_SHARED_DIR"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;  // one line, not a cascade
+}
+
+}  // namespace
+}  // namespace agegate
