@@ -15,6 +15,7 @@
 #include "agegate/data/image.h"
 #include "agegate/model/model_file.h"
 #include "agegate/serve/server.h"
+#include "agegate/core/error.h"
 #include "test_support.h"
 
 namespace agegate {
@@ -195,6 +196,17 @@ TEST(Server, ServingAPhotoLeavesNoNewFileBehind) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(listing(fs::current_path()), before_cwd);
   EXPECT_EQ(listing(fs::temp_directory_path()), before_tmp);
+}
+
+TEST(Server, EachErrorTypeMapsToOneStatus) {
+  std::string code;
+  EXPECT_EQ(http_status_for(InvalidInput("bad photo"), &code), 400);
+  EXPECT_EQ(code, "bad_request");
+  EXPECT_EQ(http_status_for(IoError("disk"), &code), 500);
+  EXPECT_EQ(code, "internal");
+  EXPECT_EQ(http_status_for(ModelError("model"), &code), 500);
+  EXPECT_EQ(http_status_for(InternalError("bug"), &code), 500);
+  EXPECT_EQ(http_status_for(std::runtime_error("other"), &code), 500);
 }
 
 }  // namespace
