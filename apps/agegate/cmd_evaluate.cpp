@@ -31,7 +31,10 @@ void add_options(CLI::App* cmd, EvaluateArgs& a) {
       ->default_str(default_data_dir().string());
   cmd->add_option("--predictions", a.predictions, "write per-photo CSV file_name,real_age,pred_age,low,high,p_under_legal");
   cmd->add_option("--report", a.report_dir, "write an HTML evaluation report into this folder");
-  cmd->add_option("--split", o.split, "a run's split.csv: evaluate only its validation photos (from --data)");
+  cmd->add_option("--split", o.split, "a run's split.csv: evaluate only one part of it (photos from --data)");
+  cmd->add_option("--part", o.part, "with --split: test (held out, the honest figures), val or train")
+      ->check(CLI::IsMember({"test", "val", "train"}))
+      ->capture_default_str();
   cmd->add_flag("--json", a.json, "print one JSON object instead of tables");
   cmd->add_flag("--strict", o.strict, "stop at the first bad CSV row");
   cmd->add_flag("--no-calibration", a.no_calibration, "use the raw distribution (temperature 1)");

@@ -38,7 +38,10 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--weight-decay", o.weight_decay)->capture_default_str();
   cmd->add_option("--warmup-epochs", o.warmup_epochs)->capture_default_str();
   cmd->add_option("--patience", o.patience, "early stopping: epochs without validation gain")->capture_default_str();
-  cmd->add_option("--val-fraction", o.val_fraction)->capture_default_str();
+  cmd->add_option("--val-fraction", o.val_fraction, "share of photos that choose the epoch and fit calibration")
+      ->capture_default_str();
+  cmd->add_option("--test-fraction", o.test_fraction, "share held out and measured once at the end (0 = none)")
+      ->capture_default_str();
   cmd->add_option("--seed", o.seed)->capture_default_str();
   cmd->add_option("--workers", o.workers, "decoding threads")->capture_default_str();
   cmd->add_option("--cache-mb", o.cache_mb, "memory for prepared photos (0 = stream every epoch)")->capture_default_str();
@@ -77,6 +80,10 @@ int run_train(const TrainArgs& a) {
   std::printf("best epoch     %d of %d run\n", r.best_epoch, r.epochs_run);
   std::printf("val MAE        %.3f (calibrated model: %.3f)\n", r.best_val_mae, r.val_metrics.value("mae", 0.0));
   std::printf("val within 5   %.1f%%\n", 100 * r.val_metrics.value("within5", 0.0));
+  if (r.test_metrics.is_object()) {
+    std::printf("test MAE       %.3f on %d held-out photos\n", r.test_metrics.value("mae", 0.0),
+                r.test_metrics.value("count", 0));
+  }
   std::printf("train speed    %.1f img/s\n", r.images_per_second);
   std::printf("wall time      %.0f s\n", r.wall_seconds);
   return kOk;

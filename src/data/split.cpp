@@ -1,4 +1,4 @@
-// Age-stratified, seeded train/validation split and its CSV form.
+// Age-stratified, seeded train/validation/test split and its CSV form.
 #include "agegate/data/split.h"
 
 #include <algorithm>
@@ -36,9 +36,40 @@ void seeded_shuffle(std::vector<size_t>* v, std::mt19937_64* rng) {
 
 }  // namespace
 
-Split stratified_split(const std::vector<LabelRow>& rows, double val_fraction, uint64_t seed) {
+SplitPart parse_split_part(const std::string& name) {
+  if (name == "train") return SplitPart::kTrain;
+  if (name == "val") return SplitPart::kVal;
+  if (name == "test") return SplitPart::kTest;
+  throw InvalidInput("split part '" + name + "' is not train, val or test");
+}
+
+const char* to_string(SplitPart part) {
+  switch (part) {
+    case SplitPart::kTrain: return "train";
+    case SplitPart::kVal: return "val";
+    case SplitPart::kTest: return "test";
+  }
+  return "?";
+}
+
+const std::vector<LabelRow>& part_of(const Split& split, SplitPart part) {
+  switch (part) {
+    case SplitPart::kTrain: return split.train;
+    case SplitPart::kVal: return split.val;
+    case SplitPart::kTest: return split.test;
+  }
+  return split.train;
+}
+
+Split stratified_split(const std::vector<LabelRow>& rows, double val_fraction, double test_fraction,
+                       uint64_t seed) {
   if (!(val_fraction > 0.0 && val_fraction < 1.0)) {
     throw InvalidInput("validation fraction " + std::to_string(val_fraction) + " is not in (0,1)");
+  }
+  if (!(test_fraction >= 0.0 && val_fraction + test_fraction < 1.0)) {
+    throw InvalidInput("test fraction " + std::to_string(test_fraction) + " is not in [0," +
+                       std::to_string(1.0 - val_fraction) + ") next to validation fraction " +
+                       std::to_string(val_fraction));
   }
   std::map<int, std::vector<size_t>> bins;
   for (size_t i = 0; i < rows.size(); ++i) bins[rows[i].age / kStratumYears].push_back(i);
@@ -62,15 +93,24 @@ Split stratified_split(const std::vector<LabelRow>& rows, double val_fraction, u
   }
 
   std::mt19937_64 rng(seed);
-  std::vector<char> is_val(rows.size(), 0);
+  std::vector<SplitPart> part(rows.size(), SplitPart::kTrain);
   for (auto& stratum : strata) {
     seeded_shuffle(&stratum, &rng);
-    auto n_val = static_cast<size_t>(std::llround(val_fraction * static_cast<double>(stratum.size())));
+    const auto n = static_cast<double>(stratum.size());
+    auto n_test = static_cast<size_t>(std::llround(test_fraction * n));
+    if (n_test == 0 && test_fraction > 0 && stratum.size() > 2) n_test = 1;
+    auto n_val = static_cast<size_t>(std::llround(val_fraction * n));
     if (n_val == 0 && stratum.size() > 1) n_val = 1;
-    for (size_t i = 0; i < n_val && i < stratum.size(); ++i) is_val[stratum[i]] = 1;
+    for (size_t i = 0; i < stratum.size(); ++i) {
+      if (i < n_test) part[stratum[i]] = SplitPart::kTest;
+      else if (i < n_test + n_val) part[stratum[i]] = SplitPart::kVal;
+    }
   }
   Split split;
-  for (size_t i = 0; i < rows.size(); ++i) (is_val[i] ? split.val : split.train).push_back(rows[i]);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    (part[i] == SplitPart::kTrain ? split.train : part[i] == SplitPart::kVal ? split.val : split.test)
+        .push_back(rows[i]);
+  }
   return split;
 }
 
@@ -78,6 +118,7 @@ void write_split_csv(const fs::path& path, const Split& split) {
   CsvWriter csv(kSplitColumns, CsvWriter::Separators::kQuote, path.string());
   for (const auto& r : split.train) csv.row({r.file_name, std::to_string(r.age), "train"});
   for (const auto& r : split.val) csv.row({r.file_name, std::to_string(r.age), "val"});
+  for (const auto& r : split.test) csv.row({r.file_name, std::to_string(r.age), "test"});
   csv.write(path);
 }
 
@@ -99,11 +140,13 @@ Split read_split_csv(const fs::path& path, const fs::path& data_dir) {
       split.train.push_back(std::move(r));
     } else if (which == "val") {
       split.val.push_back(std::move(r));
+    } else if (which == "test") {
+      split.test.push_back(std::move(r));
     } else {
-      throw InvalidInput(row->where() + ": split '" + which + "' is not train or val");
+      throw InvalidInput(row->where() + ": split '" + which + "' is not train, val or test");
     }
   }
-  if (split.train.empty() && split.val.empty()) throw InvalidInput(path.string() + ": no rows");
+  if (split.train.empty() && split.val.empty() && split.test.empty()) throw InvalidInput(path.string() + ": no rows");
   return split;
 }
 

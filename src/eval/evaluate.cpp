@@ -27,7 +27,7 @@ Figures measure(const std::vector<Prediction>& predictions, const Policy& policy
 }
 
 nlohmann::json EvaluateOptions::to_json() const {
-  return {{"model", model.string()},     {"data_dir", data_dir.string()}, {"split", split.string()},
+  return {{"model", model.string()},     {"data_dir", data_dir.string()}, {"split", split.string()}, {"part", part},
           {"strict", strict},            {"calibrated", calibrated},      {"batch_size", batch_size},
           {"workers", workers},          {"threads", threads},            {"policy", policy.to_json()}};
 }
@@ -60,8 +60,13 @@ EvaluationResult evaluate(const EvaluateOptions& in) {
   LabelSet labels = read_labels(o.data_dir, lo);
   log().info("labels: {}", labels.summary());
   if (!o.split.empty()) {
-    labels.rows = read_split_csv(o.split, o.data_dir).val;
-    log().info("split {}: {} validation photos", o.split.string(), labels.rows.size());
+    const SplitPart part = parse_split_part(o.part);
+    labels.rows = part_of(read_split_csv(o.split, o.data_dir), part);
+    if (labels.rows.empty()) {
+      throw InvalidInput(o.split.string() + " has no " + o.part + " photos" +
+                         (part == SplitPart::kTest ? " (a run from before the held-out part: use --part val)" : ""));
+    }
+    log().info("split {}: {} {} photos", o.split.string(), labels.rows.size(), o.part);
   }
   RunModelOptions ro;
   ro.batch_size = o.batch_size;

@@ -219,7 +219,7 @@ void metrics_table(HtmlPage& page, const nlohmann::json& metrics) {
 ModelReportSummary prediction_section(HtmlPage& page, ModelReportSummary s,
                                       const std::vector<PredictionRow>& p,
                                       const fs::path& data_dir, const fs::path& out_dir,
-                                      const ReportOptions& o) {
+                                      const ReportOptions& o, const std::string& title = "Predictions") {
   if (p.empty()) throw InvalidInput("no predictions to report");
   const fs::path charts = out_dir / kChartsFolder;
   const fs::path photos = out_dir / kPhotosFolder;
@@ -232,7 +232,7 @@ ModelReportSummary prediction_section(HtmlPage& page, ModelReportSummary s,
   for (auto& r : p) sum += abs_error(r);
   s.mae = sum / static_cast<double>(p.size());
   s.bands = summarise_bands(p);
-  page.heading("Predictions");
+  page.heading(title);
   page.paragraph(std::to_string(p.size()) + " photos, mean absolute error " + format_number("%.2f", s.mae) +
                  " years.");
   prediction_charts(page, s, p, charts, o.charts);
@@ -277,7 +277,11 @@ ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOp
   }
   auto metrics = read_metrics_csv(run_dir / kMetricsFile);
   if (metrics.empty()) throw InvalidInput((run_dir / "metrics.csv").string() + " has no epochs");
-  auto predictions = read_predictions_csv(run_dir / "predictions_val.csv");
+  // The held-out test part gives the headline figures when the run has one;
+  // runs from before it fall back to the validation photos.
+  const bool held_out = run.contains("test_metrics") && run["test_metrics"].is_object() &&
+                        fs::exists(run_dir / "predictions_test.csv");
+  auto predictions = read_predictions_csv(run_dir / (held_out ? "predictions_test.csv" : "predictions_val.csv"));
 
   ModelReportSummary s;
   s.best_epoch = run["best_epoch"].get<int>();
@@ -285,7 +289,15 @@ ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOp
   HtmlPage page("Training report: " + fs::absolute(run_dir).filename().string());
   page.paragraph("Run folder: " + fs::absolute(run_dir).string() + "; data: " +
                  run["data_dir"].get<std::string>());
+  if (held_out) {
+    page.heading("Held-out test metrics of the final model");
+    page.paragraph("Measured once on photos that chose nothing: neither the best epoch nor the calibration.");
+    metrics_table(page, run["test_metrics"]);
+  }
   page.heading("Validation metrics of the final model");
+  if (held_out) {
+    page.paragraph("These photos chose the best epoch and fitted the temperature, so these figures flatter the model.");
+  }
   if (run.contains("val_metrics") && run["val_metrics"].is_object()) metrics_table(page, run["val_metrics"]);
   page.heading("Training curves");
   auto best = std::find_if(metrics.begin(), metrics.end(),
@@ -305,7 +317,8 @@ ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOp
   }
   page.table({"epoch", "train loss", "train MAE", "val loss", "val MAE", "lr", "seconds", "img/s"},
              rows);
-  s = prediction_section(page, s, predictions, run["data_dir"].get<std::string>(), out_dir, options);
+  s = prediction_section(page, s, predictions, run["data_dir"].get<std::string>(), out_dir, options,
+                         held_out ? "Predictions on the held-out test photos" : "Predictions on the validation photos");
   if (run.contains("options") && run["options"].is_object()) {
     page.heading("Options");
     std::vector<std::vector<std::string>> opt_rows;

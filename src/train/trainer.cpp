@@ -1,7 +1,8 @@
 // The training run (see trainer.h): opens the run folder, splits the data,
 // builds the network and optimiser, loops train_step() / validation_pass()
 // with the schedule, keeps the best epoch, checkpoints every epoch, then
-// calibrates the best weights and writes the model file and run.json.
+// calibrates the best weights, measures them once on the held-out test part
+// and writes the model file and run.json.
 #include "agegate/train/trainer.h"
 
 #include <ATen/ATen.h>
@@ -59,6 +60,7 @@ class Trainer {
   void record_epoch(int epoch, const StepResult& totals, double train_seconds,
                     std::chrono::steady_clock::time_point start, double lr);
   TrainResult finish();
+  nlohmann::json measure_test(double temperature);
   double minutes_since_start() const;
 
   TrainOptions opt_;
@@ -115,13 +117,14 @@ void Trainer::load_split() {
     log().info("labels: {}", labels.summary());
     std::vector<LabelRow> rows = labels.rows;
     if (opt_.max_photos > 0 && static_cast<int>(rows.size()) > opt_.max_photos) rows.resize(opt_.max_photos);
-    split_ = stratified_split(rows, opt_.val_fraction, opt_.seed);
+    split_ = stratified_split(rows, opt_.val_fraction, opt_.test_fraction, opt_.seed);
     write_split_csv(run_ / kSplitFile, split_);
   }
   if (split_.train.empty() || split_.val.empty()) {
     throw InvalidInput("too few usable photos in " + opt_.data_dir.string() + " to split into train and val");
   }
-  log().info("split: {} train, {} validation photos (seed {})", split_.train.size(), split_.val.size(), opt_.seed);
+  log().info("split: {} train, {} validation, {} held-out test photos (seed {})", split_.train.size(),
+             split_.val.size(), split_.test.size(), opt_.seed);
 }
 
 // Device, network (with the ImageNet import), optimiser groups and the step options.
@@ -236,6 +239,7 @@ TrainResult Trainer::finish() {
   auto preds = to_predictions(val, cal.temperature);
   const nlohmann::json metrics = measure(preds, opt_.policy).to_json();
   write_predictions_csv(run_ / "predictions_val.csv", preds, opt_.policy);
+  const nlohmann::json test_metrics = measure_test(cal.temperature);
 
   net_->to(c10::kCPU);
   ModelInfo info;
@@ -244,15 +248,17 @@ TrainResult Trainer::finish() {
   info.temperature = cal.temperature;
   std::vector<LabelRow> all = split_.train;
   all.insert(all.end(), split_.val.begin(), split_.val.end());
+  all.insert(all.end(), split_.test.begin(), split_.test.end());
   info.metadata = {
       {"created", utc_timestamp()},
       {"data", {{"dir", opt_.data_dir.string()}, {"fingerprint", data_fingerprint(all)},
-                {"train_count", split_.train.size()}, {"val_count", split_.val.size()}}},
+                {"train_count", split_.train.size()}, {"val_count", split_.val.size()},
+                {"test_count", split_.test.size()}}},
       {"training", {{"options", opt_.to_json()}, {"seed", opt_.seed}, {"git", git_revision()},
                     {"best_epoch", state_.best_epoch}, {"epochs_run", state_.history.size()}}},
       {"imagenet_import", state_.import_info},
       {"calibration", cal.to_json()},
-      {"metrics", {{"validation", metrics}}},
+      {"metrics", {{"validation", metrics}, {"test", test_metrics}}},
       {"version", agegate_version()}};
   TrainResult result;
   result.model_path = run_ / kModelFile;
@@ -263,14 +269,34 @@ TrainResult Trainer::finish() {
   result.images_per_second = throughput_n_ ? throughput_sum_ / throughput_n_ : 0;
   result.wall_seconds = minutes_since_start() * 60;
   result.val_metrics = metrics;
+  result.test_metrics = test_metrics;
   nlohmann::json run_json = {{"best_epoch", state_.best_epoch}, {"best_val_mae_uncalibrated", state_.best_mae},
                              {"data_dir", opt_.data_dir.string()}, {"options", opt_.to_json()},
-                             {"val_metrics", metrics}, {"calibration", cal.to_json()},
+                             {"val_metrics", metrics}, {"test_metrics", test_metrics},
+                             {"calibration", cal.to_json()},
                              {"images_per_second", result.images_per_second},
                              {"wall_seconds", result.wall_seconds}, {"device", device_.str()},
                              {"git", git_revision()}, {"model", result.model_path.string()}};
   write_file_atomic(run_ / "run.json", run_json.dump(2) + "\n");
   return result;
+}
+
+// The final, calibrated model on the held-out test photos: the first and only
+// time they are read. null when the split has no test part.
+nlohmann::json Trainer::measure_test(double temperature) {
+  if (split_.test.empty()) return nullptr;
+  LoaderOptions lo;
+  lo.batch_size = opt_.batch_size;
+  lo.workers = opt_.workers;
+  const PreparedSet test = load_prepared_set(split_.test, step_.spec, lo);
+  if (test.ages.numel() == 0) return nullptr;
+  const at::Tensor logits = set_logits(net_, test, step_.spec, device_, opt_.batch_size);
+  ModelRun run{logits, test.ages.round().to(at::kLong), test.file_names, test.skipped};
+  auto preds = to_predictions(run, temperature);
+  write_predictions_csv(run_ / "predictions_test.csv", preds, opt_.policy);
+  nlohmann::json m = measure(preds, opt_.policy).to_json();
+  log().info("held-out test: {} photos, MAE {:.3f}", preds.size(), m.value("mae", 0.0));
+  return m;
 }
 
 TrainResult Trainer::run() {
@@ -339,7 +365,8 @@ nlohmann::json TrainOptions::to_json() const {
           {"pretrained", pretrained}, {"input_size", input_size}, {"epochs", epochs},
           {"batch_size", batch_size}, {"lr", lr}, {"backbone_lr_scale", backbone_lr_scale},
           {"weight_decay", weight_decay}, {"warmup_epochs", warmup_epochs},
-          {"patience", patience}, {"val_fraction", val_fraction}, {"seed", seed},
+          {"patience", patience}, {"val_fraction", val_fraction}, {"test_fraction", test_fraction},
+          {"seed", seed},
           {"workers", workers}, {"cache_mb", cache_mb}, {"threads", threads},
           {"device", device}, {"mixed_precision", mixed_precision},
           {"label_sigma", loss.sigma}, {"l1_weight", loss.l1_weight}, {"max_minutes", max_minutes},
@@ -358,6 +385,9 @@ void TrainOptions::validate() const {
   if (backbone_lr_scale < 0) bad("--backbone-lr-scale", "must be >= 0");
   if (weight_decay < 0) bad("--weight-decay", "must be >= 0");
   if (!(val_fraction > 0 && val_fraction < 1)) bad("--val-fraction", "must be in (0,1)");
+  if (!(test_fraction >= 0 && val_fraction + test_fraction < 1)) {
+    bad("--test-fraction", "must be >= 0 and leave training photos next to --val-fraction");
+  }
   if (input_size < PreprocessSpec::kMinInputSize || input_size > PreprocessSpec::kMaxInputSize) {
     bad("--input-size", "must be in " + std::to_string(PreprocessSpec::kMinInputSize) + ".." +
                             std::to_string(PreprocessSpec::kMaxInputSize));

@@ -156,7 +156,7 @@ std::vector<LabelRow> synthetic_rows(int n) {
 
 TEST(Split, StratifiedDisjointCoveringAndSeeded) {
   auto rows = synthetic_rows(1000);
-  Split a = stratified_split(rows, 0.2, 42);
+  Split a = stratified_split(rows, 0.2, 0.0, 42);
   EXPECT_EQ(a.train.size() + a.val.size(), rows.size());
   std::set<std::string> train, val;
   for (auto& r : a.train) train.insert(r.file_name);
@@ -173,8 +173,8 @@ TEST(Split, StratifiedDisjointCoveringAndSeeded) {
     EXPECT_NEAR(double(vt.first) / vt.second, 0.2, 0.06) << "band " << band * 10;
   }
 
-  Split again = stratified_split(rows, 0.2, 42);
-  Split other = stratified_split(rows, 0.2, 43);
+  Split again = stratified_split(rows, 0.2, 0.0, 42);
+  Split other = stratified_split(rows, 0.2, 0.0, 43);
   std::vector<std::string> va, vagain, vother;
   for (auto& r : a.val) va.push_back(r.file_name);
   for (auto& r : again.val) vagain.push_back(r.file_name);
@@ -183,29 +183,62 @@ TEST(Split, StratifiedDisjointCoveringAndSeeded) {
   EXPECT_NE(va, vother);
 }
 
+// The held-out test part: disjoint from train and val, the asked share of
+// every age band, seeded, and empty when not asked for.
+TEST(Split, HeldOutTestPartIsStratifiedAndDisjoint) {
+  auto rows = synthetic_rows(1000);
+  Split s = stratified_split(rows, 0.15, 0.15, 42);
+  EXPECT_EQ(s.train.size() + s.val.size() + s.test.size(), rows.size());
+  std::set<std::string> seen;
+  for (const auto* part : {&s.train, &s.val, &s.test}) {
+    for (auto& r : *part) EXPECT_TRUE(seen.insert(r.file_name).second) << r.file_name << " in two parts";
+  }
+  EXPECT_NEAR(double(s.test.size()) / rows.size(), 0.15, 0.02);
+  EXPECT_NEAR(double(s.val.size()) / rows.size(), 0.15, 0.02);
+  std::map<int, std::pair<int, int>> bands;  // band -> (test, total)
+  for (auto& r : s.test) ++bands[r.age / 10].first;
+  for (auto& r : rows) ++bands[r.age / 10].second;
+  for (auto& [band, tt] : bands) {
+    if (tt.second < 40) continue;
+    EXPECT_NEAR(double(tt.first) / tt.second, 0.15, 0.06) << "band " << band * 10;
+  }
+  Split again = stratified_split(rows, 0.15, 0.15, 42);
+  ASSERT_EQ(again.test.size(), s.test.size());
+  for (size_t i = 0; i < s.test.size(); ++i) EXPECT_EQ(again.test[i].file_name, s.test[i].file_name);
+  EXPECT_TRUE(stratified_split(rows, 0.2, 0.0, 42).test.empty());
+  EXPECT_THROW(stratified_split(rows, 0.5, 0.5, 1), InvalidInput);
+  EXPECT_THROW(stratified_split(rows, 0.2, -0.1, 1), InvalidInput);
+  EXPECT_EQ(to_string(parse_split_part("test")), std::string("test"));
+  EXPECT_EQ(&part_of(s, SplitPart::kVal), &s.val);
+  EXPECT_THROW(parse_split_part("holdout"), InvalidInput);
+}
+
 TEST(Split, SparseOldAgesStillReachValidation) {
   auto rows = synthetic_rows(300);
   for (int i = 0; i < 6; ++i) rows.push_back({"old" + std::to_string(i), "", 95 + i % 3, 0});
-  Split s = stratified_split(rows, 0.2, 1);
+  Split s = stratified_split(rows, 0.2, 0.0, 1);
   int old_val = 0;
   for (auto& r : s.val) old_val += r.age >= 90;
   EXPECT_GE(old_val, 1);
-  EXPECT_THROW(stratified_split(rows, 0.0, 1), InvalidInput);
-  EXPECT_THROW(stratified_split(rows, 1.0, 1), InvalidInput);
+  EXPECT_THROW(stratified_split(rows, 0.0, 0.0, 1), InvalidInput);
+  EXPECT_THROW(stratified_split(rows, 1.0, 0.0, 1), InvalidInput);
 }
 
 TEST(Split, CsvRoundTripAndErrors) {
   auto dir = scratch_dir("csv");
-  Split s = stratified_split(synthetic_rows(50), 0.3, 7);
+  Split s = stratified_split(synthetic_rows(50), 0.3, 0.2, 7);
   write_split_csv(dir / "split.csv", s);
   Split back = read_split_csv(dir / "split.csv", "/data");
   ASSERT_EQ(back.train.size(), s.train.size());
   ASSERT_EQ(back.val.size(), s.val.size());
+  ASSERT_EQ(back.test.size(), s.test.size());
+  ASSERT_FALSE(back.test.empty());
+  EXPECT_EQ(back.test[0].file_name, s.test[0].file_name);
   EXPECT_EQ(back.val[0].file_name, s.val[0].file_name);
   EXPECT_EQ(back.val[0].age, s.val[0].age);
   EXPECT_EQ(back.val[0].path, fs::path("/data") / kPhotoFolder / s.val[0].file_name);
 
-  std::ofstream(dir / "bad.csv") << "file_name,real_age,split\na.jpg,20,train\nb.jpg,20,test\n";
+  std::ofstream(dir / "bad.csv") << "file_name,real_age,split\na.jpg,20,train\nb.jpg,20,holdout\n";
   // core/csv.h names the line (the file's line number, header = line 1).
   expect_invalid_mentioning([&] { read_split_csv(dir / "bad.csv", dir); }, "line 3");
   std::ofstream(dir / "bad2.csv") << "file_name,real_age,split\na.jpg,x,train\n";

@@ -1,7 +1,11 @@
-// Seeded, age-stratified train/validation split, saved in the run folder.
+// Seeded, age-stratified train/validation/test split, saved in the run folder.
+// Validation photos choose the best epoch and fit the temperature; the test
+// part is touched by nothing until the final model is measured on it, so its
+// figures are the honest ones.
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "agegate/data/labels.h"
@@ -11,15 +15,26 @@ namespace agegate {
 struct Split {
   std::vector<LabelRow> train;
   std::vector<LabelRow> val;
+  std::vector<LabelRow> test;  // held out: never used for any choice
 };
 
-// Rows are grouped into age strata (5-year bins, sparse old ages merged) and
-// each stratum is shuffled with `seed` and cut at `val_fraction` (at least one
-// val row per stratum of 2+). Deterministic for a seed and row order on every
-// platform. Throws InvalidInput unless 0 < val_fraction < 1.
-Split stratified_split(const std::vector<LabelRow>& rows, double val_fraction, uint64_t seed);
+// Which part of a split: "train", "val" or "test".
+enum class SplitPart { kTrain, kVal, kTest };
+SplitPart parse_split_part(const std::string& name);  // throws InvalidInput
+const char* to_string(SplitPart part);
+const std::vector<LabelRow>& part_of(const Split& split, SplitPart part);
 
-// CSV (core/csv.h): file_name,real_age,split  (split = train|val). Atomic.
+// Rows are grouped into age strata (5-year bins, sparse old ages merged) and
+// each stratum is shuffled with `seed`; its first round(test_fraction * n)
+// rows go to test, the next round(val_fraction * n) to val, the rest to
+// train (at least one val row per stratum of 2+, and one test row per
+// stratum of 3+ when test_fraction > 0). Deterministic for a seed and row
+// order on every platform. Throws InvalidInput unless 0 < val_fraction,
+// 0 <= test_fraction and val_fraction + test_fraction < 1.
+Split stratified_split(const std::vector<LabelRow>& rows, double val_fraction, double test_fraction,
+                       uint64_t seed);
+
+// CSV (core/csv.h): file_name,real_age,split  (split = train|val|test). Atomic.
 void write_split_csv(const std::filesystem::path& path, const Split& split);
 // Reads a split back, resolving photos against `data_dir` (LabelRow::row is
 // then the line in the split file). Throws IoError when the file is missing

@@ -2,7 +2,7 @@
 // library half of `agegate evaluate` (the command prints, the report draws,
 // the JSON serialises what this returns).
 //
-//   EvaluateOptions o;  o.data_dir = "faces";  o.split = "runs/a/split.csv";
+//   EvaluateOptions o;  o.data_dir = "faces";  o.split = "runs/a/split.csv";  // its test part
 //   EvaluationResult r = evaluate(o);          // loads the model, runs every photo
 //   std::puts(r.format_tables().c_str());       // MAE, bands, coverage, decision rates, curves
 //   r.to_json();                                // the keys of `agegate evaluate --json`
@@ -36,7 +36,8 @@ Figures measure(const std::vector<Prediction>& predictions, const Policy& policy
 struct EvaluateOptions {
   std::filesystem::path model;     // empty: default_model_path()
   std::filesystem::path data_dir;  // empty: default_data_dir()
-  std::filesystem::path split;     // a run's split.csv: evaluate only its validation photos
+  std::filesystem::path split;     // a run's split.csv: evaluate only one part of it
+  std::string part = "test";       // which part of `split`: test (held out), val or train
   bool strict = false;             // stop at the first bad labels.csv row
   bool calibrated = true;          // false: temperature 1 (the raw distribution)
   int batch_size = 64;

@@ -9,7 +9,10 @@
 //   metrics.csv          train/checkpoint.h (read_metrics_csv)
 //   predictions CSV      file_name,real_age,pred_age,low,high,p_under_legal
 //                        (eval's write_predictions_csv / read_predictions_csv)
-//   run.json             {"best_epoch":int, "data_dir":str, "options":{...}, "val_metrics":{...}}
+//   run.json             {"best_epoch":int, "data_dir":str, "options":{...}, "val_metrics":{...},
+//                         "test_metrics":{...} or null}
+//   predictions_test.csv the held-out photos (shown when run.json has test_metrics),
+//                        else predictions_val.csv
 // Photos of the worst predictions are read from <data_dir>/final_files/ and
 // copied as thumbnails into the report; a missing photo is shown as missing
 // in the caption and does not stop the report.

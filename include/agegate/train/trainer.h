@@ -1,12 +1,17 @@
 // Training: fine-tunes an AgeNet on a folder in the study's layout and writes
 // a run folder (the HTML report is the caller's: report/model_report.h):
 //   RUN_DIR/options.json        options, seed, git revision (written first)
-//   RUN_DIR/split.csv           the seeded age-stratified train/val split
+//   RUN_DIR/split.csv           the seeded age-stratified train/val/test split
 //   RUN_DIR/metrics.csv         one row per finished epoch
 //   RUN_DIR/checkpoint.pt       weights + optimiser + trainer state, every epoch
 //   RUN_DIR/model.agm           the best epoch's weights, calibrated (model file)
 //   RUN_DIR/predictions_val.csv validation predictions of the final model
-//   RUN_DIR/run.json            best epoch, validation metrics, calibration
+//   RUN_DIR/predictions_test.csv held-out test predictions of the final model
+//   RUN_DIR/run.json            best epoch, validation and test metrics, calibration
+//
+// Validation photos choose the best epoch and fit the temperature; the
+// held-out test photos are read once, by the final model, and give the
+// figures a model card should quote.
 //
 //   TrainOptions opt;  opt.data_dir = "faces";  opt.out_dir = "runs/a";
 //   TrainResult r = train(opt);   // throws InvalidInput/IoError/ModelError
@@ -46,7 +51,8 @@ struct TrainOptions {
   double weight_decay = 1e-4;
   double warmup_epochs = 1.0;
   int patience = 6;                   // early stopping on validation MAE
-  double val_fraction = 0.2;
+  double val_fraction = 0.15;        // chooses the epoch, fits the temperature
+  double test_fraction = 0.15;       // held out: measured once, at the end
   uint64_t seed = 42;
   int workers = 2;
   int64_t cache_mb = 2048;            // in-memory cache of prepared photos
@@ -74,6 +80,7 @@ struct TrainResult {
   double images_per_second = 0;  // training throughput, mean over epochs
   double wall_seconds = 0;
   nlohmann::json val_metrics;    // eval summary of the final (calibrated) model
+  nlohmann::json test_metrics;   // the same on the held-out test part (null without one)
 };
 
 TrainResult train(const TrainOptions& options);
