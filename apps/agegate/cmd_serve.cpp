@@ -1,6 +1,8 @@
 // `agegate serve`: the HTTP service (see include/agegate/serve/server.h).
 #ifdef AGEGATE_WITH_VISION
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <string>
 
 #include "agegate/core/interrupt.h"
@@ -15,6 +17,7 @@ namespace {
 struct ServeArgs {
   ServerOptions server;  // every default lives there
   std::string detect = to_string(PipelineOptions{}.detect);
+  int test_delay_ms = 0;  // hidden: each estimation sleeps first (process-level drain tests)
   PolicyArgs policy;
 };
 
@@ -36,12 +39,16 @@ void setup(CLI::App& app) {
   cmd->add_option("--model", o.pipeline.model, "model file (.agm)")->default_str(default_model_path().string());
   cmd->add_option("--detect", a->detect, "auto|on|off: find faces in raw camera photos")->capture_default_str();
   a->policy.add_to(cmd);
+  cmd->add_option("--test-delay-ms", a->test_delay_ms, "tests only: slow every estimation down")->group("");
   cmd->callback([a] {
     ServerOptions o = a->server;
     o.pipeline.detect = parse_detect_mode(a->detect);
     o.pipeline.policy = a->policy.resolve();
     install_interrupt_handler();
     Server server(o);
+    if (a->test_delay_ms > 0) {
+      server.set_test_hook([ms = a->test_delay_ms] { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); });
+    }
     server.start();
     server.run_until_interrupted();
     set_exit_code(kOk);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -124,7 +125,9 @@ struct Server::Impl {
   std::mutex slot_mu;
   std::condition_variable slot_cv;
   int running = 0;
-  std::atomic<int> test_delay_ms{0};
+  std::atomic<bool> stopping{false};  // stop() began: not ready, no new estimations
+  std::mutex hook_mu;
+  std::function<void()> test_hook;
 
   bool authorised(const httplib::Request& req) const {
     if (opt.token.empty()) return true;
@@ -226,11 +229,18 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
   } observe{metrics, t0};
   const auto deadline = t0 + std::chrono::milliseconds(opt.request_timeout_ms);
   if (!acceptable(req, res)) return;
-  // Admission: running + queued never exceeds threads + max_queue.
+  // Admission: running + queued never exceeds threads + max_queue. The
+  // count is raised before `stopping` is read, so stop() either sees this
+  // request in flight and waits for it, or the request sees `stopping`.
   if (admitted.fetch_add(1) >= opt.threads + opt.max_queue) {
     admitted.fetch_sub(1);
     res.set_header("Retry-After", kRetryAfterSeconds);
     return send_error(res, 503, "overloaded", "too many requests in flight; retry shortly");
+  }
+  if (stopping.load()) {
+    admitted.fetch_sub(1);
+    res.set_header("Retry-After", kRetryAfterSeconds);
+    return send_error(res, 503, "shutting_down", "the service is stopping; retry on another instance");
   }
   struct Release {
     Impl* s;
@@ -254,7 +264,12 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
     release.holds_slot = true;
   }
   const double queued_ms = ms_since(t0);
-  if (int d = test_delay_ms.load(); d > 0) std::this_thread::sleep_for(std::chrono::milliseconds(d));
+  std::function<void()> hook;
+  {
+    std::lock_guard<std::mutex> lock(hook_mu);
+    hook = test_hook;
+  }
+  if (hook) hook();
   answer(req, res, t0, queued_ms);
 }
 
@@ -268,7 +283,7 @@ void Server::Impl::routes() {
     res.set_content(R"({"status":"ok"})", "application/json");
   });
   http.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    const bool ready = pipeline && !interrupted();
+    const bool ready = pipeline && !stopping.load() && !interrupted();
     res.status = ready ? 200 : 503;
     res.set_content(json{{"ready", ready}, {"model", model_json}}.dump(), "application/json");
   });
@@ -348,7 +363,16 @@ void Server::start() {
 void Server::stop() {
   auto& s = *impl_;
   if (!s.thread.joinable()) return;
-  s.http.stop();  // closes the listening socket; the pool finishes in-flight work
+  // Drain: /readyz turns 503 and new estimations are refused while the ones
+  // admitted finish (each is bounded by the request time limit).
+  s.stopping = true;
+  const auto drain_deadline = Clock::now() + std::chrono::milliseconds(s.opt.request_timeout_ms);
+  if (int n = s.admitted.load(); n > 0) log().info("stopping: draining {} request(s) in flight", n);
+  while (s.admitted.load() > 0 && Clock::now() < drain_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (int n = s.admitted.load(); n > 0) log().warn("stopping with {} request(s) still running", n);
+  s.http.stop();  // closes the listening socket; the pool finishes what it holds
   s.thread.join();
   log().info("server stopped");
 }
@@ -362,6 +386,9 @@ void Server::run_until_interrupted(int poll_ms) {
   stop();
 }
 
-void Server::set_test_delay_ms(int ms) { impl_->test_delay_ms = ms; }
+void Server::set_test_hook(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(impl_->hook_mu);
+  impl_->test_hook = std::move(hook);
+}
 
 }  // namespace agegate

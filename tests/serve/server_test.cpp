@@ -4,7 +4,12 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <condition_variable>
+#include <csignal>
 #include <future>
+#include <map>
+#include <mutex>
+#include <sstream>
 #include <set>
 #include <thread>
 #include <vector>
@@ -67,16 +72,6 @@ std::string metrics_when(httplib::Client& c, const std::string& needle) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return body;
-}
-
-std::set<fs::path> listing(const fs::path& root) {
-  std::set<fs::path> out;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (!ec) out.insert(it->path());
-  }
-  return out;
 }
 
 TEST(Server, AnswersEveryRoute) {
@@ -152,50 +147,361 @@ TEST(Server, BearerTokenIsRequiredWhenSet) {
   auto yes = c.Post("/v1/estimate", auth, photo_bytes(), "image/jpeg");
   ASSERT_TRUE(yes);
   EXPECT_EQ(yes->status, 200);
+  // A wrong token, and the right one without the Bearer scheme, are refused too.
+  for (const char* value : {"Bearer s3creT", "Bearer s3cret2", "s3cret", "Basic s3cret"}) {
+    auto r = c.Post("/v1/estimate", httplib::Headers{{"Authorization", value}}, photo_bytes(), "image/jpeg");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << value;
+    EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer");
+  }
+  // Health and readiness stay open to the orchestrator.
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
+  EXPECT_EQ(c.Get("/readyz")->status, 200);
 }
 
+// A gate the test holds shut: each estimation entering the server's test
+// hook counts itself and waits until the test opens it. With it a queue
+// fills exactly, without timing guesses.
+class Gate {
+ public:
+  void enter() {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+  }
+  bool wait_entered(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return entered_ >= n; });
+  }
+  void open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  int entered() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return entered_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  bool open_ = false;
+};
+
+// Installs a closed gate on the server; opens it when the scope ends (even
+// when an assertion fails), before the server is stopped.
+struct GateOn {
+  explicit GateOn(Server& server) : gate(std::make_shared<Gate>()) {
+    server.set_test_hook([g = gate] { g->enter(); });
+  }
+  ~GateOn() { gate->open(); }
+  std::shared_ptr<Gate> gate;
+};
+
+std::future<httplib::Result> post_async(int port, const std::string& body) {
+  return std::async(std::launch::async, [port, body] {
+    httplib::Client c("127.0.0.1", port);
+    return c.Post("/v1/estimate", body, "image/jpeg");
+  });
+}
+
+// Polls /metrics until the gauge of admitted estimations reads `n`.
+bool in_flight_reaches(httplib::Client& c, int n) {
+  const std::string line = "agegate_in_flight " + std::to_string(n) + "\n";
+  return metrics_when(c, line).find(line) != std::string::npos;
+}
+
+std::string error_code(const httplib::Result& r) { return json::parse(r->body)["error"]["code"]; }
+
+// threads 1 + queue 1: one running (held at the gate), one queued, and the
+// next four are refused at once with 503 + Retry-After; then both held finish.
 TEST(Server, AFullQueueAnswers503WithRetryAfterAndRecovers) {
   ServerOptions o = options();
   o.threads = 1;
   o.max_queue = 1;
   Running s(o);
-  s.server.set_test_delay_ms(400);
-  std::string jpeg = photo_bytes();
-  std::vector<std::future<int>> fs;
-  for (int i = 0; i < 6; ++i) {
-    fs.push_back(std::async(std::launch::async, [&] {
-      auto c = s.client();
-      auto r = c.Post("/v1/estimate", jpeg, "image/jpeg");
-      if (r && r->status == 503) EXPECT_EQ(r->get_header_value("Retry-After"), "1");
-      return r ? r->status : -1;
-    }));
-  }
-  int ok = 0, busy = 0;
-  for (auto& f : fs) {
-    int st = f.get();
-    ok += st == 200;
-    busy += st == 503;
-  }
-  EXPECT_EQ(ok + busy, 6);
-  EXPECT_GE(busy, 3);
-  EXPECT_GE(ok, 1);
-  s.server.set_test_delay_ms(0);
+  GateOn held(s.server);
   auto c = s.client();
-  auto r = c.Post("/v1/estimate", jpeg, "image/jpeg");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
+  const std::string jpeg = photo_bytes();
+  auto running = post_async(s.server.port(), jpeg);
+  ASSERT_TRUE(held.gate->wait_entered(1));
+  auto queued = post_async(s.server.port(), jpeg);
+  ASSERT_TRUE(in_flight_reaches(c, 2));
+  for (int i = 0; i < 4; ++i) {
+    auto r = c.Post("/v1/estimate", jpeg, "image/jpeg");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+    EXPECT_EQ(error_code(r), "overloaded");
+  }
+  EXPECT_EQ(held.gate->entered(), 1);  // the queued one is still waiting for the slot
+  held.gate->open();
+  auto a = running.get(), b = queued.get();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(a->status, 200);
+  EXPECT_EQ(b->status, 200);
+  EXPECT_EQ(held.gate->entered(), 2);
+  std::string m = metrics_when(c, "status=\"200\"} 2");
+  EXPECT_NE(m.find("agegate_requests_total{route=\"/v1/estimate\",status=\"503\"} 4"), std::string::npos) << m;
+  EXPECT_NE(m.find("agegate_requests_total{route=\"/v1/estimate\",status=\"200\"} 2"), std::string::npos) << m;
+  auto again = c.Post("/v1/estimate", jpeg, "image/jpeg");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
 }
 
-TEST(Server, ServingAPhotoLeavesNoNewFileBehind) {
-  Running s(options());
-  auto before_cwd = listing(fs::current_path());
-  auto before_tmp = listing(fs::temp_directory_path());
+// --timeout-ms: a request that waits in the queue past the limit gets 503
+// "timeout" with Retry-After; the one holding the slot is unaffected.
+TEST(Server, AQueuedRequestPastTheTimeLimitGets503) {
+  ServerOptions o = options();
+  o.threads = 1;
+  o.max_queue = 1;
+  o.request_timeout_ms = 300;
+  Running s(o);
+  GateOn held(s.server);
   auto c = s.client();
-  auto r = c.Post("/v1/estimate", photo_bytes(3), "image/jpeg");
+  const std::string jpeg = photo_bytes();
+  auto running = post_async(s.server.port(), jpeg);
+  ASSERT_TRUE(held.gate->wait_entered(1));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = c.Post("/v1/estimate", jpeg, "image/jpeg");
+  const double waited_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(listing(fs::current_path()), before_cwd);
-  EXPECT_EQ(listing(fs::temp_directory_path()), before_tmp);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(error_code(r), "timeout");
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_GE(waited_ms, 290);  // it did wait for the slot, up to the limit
+  held.gate->open();
+  auto a = running.get();
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->status, 200);
+}
+
+// Graceful stop in-process: while a request is in flight, /readyz says 503
+// and new estimations get 503 "shutting_down"; the one in flight finishes.
+TEST(Server, StoppingDrainsInFlightWorkAndTurnsNotReady) {
+  Running s(options());
+  GateOn held(s.server);
+  auto c = s.client();
+  const std::string jpeg = photo_bytes();
+  auto in_flight = post_async(s.server.port(), jpeg);
+  ASSERT_TRUE(held.gate->wait_entered(1));
+  auto stopped = std::async(std::launch::async, [&] { s.server.stop(); });
+  int ready_status = 0;
+  for (int i = 0; i < 250 && ready_status != 503; ++i) {
+    auto r = c.Get("/readyz");
+    ready_status = r ? r->status : -1;
+    if (ready_status != 503) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(ready_status, 503);
+  auto refused = c.Post("/v1/estimate", jpeg, "image/jpeg");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(error_code(refused), "shutting_down");
+  EXPECT_EQ(stopped.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
+      << "stop() returned with a request still in flight";
+  held.gate->open();
+  auto done = in_flight.get();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, 200);
+  EXPECT_EQ(stopped.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_FALSE(c.Get("/healthz"));  // the socket is closed
+}
+
+// The counters and the latency histogram count exactly what was sent.
+TEST(Server, MetricsCountWhatWasSent) {
+  Running s(options());
+  auto c = s.client();
+  const std::string jpeg = photo_bytes();
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c.Post("/v1/estimate", jpeg, "image/jpeg")->status, 200);
+  ASSERT_EQ(c.Post("/v1/estimate", jpeg, "text/plain")->status, 415);
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(c.Get("/healthz")->status, 200);
+  ASSERT_EQ(c.Get("/nowhere")->status, 404);
+  std::string m = metrics_when(c, "route=\"other\",status=\"404\"} 1");
+  for (const char* line : {"agegate_requests_total{route=\"/v1/estimate\",status=\"200\"} 3\n",
+                           "agegate_requests_total{route=\"/v1/estimate\",status=\"415\"} 1\n",
+                           "agegate_requests_total{route=\"/healthz\",status=\"200\"} 2\n",
+                           "agegate_requests_total{route=\"other\",status=\"404\"} 1\n",
+                           "agegate_request_duration_seconds_count 4\n",
+                           "agegate_request_duration_seconds_bucket{le=\"+Inf\"} 4\n",
+                           "agegate_in_flight 0\n"}) {
+    EXPECT_NE(m.find(line), std::string::npos) << line << " missing in\n" << m;
+  }
+  // Histogram buckets are cumulative: never decreasing, ending at the count.
+  std::istringstream in(m);
+  std::string row;
+  long last = 0, buckets = 0, decisions = 0;
+  while (std::getline(in, row)) {
+    if (row.rfind("agegate_request_duration_seconds_bucket", 0) == 0) {
+      const long v = std::stol(row.substr(row.rfind(' ') + 1));
+      EXPECT_GE(v, last) << row;
+      last = v;
+      ++buckets;
+    }
+    if (row.rfind("agegate_decisions_total{", 0) == 0) decisions += std::stol(row.substr(row.rfind(' ') + 1));
+  }
+  EXPECT_EQ(buckets, 13);
+  EXPECT_EQ(last, 4);
+  EXPECT_EQ(decisions, 3);  // one face per photo with detection off
+}
+
+Image grey_frame(int width, int height) {
+  Image img;
+  img.width = width;
+  img.height = height;
+  img.rgb.assign(static_cast<size_t>(width) * height * 3, 128);
+  return img;
+}
+
+// Pastes `photo` scaled by an integer factor (nearest neighbour) at (x, y).
+void paste(Image& frame, const Image& photo, int x, int y, int scale) {
+  for (int py = 0; py < photo.height * scale; ++py) {
+    for (int px = 0; px < photo.width * scale; ++px) {
+      const uint8_t* src = &photo.rgb[(static_cast<size_t>(py / scale) * photo.width + px / scale) * 3];
+      std::copy_n(src, 3, &frame.rgb[(static_cast<size_t>(y + py) * frame.width + x + px) * 3]);
+    }
+  }
+}
+
+std::string jpeg_of(const Image& img) {
+  auto bytes = encode_jpeg(img, 92);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+TEST(Server, AFrameWithoutAFaceIsAnAnswerNotAnError) {
+  ServerOptions o = options();
+  o.pipeline.detect = DetectMode::kOn;
+  Running s(o);
+  auto c = s.client();
+  auto r = c.Post("/v1/estimate", jpeg_of(grey_frame(640, 480)), "image/jpeg");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto j = json::parse(r->body);
+  EXPECT_TRUE(j["faces"].is_array());
+  EXPECT_TRUE(j["faces"].empty());
+  EXPECT_TRUE(j["main_face"].is_null());
+  EXPECT_EQ(j["message"], "no face found");
+  std::string m = metrics_when(c, "outcome=\"no_face\"} 1");
+  EXPECT_NE(m.find("agegate_decisions_total{outcome=\"no_face\"} 1"), std::string::npos) << m;
+}
+
+// Two shoppers in one frame: both are answered, the larger (nearer) face
+// first, and main_face points at it.
+TEST(Server, MainFaceIsTheLargestOfSeveral) {
+  ServerOptions o = options();
+  o.pipeline.detect = DetectMode::kOn;
+  Running s(o);
+  Image frame = grey_frame(960, 560);
+  paste(frame, read_image(testing::real_photo(5).first), 500, 80, 2);  // 400x400 on the right
+  paste(frame, read_image(testing::real_photo(8).first), 80, 180, 1);  // 200x200 on the left
+  auto c = s.client();
+  auto r = c.Post("/v1/estimate", jpeg_of(frame), "image/jpeg");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto j = json::parse(r->body);
+  ASSERT_EQ(j["faces"].size(), 2u) << r->body;
+  ASSERT_EQ(j["main_face"], 0);
+  auto area = [](const json& f) { return f["box"]["width"].get<double>() * f["box"]["height"].get<double>(); };
+  EXPECT_GT(area(j["faces"][0]), 2 * area(j["faces"][1]));
+  EXPECT_GT(j["faces"][0]["box"]["x"].get<double>(), 450);  // the big face is the one on the right
+  EXPECT_LT(j["faces"][1]["box"]["x"].get<double>(), 300);
+  for (auto& f : j["faces"]) EXPECT_TRUE(f["detected"].get<bool>());
+}
+
+// Every file under `root`, as path -> size.
+std::map<fs::path, uintmax_t> files_under(const fs::path& root) {
+  std::map<fs::path, uintmax_t> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    out[it->path()] = it->is_regular_file() ? it->file_size() : 0;
+  }
+  return out;
+}
+
+int port_from_log(const std::string& log) {
+  const std::string marker = "serving on http://127.0.0.1:";
+  auto at = log.find(marker);
+  return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + marker.size());
+}
+
+// `agegate serve` as a process: SIGTERM while a request is in flight turns
+// /readyz to 503, lets the request finish with 200 and exits 0.
+TEST(ServeProcess, SigtermDrainsInFlightRequestsAndExitsZero) {
+  fs::path work = testing::scratch_dir("work");
+  testing::AgegateProcess serve({"serve", "--port", "0", "--detect", "off", "--torch-threads", "1",
+                                 "--test-delay-ms", "1500", "--model", tiny_model().string()},
+                                work);
+  const int port = port_from_log(serve.wait_for_stderr("serving on http://"));
+  ASSERT_GT(port, 0) << serve.err();
+  httplib::Client c("127.0.0.1", port);
+  auto in_flight = post_async(port, photo_bytes());
+  ASSERT_TRUE(in_flight_reaches(c, 1)) << serve.err();
+  serve.signal(SIGTERM);
+  int ready_status = 0;
+  for (int i = 0; i < 50 && ready_status != 503; ++i) {
+    auto r = c.Get("/readyz");
+    ready_status = r ? r->status : -1;
+    if (ready_status != 503) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(ready_status, 503);
+  auto done = in_flight.get();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, 200);
+  EXPECT_EQ(serve.wait(30), 0) << serve.err();
+  const std::string log = serve.err();
+  EXPECT_NE(log.find("draining 1 request(s)"), std::string::npos) << log;
+  EXPECT_NE(log.find("server stopped"), std::string::npos) << log;
+}
+
+// Privacy: a service with its own working, home and temporary folders
+// answers photos, a bad body and a wrong token, stops, and has written
+// nothing in any of them; its log holds no photo bytes and no token.
+TEST(ServeProcess, ServingPhotosLeavesNoFileAndNoPixelsInTheLog) {
+  fs::path root = testing::scratch_dir("privacy");
+  for (const char* d : {"work", "home", "tmp"}) fs::create_directories(root / d);
+  const auto before = files_under(root);
+  testing::AgegateProcess serve({"serve", "--port", "0", "--detect", "auto", "--torch-threads", "1", "--token",
+                                 "s3cret-token", "--model", tiny_model().string()},
+                                root / "work",
+                                {"HOME=" + (root / "home").string(), "TMPDIR=" + (root / "tmp").string(),
+                                 "XDG_CACHE_HOME=" + (root / "home" / ".cache").string()});
+  const int port = port_from_log(serve.wait_for_stderr("serving on http://"));
+  ASSERT_GT(port, 0) << serve.err();
+  httplib::Client c("127.0.0.1", port);
+  httplib::Headers auth{{"Authorization", "Bearer s3cret-token"}};
+  std::vector<std::string> sent;
+  for (int i : {3, 4, 5}) {
+    sent.push_back(photo_bytes(i));
+    auto r = c.Post("/v1/estimate", auth, sent.back(), "image/jpeg");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+  auto bad = c.Post("/v1/estimate", auth, sent[0].substr(0, sent[0].size() / 3), "image/jpeg");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  auto wrong = c.Post("/v1/estimate", httplib::Headers{{"Authorization", "Bearer s3cret-tokeX"}}, sent[1], "image/jpeg");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  serve.signal(SIGTERM);
+  ASSERT_EQ(serve.wait(30), 0) << serve.err();
+
+  EXPECT_EQ(files_under(root), before) << "the service wrote into its working, home or temporary folder";
+  const std::string log = serve.err() + serve.out();
+  EXPECT_EQ(log.find("s3cret"), std::string::npos) << "the token reached the log";
+  for (char ch : log) {
+    const auto u = static_cast<unsigned char>(ch);
+    ASSERT_TRUE(u == '\n' || (u >= 0x20 && u < 0x7f)) << "non-text byte " << int(u) << " in the log";
+  }
+  for (const auto& body : sent) {
+    for (size_t at = 600; at + 12 < body.size(); at += body.size() / 7) {
+      EXPECT_EQ(log.find(body.substr(at, 12)), std::string::npos) << "photo bytes in the log";
+    }
+  }
+  EXPECT_NE(log.find("estimate: 200x200"), std::string::npos) << log;  // it did log the requests, as sizes
 }
 
 TEST(Server, EachErrorTypeMapsToOneStatus) {

@@ -9,7 +9,15 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
 
 #include "agegate/core/run_info.h"
 
@@ -20,6 +28,13 @@ fs::path faces_dir() { return agegate::default_data_dir(); }
 fs::path weights_dir() { return agegate::default_weights_dir(); }
 
 namespace {
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 std::vector<std::pair<std::string, int>> all_labels() {
   static std::vector<std::pair<std::string, int>> rows = [] {
     std::vector<std::pair<std::string, int>> out;
@@ -100,16 +115,88 @@ CommandResult run_agegate(const std::string& args) {
   int status = std::system(cmd.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
   r.out = slurp(tmp / "out");
   r.err = slurp(tmp / "err");
   return r;
 }
+
+AgegateProcess::AgegateProcess(const std::vector<std::string>& args, const fs::path& cwd,
+                               const std::vector<std::string>& env) {
+  fs::path logs = scratch_dir("process");
+  out_ = logs / "stdout";
+  err_ = logs / "stderr";
+  // Everything the child needs is built before fork(): after it, only exec.
+  std::vector<std::string> argv_s = {AGEGATE_TEST_AGEGATE_EXE};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    const std::string name = kv.substr(0, kv.find('='));
+    bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& x) { return x.rfind(name + "=", 0) == 0; });
+    if (!replaced) env_s.push_back(kv);
+  }
+  env_s.insert(env_s.end(), env.begin(), env.end());
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const int out_fd = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int err_fd = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out_fd < 0 || err_fd < 0) throw std::runtime_error("cannot create " + logs.string());
+  const std::string dir = cwd.string();
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    if (chdir(dir.c_str()) != 0) _exit(126);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  ::close(out_fd);
+  ::close(err_fd);
+  if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+}
+
+AgegateProcess::~AgegateProcess() {
+  if (status_ == -2 && pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+std::string AgegateProcess::wait_for_stderr(const std::string& needle, double timeout_s) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  std::string text;
+  while (std::chrono::steady_clock::now() < end) {
+    text = slurp(err_);
+    if (text.find(needle) != std::string::npos) return text;
+    if (wait(0) != -2) return slurp(err_);  // exited
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return text;
+}
+
+void AgegateProcess::signal(int sig) {
+  if (status_ == -2) kill(pid_, sig);
+}
+
+int AgegateProcess::wait(double timeout_s) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int raw = 0;
+  while (status_ == -2) {
+    if (waitpid(pid_, &raw, WNOHANG) == pid_) {
+      status_ = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= end) return -2;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return status_;
+}
+
+std::string AgegateProcess::out() const { return slurp(out_); }
+std::string AgegateProcess::err() const { return slurp(err_); }
 
 AgeDistribution point_mass(int age, int num_ages) {
   AgeDistribution d;

@@ -36,4 +36,32 @@ struct CommandResult {
 };
 CommandResult run_agegate(const std::string& args);
 
+// The built `agegate` started as a child process, for tests that signal it
+// or talk to it while it runs. stdout and stderr go to files; `env` entries
+// ("NAME=value") are added to (or replace those in) the test's environment.
+// The destructor kills a child still running.
+class AgegateProcess {
+ public:
+  AgegateProcess(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                 const std::vector<std::string>& env = {});
+  ~AgegateProcess();
+  AgegateProcess(const AgegateProcess&) = delete;
+  AgegateProcess& operator=(const AgegateProcess&) = delete;
+
+  // Waits until stderr contains `needle` (or the child exits or `timeout_s`
+  // passes); returns stderr so far.
+  std::string wait_for_stderr(const std::string& needle, double timeout_s = 60);
+  void signal(int sig);
+  // Exit status, or -1 (killed by a signal) / -2 (still running after timeout_s).
+  int wait(double timeout_s = 60);
+  std::string out() const;
+  std::string err() const;
+  std::filesystem::path stderr_file() const { return err_; }
+
+ private:
+  int pid_ = -1;
+  int status_ = -2;
+  std::filesystem::path out_, err_;
+};
+
 }  // namespace agegate::testing

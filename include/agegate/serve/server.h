@@ -5,7 +5,7 @@
 //   agegate::Server server(o);                        // loads model + detector once
 //   server.start();                                   // listens on a background thread
 //   int port = server.port();
-//   server.stop();                                    // graceful: finishes in-flight requests
+//   server.stop();                                    // graceful: drains in-flight requests
 //
 // The model, detector and policy (one FacePipeline, pipeline/face_pipeline.h)
 // are loaded once and shared read-only; each request's state (body, decoded
@@ -18,6 +18,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -54,14 +55,18 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   void start();  // binds and serves on a background thread; throws IoError
-  void stop();   // stops accepting, lets in-flight requests finish, joins
+  // Graceful stop: /readyz answers 503 and new estimations get 503
+  // "shutting_down" while the admitted ones finish (at most
+  // request_timeout_ms), then the socket closes and the thread joins.
+  void stop();
   int port() const;
   // Blocks until interrupted() (SIGTERM/SIGINT via install_interrupt_handler)
   // or stop(), polling every `poll_ms`; then stops gracefully.
   void run_until_interrupted(int poll_ms = 100);
 
-  // Test hook: every estimation sleeps this long first (simulates slow work).
-  void set_test_delay_ms(int ms);
+  // Test hook: every admitted estimation calls it first, holding its slot
+  // (tests block it on a latch to make a queue fill deterministically).
+  void set_test_hook(std::function<void()> hook);
 
  private:
   struct Impl;
