@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --with-test-tools
 scripts/build.sh
 export OMP_WAIT_POLICY=PASSIVE
+# The `unit` label promises no ../shared: prove it with a shared folder that is not there.
+AGEGATE_SHARED_DIR=/nonexistent/agegate-shared ctest --test-dir build --output-on-failure -j 2 -L unit
 ctest --test-dir build --output-on-failure -j 2 --timeout 900
