@@ -23,6 +23,7 @@ struct PredictArgs {
   PipelineOptions pipeline;  // every default lives there
   std::string detect = to_string(PipelineOptions{}.detect);
   bool json = false;
+  bool no_calibration = false;
   PolicyArgs policy;
 };
 
@@ -72,6 +73,7 @@ int run_predict(const PredictArgs& a) {
   PipelineOptions po = a.pipeline;
   po.policy = a.policy.resolve();
   po.detect = parse_detect_mode(a.detect);
+  po.calibrated = !a.no_calibration;
   auto photos = expand_inputs(a.inputs);
   FacePipeline pipeline(po);
   const Policy& policy = pipeline.policy();
@@ -106,6 +108,7 @@ int run_predict(const PredictArgs& a) {
   if (a.json) {
     nlohmann::json doc = {{"policy", policy.to_json()}, {"model", pipeline.options().model.string()},
                           {"model_version", pipeline.model_info().metadata.value("version", "")},
+                          {"temperature", pipeline.temperature()},
                           {"results", out}};
     std::printf("%s\n", doc.dump(2).c_str());
   }
@@ -119,6 +122,7 @@ AGEGATE_COMMAND(30, [](CLI::App& app) {
   cmd->add_option("--model", a->pipeline.model, "model file (.agm)")->default_str(default_model_path().string());
   cmd->add_option("--detect", a->detect, "auto|on|off: find faces in raw camera photos")->capture_default_str();
   cmd->add_flag("--json", a->json, "print JSON instead of a table");
+  cmd->add_flag("--no-calibration", a->no_calibration, "use the raw distribution (temperature 1)");
   a->policy.add_to(cmd);
   cmd->callback([a] { set_exit_code(run_predict(*a)); });
 });

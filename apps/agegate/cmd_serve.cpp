@@ -17,6 +17,7 @@ namespace {
 struct ServeArgs {
   ServerOptions server;  // every default lives there
   std::string detect = to_string(PipelineOptions{}.detect);
+  bool no_calibration = false;
   int test_delay_ms = 0;  // hidden: each estimation sleeps first (process-level drain tests)
   PolicyArgs policy;
 };
@@ -38,12 +39,14 @@ void setup(CLI::App& app) {
       ->envname("AGEGATE_TOKEN");
   cmd->add_option("--model", o.pipeline.model, "model file (.agm)")->default_str(default_model_path().string());
   cmd->add_option("--detect", a->detect, "auto|on|off: find faces in raw camera photos")->capture_default_str();
+  cmd->add_flag("--no-calibration", a->no_calibration, "use the raw distribution (temperature 1)");
   a->policy.add_to(cmd);
   cmd->add_option("--test-delay-ms", a->test_delay_ms, "tests only: slow every estimation down")->group("");
   cmd->callback([a] {
     ServerOptions o = a->server;
     o.pipeline.detect = parse_detect_mode(a->detect);
     o.pipeline.policy = a->policy.resolve();
+    o.pipeline.calibrated = !a->no_calibration;
     install_interrupt_handler();
     Server server(o);
     if (a->test_delay_ms > 0) {

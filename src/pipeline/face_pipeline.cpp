@@ -26,6 +26,7 @@ FacePipeline::FacePipeline(PipelineOptions options) : impl_(std::make_unique<Imp
   impl_->options = std::move(options);
   EstimatorOptions eo;
   eo.threads = impl_->options.threads;
+  eo.apply_calibration = impl_->options.calibrated;
   impl_->estimator = std::make_unique<Estimator>(impl_->options.model, eo);
   if (impl_->options.detect != DetectMode::kOff) {
     FaceDetectorOptions fo;
@@ -38,6 +39,7 @@ FacePipeline::~FacePipeline() = default;
 
 const Policy& FacePipeline::policy() const { return impl_->options.policy; }
 const ModelInfo& FacePipeline::model_info() const { return impl_->estimator->info(); }
+double FacePipeline::temperature() const { return impl_->options.calibrated ? model_info().temperature : 1.0; }
 const PipelineOptions& FacePipeline::options() const { return impl_->options; }
 
 PhotoResult FacePipeline::run(const Image& photo) const {

@@ -338,7 +338,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->model_json = {{"file", impl_->pipeline->options().model.filename().string()},
                        {"backbone", info.config.backbone},
                        {"version", info.metadata.value("version", agegate_version())},
-                       {"created", info.metadata.value("created", "")}};
+                       {"created", info.metadata.value("created", "")},
+                       {"temperature", impl_->pipeline->temperature()}};
   impl_->routes();
 }
 

@@ -25,10 +25,15 @@ struct Toy {
   at::Tensor ages;    // [N] int64
 };
 
-Toy gaussian_toy(double width, uint32_t seed) {
+// Errors are Gaussian (sd 5) or, with `uniform_error`, uniform on +-10 (sd
+// 5.8): a shape temperature scaling cannot match, whose NLL-optimal
+// Gaussian gives a 90% interval that holds about 95%.
+Toy gaussian_toy(double width, uint32_t seed, bool uniform_error = false) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> age_of(5, 80);
-  std::normal_distribution<double> error(0.0, kTrueErrorSd);
+  std::normal_distribution<double> gaussian(0.0, kTrueErrorSd);
+  std::uniform_real_distribution<double> uniform(-10.0, 10.0);
+  auto error = [&](std::mt19937& g) { return uniform_error ? uniform(g) : gaussian(g); };
   std::vector<float> logits(static_cast<size_t>(kPhotos) * kAges);
   std::vector<int64_t> ages(kPhotos);
   for (int i = 0; i < kPhotos; ++i) {
@@ -96,6 +101,25 @@ TEST(Calibration, CoverageMethodHitsTheLevel) {
   EXPECT_EQ(r.method, "coverage");
   EXPECT_NEAR(r.coverage_after.overall, 0.8, 0.002);
   EXPECT_NEAR(interval_coverage(toy.logits, toy.ages, r.temperature, 0.8).overall, r.coverage_after.overall, 1e-12);
+}
+
+// kAuto: when the NLL-optimal T leaves the interval's coverage more than
+// max_coverage_gap from its level, T is refitted to the coverage.
+TEST(Calibration, AutoSwitchesToCoverageWhenNllMissesTheLevel) {
+  Toy toy = gaussian_toy(/*width=*/2.0, /*seed=*/6, /*uniform_error=*/true);
+  CalibrationOptions never;
+  never.max_coverage_gap = 1.0;  // the control: NLL whatever the coverage
+  CalibrationReport nll = calibrate(toy.logits, toy.ages, never);
+  EXPECT_EQ(nll.method, "nll");
+  EXPECT_GT(nll.coverage_after.overall - 0.9, 0.03) << "the toy must leave NLL's coverage off the level";
+
+  CalibrationReport r = calibrate(toy.logits, toy.ages);  // kAuto, gap 0.03
+  EXPECT_EQ(r.method, "coverage");
+  EXPECT_NEAR(r.coverage_after.overall, 0.9, 0.005);
+  EXPECT_DOUBLE_EQ(r.nll_temperature, nll.temperature);  // both temperatures are kept
+  EXPECT_LT(r.temperature, r.nll_temperature);          // narrower intervals: less coverage
+  EXPECT_GE(r.nll_after, nll.nll_after);                // bought with a little likelihood
+  EXPECT_EQ(r.to_json()["method"], "coverage");
 }
 
 TEST(Calibration, AgesAboveTheLastBinAreClipped) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 
@@ -167,6 +168,38 @@ TEST(EndToEnd, ResumeContinuesFromCheckpoint) {
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_EQ(csv_rows(run / "metrics.csv"), 2);
   EXPECT_NE(b.err.find("resuming"), std::string::npos) << b.err;
+}
+
+// Ctrl-C through the process, as the README promises: `train` stops at the
+// next batch, writes checkpoint.pt, says how to continue and exits 130; the
+// checkpoint then resumes into a complete run.
+TEST(EndToEnd, CtrlCWritesACheckpointThatResumeContinues) {
+  fs::path data = testing::make_mini_dataset("data", 48);
+  fs::path run = testing::scratch_dir("run") / "r";
+  const std::string common = " --data " + data.string() + " --out " + run.string() + " --epochs 2" + kQuickTrain;
+  {
+    std::vector<std::string> args = {"train", "--data", data.string(), "--out", run.string(), "--epochs", "2",
+                                     "--max-photos", "48", "--batch-size", "8", "--input-size", "64",
+                                     "--no-report", "--workers", "2", "--seed", "7"};
+    testing::AgegateProcess train(args, testing::scratch_dir("cwd"));
+    // The split is logged after the handler is installed and before epoch 1
+    // can end, so the interrupt always lands in epoch 1.
+    std::string err = train.wait_for_stderr("split:");
+    ASSERT_NE(err.find("split:"), std::string::npos) << err;
+    train.signal(SIGINT);
+    EXPECT_EQ(train.wait(120), 130) << train.err();
+    err = train.err();
+    EXPECT_NE(err.find("interrupted in epoch 1: saving checkpoint"), std::string::npos) << err;
+    EXPECT_NE(err.find("--resume"), std::string::npos) << err;
+  }
+  ASSERT_TRUE(fs::exists(run / "checkpoint.pt"));
+  EXPECT_FALSE(fs::exists(run / "model.agm"));  // no epoch finished, so no model
+  EXPECT_FALSE(fs::exists(run / "metrics.csv") && csv_rows(run / "metrics.csv") > 0);
+  auto r = run_agegate("train --resume" + common);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming"), std::string::npos) << r.err;
+  EXPECT_EQ(csv_rows(run / "metrics.csv"), 2);
+  EXPECT_TRUE(fs::exists(run / "model.agm"));
 }
 
 TEST(EndToEnd, BadInputsGiveClearErrors) {

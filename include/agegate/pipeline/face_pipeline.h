@@ -35,6 +35,7 @@ struct PipelineOptions {
   DetectMode detect = DetectMode::kAuto;
   Policy policy;
   int threads = 0;  // tensor threads; 0 = default_thread_count()
+  bool calibrated = true;  // false: temperature 1 (the raw distribution), not the model file's
 };
 
 struct FaceResult {
@@ -61,6 +62,7 @@ class FacePipeline {
   PhotoResult run(const Image& photo) const;
   const Policy& policy() const;
   const ModelInfo& model_info() const;
+  double temperature() const;  // the one applied: the model file's, or 1 when !calibrated
   const PipelineOptions& options() const;
 
  private:
