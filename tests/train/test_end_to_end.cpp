@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "agegate/core/fs.h"
+#include "agegate/core/format.h"
 #include "agegate/eval/metrics.h"
 #include "agegate/model/model_file.h"
 #include "test_support.h"
@@ -200,6 +201,77 @@ TEST(EndToEnd, CtrlCWritesACheckpointThatResumeContinues) {
   EXPECT_NE(r.err.find("resuming"), std::string::npos) << r.err;
   EXPECT_EQ(csv_rows(run / "metrics.csv"), 2);
   EXPECT_TRUE(fs::exists(run / "model.agm"));
+}
+
+// A report page's figures against the JSON they came from: the metrics
+// table, the headline sentence, the band table, every chart a real PNG and
+// every thumbnail a real JPEG.
+void expect_report_matches(const fs::path& report_dir, const nlohmann::json& m) {
+  const std::string html = read_file(report_dir / "index.html");
+  const double mae = m["mae"].get<double>();
+  EXPECT_NE(html.find("<tr><td>mae</td><td>" + format_number("%.4g", mae) + "</td>"), std::string::npos)
+      << "metrics table lacks mae " << mae;
+  EXPECT_NE(html.find("<p>" + std::to_string(m["count"].get<int>()) + " photos, mean absolute error " +
+                      format_number("%.2f", mae) + " years.</p>"),
+            std::string::npos)
+      << "headline differs from the JSON (count " << m["count"] << ", mae " << mae << ")";
+  int bands = 0;
+  for (auto& [band, b] : m["mae_by_band"].items()) {
+    if (b["count"].get<int>() == 0) continue;
+    ++bands;
+    const std::string row = "<tr><td>" + band + "</td><td>" + std::to_string(b["count"].get<int>()) + "</td><td>" +
+                            format_number("%.2f", b["mae"].get<double>()) + "</td></tr>";
+    EXPECT_NE(html.find(row), std::string::npos) << row;
+  }
+  EXPECT_GT(bands, 0);
+  int charts = 0;
+  for (size_t at = html.find("<img src=\""); at != std::string::npos; at = html.find("<img src=\"", at + 1)) {
+    const size_t from = at + 10;
+    const std::string src = html.substr(from, html.find('"', from) - from);
+    const std::string bytes = read_file(report_dir / src);
+    EXPECT_GT(bytes.size(), 500u) << src;
+    if (src.rfind("charts/", 0) == 0) {
+      EXPECT_EQ(bytes.substr(0, 4), "\x89PNG") << src;
+      ++charts;
+    } else {
+      EXPECT_EQ(bytes.substr(0, 2), "\xFF\xD8") << src << " (a thumbnail)";
+    }
+  }
+  EXPECT_GE(charts, 3);
+}
+
+// The training report of a real (tiny) run, written by `train` itself: it
+// leads with the held-out test figures of run.json and draws those photos.
+TEST(EndToEnd, TrainingReportShowsTheRunsHeldOutFigures) {
+  fs::path data = testing::make_mini_dataset("data", 48);
+  fs::path run = testing::scratch_dir("run") / "r";
+  auto t = run_agegate("-q train --data " + data.string() + " --out " + run.string() +
+                       " --epochs 2 --max-photos 48 --batch-size 8 --input-size 64 --workers 2 --seed 7");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  ASSERT_TRUE(fs::exists(run / "report" / "index.html")) << t.err;
+  const auto j = nlohmann::json::parse(read_file(run / "run.json"));
+  expect_report_matches(run / "report", j["test_metrics"]);
+  const std::string html = read_file(run / "report" / "index.html");
+  const size_t test_at = html.find("Held-out test metrics"), val_at = html.find("Validation metrics");
+  ASSERT_NE(test_at, std::string::npos);
+  ASSERT_NE(val_at, std::string::npos);
+  EXPECT_LT(test_at, val_at);
+  EXPECT_NE(html.find("<tr><td>mae</td><td>" + format_number("%.4g", j["val_metrics"]["mae"].get<double>())),
+            std::string::npos);
+  EXPECT_NE(html.find("Best epoch " + std::to_string(j["best_epoch"].get<int>())), std::string::npos);
+}
+
+// `evaluate --report` draws the figures its --json prints.
+TEST(EndToEnd, EvaluationReportMatchesItsJson) {
+  fs::path data = testing::make_mini_dataset("data", 40);
+  fs::path out = testing::scratch_dir("eval-report");
+  auto e = run_agegate("-q evaluate --json --data " + data.string() + " --report " + (out / "report").string());
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const auto j = nlohmann::json::parse(e.out);
+  EXPECT_EQ(j["count"].get<int>(), 40);
+  expect_report_matches(out / "report", j);
+  EXPECT_TRUE(fs::exists(out / "report" / "charts" / "policy.png"));
+  EXPECT_TRUE(fs::exists(out / "report" / "options.json"));
 }
 
 TEST(EndToEnd, BadInputsGiveClearErrors) {
