@@ -215,9 +215,35 @@ void metrics_table(HtmlPage& page, const nlohmann::json& metrics) {
   if (!rows.empty()) page.table({"metric", "value"}, rows);
 }
 
-// Shared body of both reports after the training-specific part.
+// The MAE overall and by band as the run's JSON has them: computed at full
+// precision, where the predictions CSV keeps two decimals (which can move a
+// mean's last digit). The counts must agree with the CSV's.
+void take_figures_from(const nlohmann::json& figures, ModelReportSummary& s, size_t rows) {
+  if (!figures.is_object() || !figures.contains("mae") || !figures["mae"].is_number() ||
+      !figures.contains("mae_by_band") || !figures["mae_by_band"].is_object()) {
+    return;
+  }
+  if (figures.value("count", int64_t(-1)) != static_cast<int64_t>(rows)) {
+    throw InvalidInput("the figures count " + figures.value("count", nlohmann::json()).dump() +
+                       " photos but the predictions CSV has " + std::to_string(rows));
+  }
+  s.mae = figures["mae"].get<double>();
+  for (auto& b : s.bands) {
+    const nlohmann::json& j = figures["mae_by_band"].value(b.name, nlohmann::json());
+    if (!j.is_object() || j.value("count", int64_t(-1)) != b.count) {
+      throw InvalidInput("the figures and the predictions CSV disagree on band " + b.name);
+    }
+    if (j["mae"].is_number()) b.mae = j["mae"].get<double>();
+    if (j.contains("coverage") && j["coverage"].is_number()) b.coverage = j["coverage"].get<double>();
+  }
+}
+
+// Shared body of both reports after the training-specific part. `figures`
+// (the run's or evaluation's JSON, may be null) supplies the MAE overall and
+// by band, so the page shows the numbers the JSON holds; the charts are
+// drawn from the CSV.
 ModelReportSummary prediction_section(HtmlPage& page, ModelReportSummary s,
-                                      const std::vector<PredictionRow>& p,
+                                      const std::vector<PredictionRow>& p, const nlohmann::json& figures,
                                       const fs::path& data_dir, const fs::path& out_dir,
                                       const ReportOptions& o, const std::string& title = "Predictions") {
   if (p.empty()) throw InvalidInput("no predictions to report");
@@ -232,6 +258,7 @@ ModelReportSummary prediction_section(HtmlPage& page, ModelReportSummary s,
   for (auto& r : p) sum += abs_error(r);
   s.mae = sum / static_cast<double>(p.size());
   s.bands = summarise_bands(p);
+  take_figures_from(figures, s, p.size());
   page.heading(title);
   page.paragraph(std::to_string(p.size()) + " photos, mean absolute error " + format_number("%.2f", s.mae) +
                  " years.");
@@ -317,7 +344,8 @@ ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOp
   }
   page.table({"epoch", "train loss", "train MAE", "val loss", "val MAE", "lr", "seconds", "img/s"},
              rows);
-  s = prediction_section(page, s, predictions, run["data_dir"].get<std::string>(), out_dir, options,
+  const nlohmann::json& figures = run.value(held_out ? "test_metrics" : "val_metrics", nlohmann::json());
+  s = prediction_section(page, s, predictions, figures, run["data_dir"].get<std::string>(), out_dir, options,
                          held_out ? "Predictions on the held-out test photos" : "Predictions on the validation photos");
   if (run.contains("options") && run["options"].is_object()) {
     page.heading("Options");
@@ -346,7 +374,7 @@ ModelReportSummary write_evaluation_report(const fs::path& predictions_csv,
     page.heading("Metrics");
     metrics_table(page, summary);
   }
-  s = prediction_section(page, s, predictions, data_dir, out_dir, options);
+  s = prediction_section(page, s, predictions, summary, data_dir, out_dir, options);
   if (summary.is_object() && summary.contains("policy_curve") && summary["policy_curve"].is_array() &&
       !summary["policy_curve"].empty()) {
     page.heading("Policy trade-off");

@@ -16,6 +16,7 @@
 #include "agegate/core/fs.h"
 #include "agegate/core/progress.h"
 #include "agegate/data/image.h"
+#include "agegate/eval/metrics.h"
 #include "agegate/report/eda.h"
 #include "agegate/report/html.h"
 #include "agegate/report/model_report.h"
@@ -353,6 +354,40 @@ TEST_F(ReportTest, EvaluationReportDrawsPolicyCurveAndSurvivesMissingPhotos) {
   std::string html = read_file(s.index_html);
   EXPECT_NE(html.find("could not be read"), std::string::npos);
   expect_images_valid(out, html, 5);
+}
+
+// Figures given with the predictions must describe the same photos: a
+// count that disagrees with the CSV is an error naming what differs, and
+// agreeing figures are the ones the page shows.
+TEST_F(ReportTest, EvaluationFiguresMustMatchThePredictions) {
+  SyntheticRun run = make_run("f");
+  auto rows = read_predictions_csv(run.dir / "predictions_val.csv");
+  nlohmann::json figures = {{"mae", 1.234567}, {"count", rows.size()}, {"mae_by_band", nlohmann::json::object()}};
+  for (const auto& b : summarise_bands(rows)) {
+    figures["mae_by_band"][b.name] = {{"count", b.count}, {"mae", b.count ? nlohmann::json(9.876) : nlohmann::json()}};
+  }
+  fs::path out = scratch_dir("figures");
+  ModelReportSummary s = write_evaluation_report(run.dir / "predictions_val.csv", run.data, figures, out);
+  EXPECT_DOUBLE_EQ(s.mae, 1.234567);
+  const std::string html = read_file(s.index_html);
+  EXPECT_NE(html.find("mean absolute error 1.23 years"), std::string::npos);
+  EXPECT_NE(html.find("<td>9.88</td>"), std::string::npos);
+
+  auto error_of = [&](const nlohmann::json& f) {
+    try {
+      write_evaluation_report(run.dir / "predictions_val.csv", run.data, f, out);
+    } catch (const InvalidInput& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  figures["count"] = rows.size() + 1;
+  EXPECT_NE(error_of(figures).find("predictions CSV has " + std::to_string(rows.size())), std::string::npos)
+      << error_of(figures);
+  figures["count"] = rows.size();
+  const std::string band = figures["mae_by_band"].begin().key();
+  figures["mae_by_band"][band]["count"] = 999;
+  EXPECT_NE(error_of(figures).find("band " + band), std::string::npos) << error_of(figures);
 }
 
 TEST_F(ReportTest, HtmlEscapesEverything) {
