@@ -10,6 +10,8 @@ scripts/install-deps.sh
 scripts/build.sh
 export OMP_WAIT_POLICY=PASSIVE
 scripts/train-default.sh "$run"
-./build/agegate evaluate --model "$run/model.agm" --data "${AGEGATE_SHARED_DIR:-../shared}/data/faces" --report "$run/eval-report"
+# The held-out test part of the run's split: photos that chose nothing.
+./build/agegate evaluate --model "$run/model.agm" --data "${AGEGATE_SHARED_DIR:-../shared}/data/faces" \
+  --split "$run/split.csv" --report "$run/eval-report"
 echo "run folder: $run (model.agm, metrics.csv, report/index.html)"
 ./build/agegate predict --model "$run/model.agm" $(ls -d ${AGEGATE_SHARED_DIR:-../shared}/data/faces/final_files/*.jpg | head -3)
