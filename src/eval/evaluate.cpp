@@ -53,6 +53,7 @@ EvaluationResult evaluate(const EvaluateOptions& in) {
   if (o.model.empty()) o.model = default_model_path();
   if (o.data_dir.empty()) o.data_dir = default_data_dir();
   o.policy.validate();
+  const SplitPart part = parse_split_part(o.part);  // before any loading: a bad name fails at once
   at::set_num_threads(o.threads > 0 ? o.threads : default_thread_count());
   LoadedModel model = load_model_file(o.model);
   LabelsOptions lo;
@@ -60,7 +61,6 @@ EvaluationResult evaluate(const EvaluateOptions& in) {
   LabelSet labels = read_labels(o.data_dir, lo);
   log().info("labels: {}", labels.summary());
   if (!o.split.empty()) {
-    const SplitPart part = parse_split_part(o.part);
     labels.rows = part_of(read_split_csv(o.split, o.data_dir), part);
     if (labels.rows.empty()) {
       throw InvalidInput(o.split.string() + " has no " + o.part + " photos" +

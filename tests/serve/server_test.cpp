@@ -10,7 +10,6 @@
 #include <map>
 #include <mutex>
 #include <sstream>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -216,39 +215,66 @@ bool in_flight_reaches(httplib::Client& c, int n) {
 
 std::string error_code(const httplib::Result& r) { return json::parse(r->body)["error"]["code"]; }
 
+// A running server whose first estimation is held at a closed gate: the
+// setup of the queue and drain tests. Members are destroyed gate first, so
+// the held request finishes before the server stops, also when an
+// assertion fails.
+struct HeldRequest {
+  explicit HeldRequest(ServerOptions o) : s(std::move(o)), gate_on(s.server), jpeg(photo_bytes()) {
+    held = post_async(s.server.port(), jpeg);
+  }
+  bool entered() { return gate_on.gate->wait_entered(1); }
+  int gate_count() { return gate_on.gate->entered(); }
+  httplib::Result release() {
+    gate_on.gate->open();
+    return held.get();
+  }
+  Running s;
+  std::future<httplib::Result> held;
+  GateOn gate_on;
+  std::string jpeg;
+};
+
+// Polls /readyz until it answers 503 (or `tries` run out); returns the last status.
+int readyz_until_503(httplib::Client& c, int tries, int pause_ms) {
+  int status = 0;
+  for (int i = 0; i < tries && status != 503; ++i) {
+    auto r = c.Get("/readyz");
+    status = r ? r->status : -1;
+    if (status != 503) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
+  return status;
+}
+
 // threads 1 + queue 1: one running (held at the gate), one queued, and the
 // next four are refused at once with 503 + Retry-After; then both held finish.
 TEST(Server, AFullQueueAnswers503WithRetryAfterAndRecovers) {
   ServerOptions o = options();
   o.threads = 1;
   o.max_queue = 1;
-  Running s(o);
-  GateOn held(s.server);
-  auto c = s.client();
-  const std::string jpeg = photo_bytes();
-  auto running = post_async(s.server.port(), jpeg);
-  ASSERT_TRUE(held.gate->wait_entered(1));
-  auto queued = post_async(s.server.port(), jpeg);
+  HeldRequest h(o);
+  auto c = h.s.client();
+  ASSERT_TRUE(h.entered());
+  auto queued = post_async(h.s.server.port(), h.jpeg);
   ASSERT_TRUE(in_flight_reaches(c, 2));
   for (int i = 0; i < 4; ++i) {
-    auto r = c.Post("/v1/estimate", jpeg, "image/jpeg");
+    auto r = c.Post("/v1/estimate", h.jpeg, "image/jpeg");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 503);
     EXPECT_EQ(r->get_header_value("Retry-After"), "1");
     EXPECT_EQ(error_code(r), "overloaded");
   }
-  EXPECT_EQ(held.gate->entered(), 1);  // the queued one is still waiting for the slot
-  held.gate->open();
-  auto a = running.get(), b = queued.get();
+  EXPECT_EQ(h.gate_count(), 1);  // the queued one is still waiting for the slot
+  auto a = h.release(), b = queued.get();
   ASSERT_TRUE(a);
   ASSERT_TRUE(b);
   EXPECT_EQ(a->status, 200);
   EXPECT_EQ(b->status, 200);
-  EXPECT_EQ(held.gate->entered(), 2);
+  EXPECT_EQ(h.gate_count(), 2);
   std::string m = metrics_when(c, "status=\"200\"} 2");
   EXPECT_NE(m.find("agegate_requests_total{route=\"/v1/estimate\",status=\"503\"} 4"), std::string::npos) << m;
   EXPECT_NE(m.find("agegate_requests_total{route=\"/v1/estimate\",status=\"200\"} 2"), std::string::npos) << m;
-  auto again = c.Post("/v1/estimate", jpeg, "image/jpeg");
+  auto again = c.Post("/v1/estimate", h.jpeg, "image/jpeg");
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 200);
 }
@@ -260,22 +286,18 @@ TEST(Server, AQueuedRequestPastTheTimeLimitGets503) {
   o.threads = 1;
   o.max_queue = 1;
   o.request_timeout_ms = 300;
-  Running s(o);
-  GateOn held(s.server);
-  auto c = s.client();
-  const std::string jpeg = photo_bytes();
-  auto running = post_async(s.server.port(), jpeg);
-  ASSERT_TRUE(held.gate->wait_entered(1));
+  HeldRequest h(o);
+  auto c = h.s.client();
+  ASSERT_TRUE(h.entered());
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = c.Post("/v1/estimate", jpeg, "image/jpeg");
+  auto r = c.Post("/v1/estimate", h.jpeg, "image/jpeg");
   const double waited_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503);
   EXPECT_EQ(error_code(r), "timeout");
   EXPECT_EQ(r->get_header_value("Retry-After"), "1");
   EXPECT_GE(waited_ms, 290);  // it did wait for the slot, up to the limit
-  held.gate->open();
-  auto a = running.get();
+  auto a = h.release();
   ASSERT_TRUE(a);
   EXPECT_EQ(a->status, 200);
 }
@@ -283,28 +305,18 @@ TEST(Server, AQueuedRequestPastTheTimeLimitGets503) {
 // Graceful stop in-process: while a request is in flight, /readyz says 503
 // and new estimations get 503 "shutting_down"; the one in flight finishes.
 TEST(Server, StoppingDrainsInFlightWorkAndTurnsNotReady) {
-  Running s(options());
-  GateOn held(s.server);
-  auto c = s.client();
-  const std::string jpeg = photo_bytes();
-  auto in_flight = post_async(s.server.port(), jpeg);
-  ASSERT_TRUE(held.gate->wait_entered(1));
-  auto stopped = std::async(std::launch::async, [&] { s.server.stop(); });
-  int ready_status = 0;
-  for (int i = 0; i < 250 && ready_status != 503; ++i) {
-    auto r = c.Get("/readyz");
-    ready_status = r ? r->status : -1;
-    if (ready_status != 503) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_EQ(ready_status, 503);
-  auto refused = c.Post("/v1/estimate", jpeg, "image/jpeg");
+  HeldRequest h(options());
+  auto c = h.s.client();
+  ASSERT_TRUE(h.entered());
+  auto stopped = std::async(std::launch::async, [&] { h.s.server.stop(); });
+  EXPECT_EQ(readyz_until_503(c, 250, 20), 503);
+  auto refused = c.Post("/v1/estimate", h.jpeg, "image/jpeg");
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 503);
   EXPECT_EQ(error_code(refused), "shutting_down");
   EXPECT_EQ(stopped.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
       << "stop() returned with a request still in flight";
-  held.gate->open();
-  auto done = in_flight.get();
+  auto done = h.release();
   ASSERT_TRUE(done);
   EXPECT_EQ(done->status, 200);
   EXPECT_EQ(stopped.wait_for(std::chrono::seconds(30)), std::future_status::ready);
@@ -441,13 +453,7 @@ TEST(ServeProcess, SigtermDrainsInFlightRequestsAndExitsZero) {
   auto in_flight = post_async(port, photo_bytes());
   ASSERT_TRUE(in_flight_reaches(c, 1)) << serve.err();
   serve.signal(SIGTERM);
-  int ready_status = 0;
-  for (int i = 0; i < 50 && ready_status != 503; ++i) {
-    auto r = c.Get("/readyz");
-    ready_status = r ? r->status : -1;
-    if (ready_status != 503) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_EQ(ready_status, 503);
+  EXPECT_EQ(readyz_until_503(c, 50, 10), 503);
   auto done = in_flight.get();
   ASSERT_TRUE(done);
   EXPECT_EQ(done->status, 200);

@@ -295,6 +295,12 @@ TEST(EndToEnd, BadInputsGiveClearErrors) {
   auto bad_policy = run_agegate("predict --detect off --challenge-age 16 --model " + model.string() + " " + photo.string());
   EXPECT_EQ(bad_policy.exit_code, 2);
   EXPECT_NE(bad_policy.err.find("challenge"), std::string::npos) << bad_policy.err;
+
+  // A split part that does not exist fails at once, naming it, before the model is read.
+  auto bad_part = run_agegate("evaluate --split " + (dir / "split.csv").string() + " --part holdout --model " +
+                              model.string());
+  EXPECT_EQ(bad_part.exit_code, 2);
+  EXPECT_NE(bad_part.err.find("holdout"), std::string::npos) << bad_part.err;
 }
 
 }  // namespace
