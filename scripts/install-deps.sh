@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything agegate needs on a fresh Debian 12 machine (apt-get only).
 # Usage: scripts/install-deps.sh [--with-test-tools]
-#   --with-test-tools  also installs Chromium (report test), wrk and ImageMagick (load test).
+#   --with-test-tools  also installs Chromium (report test), wrk and ImageMagick (load test),
+#                      PostgreSQL (a throwaway cluster for the storage tests) and the sqlite3 shell.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -13,9 +14,10 @@ pkgs=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox
+  libsoci-dev libboost-dev libsqlite3-dev libpq-dev
 )
 if [ "${1:-}" = "--with-test-tools" ]; then
-  pkgs+=(chromium wrk imagemagick)
+  pkgs+=(chromium wrk imagemagick postgresql sqlite3)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -24,7 +24,7 @@ struct ServeArgs {
 
 void setup(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
-  CLI::App* cmd = app.add_subcommand("serve", "HTTP service: POST /v1/estimate, /healthz, /readyz, /metrics");
+  CLI::App* cmd = app.add_subcommand("serve", "HTTP service: POST /v1/estimate, /v1/sales, /healthz, /readyz, /metrics");
   auto& o = a->server;
   cmd->add_option("--host", o.host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", o.port, "port (0 = any free port)")->capture_default_str();
@@ -37,6 +37,10 @@ void setup(CLI::App& app) {
   cmd->add_option("--torch-threads", o.pipeline.threads, "intra-op threads (0 = default)")->capture_default_str();
   cmd->add_option("--token", o.token, "require Authorization: Bearer <token> (also AGEGATE_TOKEN)")
       ->envname("AGEGATE_TOKEN");
+  cmd->add_option("--db", o.db, "record checkout events and sales: sqlite:PATH or postgresql://... (also AGEGATE_DB)")
+      ->envname("AGEGATE_DB");
+  cmd->add_option("--retention-days", o.retention_days, "prune records older than this, hourly (0 = keep)")
+      ->capture_default_str();
   cmd->add_option("--model", o.pipeline.model, "model file (.agm)")->default_str(default_model_path().string());
   cmd->add_option("--detect", a->detect, "auto|on|off: find faces in raw camera photos")->capture_default_str();
   cmd->add_flag("--no-calibration", a->no_calibration, "use the raw distribution (temperature 1)");

@@ -18,7 +18,9 @@
 #include "agegate/core/interrupt.h"
 #include "agegate/core/log.h"
 #include "agegate/core/run_info.h"
+#include "agegate/core/time.h"
 #include "agegate/model/model_file.h"
+#include "agegate/store/store.h"
 
 namespace agegate {
 namespace {
@@ -54,6 +56,14 @@ class Metrics {
     count_++;
     sum_ += seconds;
   }
+  void event_recorded(bool ok) {
+    std::lock_guard<std::mutex> lock(mu_);
+    (ok ? events_recorded_ : record_failures_)++;
+  }
+  void sales(int64_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sales_recorded_ += static_cast<uint64_t>(n);
+  }
   void decision(const std::string& outcome) {
     std::lock_guard<std::mutex> lock(mu_);
     decisions_[outcome]++;
@@ -77,6 +87,13 @@ class Metrics {
       << "# HELP agegate_decisions_total Decisions by outcome (no_face when none was found).\n"
       << "# TYPE agegate_decisions_total counter\n";
     for (const auto& [k, v] : decisions_) o << "agegate_decisions_total{outcome=\"" << k << "\"} " << v << "\n";
+    o << "# HELP agegate_events_recorded_total Checkout events written to the database.\n"
+      << "# TYPE agegate_events_recorded_total counter\nagegate_events_recorded_total " << events_recorded_ << "\n"
+      << "# HELP agegate_event_record_failures_total Checkout events the database refused.\n"
+      << "# TYPE agegate_event_record_failures_total counter\nagegate_event_record_failures_total "
+      << record_failures_ << "\n"
+      << "# HELP agegate_sales_recorded_total Sales written to the database.\n"
+      << "# TYPE agegate_sales_recorded_total counter\nagegate_sales_recorded_total " << sales_recorded_ << "\n";
     o << "# HELP agegate_in_flight Estimations admitted (running or queued).\n"
       << "# TYPE agegate_in_flight gauge\nagegate_in_flight " << in_flight << "\n";
     return o.str();
@@ -89,9 +106,26 @@ class Metrics {
   uint64_t count_ = 0;
   double sum_ = 0;
   std::map<std::string, uint64_t> decisions_;
+  uint64_t events_recorded_ = 0, record_failures_ = 0, sales_recorded_ = 0;
 };
 
 }  // namespace
+
+CheckoutContext checkout_context(const std::function<std::string(const std::string&)>& query,
+                                 const std::function<std::string(const std::string&)>& header) {
+  auto get = [&](const std::string& param, const std::string& name) {
+    std::string v = query(param);
+    return v.empty() ? header("X-Agegate-" + name) : v;
+  };
+  CheckoutContext c;
+  c.store = get("store", "Store");
+  c.lane = get("lane", "Lane");
+  c.transaction = get("transaction", "Transaction");
+  c.cashier = get("cashier", "Cashier");
+  const std::string time = get("time", "Time");
+  if (!time.empty()) c.time_ms = parse_iso8601(time, "checkout context: field 'time'");
+  return c;
+}
 
 int http_status_for(const std::exception& e, std::string* code) {
   if (dynamic_cast<const InvalidInput*>(&e)) {
@@ -110,6 +144,8 @@ void ServerOptions::validate() const {
   if (max_body_bytes < 1) throw InvalidInput("serve: --max-body-bytes must be >= 1");
   if (max_pixels < 1) throw InvalidInput("serve: --max-pixels must be >= 1");
   if (request_timeout_ms < 1) throw InvalidInput("serve: --timeout-ms must be >= 1");
+  if (retention_days < 0) throw InvalidInput("serve: --retention-days must be >= 0");
+  if (!db.empty()) store_backend_of(db);  // InvalidInput for a malformed URL
   pipeline.policy.validate();
 }
 
@@ -117,6 +153,13 @@ struct Server::Impl {
   ServerOptions opt;
   std::unique_ptr<FacePipeline> pipeline;  // shared, read-only after loading
   json model_json;
+  std::string model_id;            // "<file>@<created>", recorded with every event
+  std::string policy_text;         // the policy in force, compact JSON
+  std::unique_ptr<Store> store;    // null when nothing is recorded
+  std::thread maintenance;         // prunes records past retention
+  std::mutex maintenance_mu;
+  std::condition_variable maintenance_cv;
+  bool maintenance_stop = false;
   httplib::Server http;
   std::thread thread;
   int bound_port = -1;
@@ -135,7 +178,10 @@ struct Server::Impl {
   }
 
   bool acceptable(const httplib::Request& req, httplib::Response& res) const;
-  void answer(const httplib::Request& req, httplib::Response& res, Clock::time_point t0, double queued_ms);
+  void answer(const httplib::Request& req, httplib::Response& res, Clock::time_point t0, double queued_ms,
+              const CheckoutContext& context);
+  void sales(const httplib::Request& req, httplib::Response& res);
+  void prune_loop();
   void estimate(const httplib::Request& req, httplib::Response& res);
   void routes();
 };
@@ -184,7 +230,7 @@ bool Server::Impl::acceptable(const httplib::Request& req, httplib::Response& re
 
 // Decode, run the pipeline, answer with JSON and log sizes, timings and decisions (never pixels).
 void Server::Impl::answer(const httplib::Request& req, httplib::Response& res, Clock::time_point t0,
-                          double queued_ms) {
+                          double queued_ms, const CheckoutContext& context) {
   auto t1 = Clock::now();
   Image img;
   try {
@@ -214,6 +260,42 @@ void Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
              {{"queue", queued_ms}, {"decode", decode_ms}, {"detect", result.detect_ms},
               {"estimate", result.estimate_ms}, {"total", ms_since(t0)}}}};
   if (estimates.empty()) body["message"] = "no face found";
+  if (store && !context.empty()) {
+    // The record: the decision the till was given (main face), never pixels.
+    CheckoutEvent e;
+    e.event_id = new_event_id();
+    e.time_ms = context.time_ms.value_or(now_ms());
+    e.context = context;
+    e.model = model_id;
+    e.policy = policy_text;
+    e.faces = static_cast<int>(estimates.size());
+    if (estimates.empty()) {
+      e.decision = "no_face";
+      e.reason = "no face found: ask for ID";
+    } else {
+      const PolicyResult& d = estimates.front().decision;
+      e.decision = to_string(d.decision);
+      e.reason = d.reason;
+      e.estimate = d.estimate;
+      e.low = d.low;
+      e.high = d.high;
+      e.p_under_legal = d.p_under_legal;
+    }
+    e.decode_ms = decode_ms;
+    e.detect_ms = result.detect_ms;
+    e.estimate_ms = result.estimate_ms;
+    e.total_ms = ms_since(t0);
+    try {
+      store->record_event(e);
+      metrics.event_recorded(true);
+      body["recorded"] = true;
+      body["event_id"] = e.event_id;
+    } catch (const std::exception& ex) {
+      metrics.event_recorded(false);
+      log().error("checkout event not recorded: {}", ex.what());
+      body["recorded"] = false;
+    }
+  }
   res.status = 200;
   res.set_content(body.dump(), "application/json");
   log().info("estimate: {}x{} {} bytes, {} face(s) [{}], {:.1f} ms", img.width, img.height, req.body.size(),
@@ -229,6 +311,14 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
   } observe{metrics, t0};
   const auto deadline = t0 + std::chrono::milliseconds(opt.request_timeout_ms);
   if (!acceptable(req, res)) return;
+  CheckoutContext context;
+  try {
+    context = checkout_context([&](const std::string& k) { return req.get_param_value(k); },
+                               [&](const std::string& k) { return req.get_header_value(k); });
+    if (!context.empty()) context.validate("checkout context");
+  } catch (const InvalidInput& e) {
+    return send_error(res, 400, "bad_context", e.what());
+  }
   // Admission: running + queued never exceeds threads + max_queue. The
   // count is raised before `stopping` is read, so stop() either sees this
   // request in flight and waits for it, or the request sees `stopping`.
@@ -270,7 +360,69 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
     hook = test_hook;
   }
   if (hook) hook();
-  answer(req, res, t0, queued_ms);
+  answer(req, res, t0, queued_ms, context);
+}
+
+// POST /v1/sales: one sale object, an array of them, or {"sales": [...]};
+// all or nothing (a bad sale names its index and field and nothing is written).
+void Server::Impl::sales(const httplib::Request& req, httplib::Response& res) {
+  if (!authorised(req)) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    return send_error(res, 401, "unauthorized", "missing or wrong bearer token");
+  }
+  if (!store) return send_error(res, 503, "no_database", "this service records nothing; start it with --db");
+  const std::string type = req.get_header_value("Content-Type");
+  if (type.substr(0, type.find(';')) != "application/json") {
+    return send_error(res, 415, "unsupported_media_type", "Content-Type must be application/json");
+  }
+  json body;
+  try {
+    body = json::parse(req.body);
+  } catch (const json::parse_error& e) {
+    return send_error(res, 400, "bad_json", std::string("the body is not valid JSON: ") + e.what());
+  }
+  const json* list = &body;
+  if (body.is_object() && body.contains("sales")) list = &body.at("sales");
+  std::vector<Sale> parsed;
+  try {
+    if (list->is_array()) {
+      for (size_t i = 0; i < list->size(); ++i) parsed.push_back(parse_sale((*list)[i], "sales[" + std::to_string(i) + "]"));
+    } else {
+      parsed.push_back(parse_sale(*list, "sale"));
+    }
+  } catch (const InvalidInput& e) {
+    return send_error(res, 400, "bad_sale", e.what());
+  }
+  if (parsed.empty()) return send_error(res, 400, "bad_sale", "no sale in the body");
+  SalesWritten w;
+  try {
+    w = store->record_sales(parsed);
+  } catch (const IoError& e) {
+    log().error("sales not recorded: {}", e.what());
+    res.set_header("Retry-After", kRetryAfterSeconds);
+    return send_error(res, 503, "database_unavailable", "the sales could not be recorded; retry");
+  }
+  metrics.sales(w.inserted);
+  res.status = 201;
+  res.set_content(json{{"inserted", w.inserted}, {"duplicates", w.duplicates}}.dump(), "application/json");
+}
+
+void Server::Impl::prune_loop() {
+  constexpr auto kPruneEvery = std::chrono::hours(1);
+  std::unique_lock<std::mutex> lock(maintenance_mu);
+  while (!maintenance_stop) {
+    lock.unlock();
+    try {
+      const PruneResult p = store->prune(now_ms() - int64_t(opt.retention_days) * kMsPerDay);
+      if (p.events + p.sales > 0) {
+        log().info("retention {} days: pruned {} events and {} sales", opt.retention_days, p.events, p.sales);
+      }
+    } catch (const std::exception& e) {
+      log().error("pruning failed: {}", e.what());
+    }
+    lock.lock();
+    maintenance_cv.wait_for(lock, kPruneEvery, [this] { return maintenance_stop; });
+  }
 }
 
 void Server::Impl::routes() {
@@ -291,6 +443,7 @@ void Server::Impl::routes() {
     res.set_content(metrics.exposition(admitted.load()), "text/plain; version=0.0.4");
   });
   http.Post("/v1/estimate", [this](const httplib::Request& req, httplib::Response& res) { estimate(req, res); });
+  http.Post("/v1/sales", [this](const httplib::Request& req, httplib::Response& res) { sales(req, res); });
   http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     try {
       std::rethrow_exception(ep);
@@ -318,13 +471,14 @@ void Server::Impl::routes() {
     send_error(res, s, code, "HTTP " + std::to_string(s));
   });
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    metrics.record(req.path == "/v1/estimate" || req.path == "/healthz" || req.path == "/readyz" ||
+    metrics.record(req.path == "/v1/estimate" || req.path == "/v1/sales" || req.path == "/healthz" || req.path == "/readyz" ||
                            req.path == "/metrics"
                        ? req.path
                        : "other",
                    res.status);
     if (res.status >= 400) {
-      log().info("{} {} -> {} ({} bytes in)", req.method, req.path == "/v1/estimate" ? req.path : "-",
+      log().info("{} {} -> {} ({} bytes in)", req.method,
+                 req.path == "/v1/estimate" || req.path == "/v1/sales" ? req.path : "-",
                  res.status, req.body.size());
     }
   });
@@ -340,6 +494,16 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
                        {"version", info.metadata.value("version", agegate_version())},
                        {"created", info.metadata.value("created", "")},
                        {"temperature", impl_->pipeline->temperature()}};
+  impl_->model_id = impl_->pipeline->options().model.filename().string() + "@" +
+                    info.metadata.value("created", std::string("unknown"));
+  impl_->policy_text = impl_->pipeline->policy().to_json().dump();
+  if (!impl_->opt.db.empty()) {
+    StoreOptions so;
+    so.connections = impl_->opt.threads + 2;
+    impl_->store = Store::open(impl_->opt.db, so);
+    log().info("recording checkout events in {} (schema {}, retention {} days)", impl_->store->url(),
+               impl_->store->schema_version(), impl_->opt.retention_days);
+  }
   impl_->routes();
 }
 
@@ -357,6 +521,7 @@ void Server::start() {
     throw IoError("serve: cannot listen on " + s.opt.host + ":" + std::to_string(s.opt.port));
   }
   s.thread = std::thread([&s] { s.http.listen_after_bind(); });
+  if (s.store && s.opt.retention_days > 0) s.maintenance = std::thread([&s] { s.prune_loop(); });
   log().info("serving on http://{}:{} (threads {}, queue {}, detect {}, auth {})", s.opt.host, s.bound_port,
              s.opt.threads, s.opt.max_queue, to_string(s.opt.pipeline.detect), s.opt.token.empty() ? "off" : "on");
 }
@@ -375,6 +540,14 @@ void Server::stop() {
   if (int n = s.admitted.load(); n > 0) log().warn("stopping with {} request(s) still running", n);
   s.http.stop();  // closes the listening socket; the pool finishes what it holds
   s.thread.join();
+  if (s.maintenance.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(s.maintenance_mu);
+      s.maintenance_stop = true;
+    }
+    s.maintenance_cv.notify_all();
+    s.maintenance.join();
+  }
   log().info("server stopped");
 }
 

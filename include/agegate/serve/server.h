@@ -1,5 +1,15 @@
 // The HTTP service: POST /v1/estimate (JPEG/PNG body -> faces, ages,
-// intervals, decisions as JSON), GET /healthz, /readyz, /metrics (Prometheus).
+// intervals, decisions as JSON), POST /v1/sales (the till's sales, JSON),
+// GET /healthz, /readyz, /metrics (Prometheus).
+//
+// Checkout records (options.db set): an estimate that carries a checkout
+// context (store, lane and optionally transaction, cashier and the till's
+// time, as X-Agegate-Store / -Lane / -Transaction / -Cashier / -Time headers
+// or the query parameters store, lane, transaction, cashier, time) is
+// recorded as a CheckoutEvent (store/records.h): context, model, policy,
+// estimate, interval, decision, face count, timings; never the photo.
+// A database failure is logged and counted, and the answer still carries the
+// decision ("recorded": false), because the till needs it either way.
 //
 //   agegate::ServerOptions o;  o.port = 0;           // 0 = any free port
 //   agegate::Server server(o);                        // loads model + detector once
@@ -23,6 +33,7 @@
 #include <string>
 
 #include "agegate/pipeline/face_pipeline.h"
+#include "agegate/store/records.h"
 
 namespace agegate {
 
@@ -38,6 +49,8 @@ struct ServerOptions {
   int request_timeout_ms = 10000;      // queue wait + work; 503 when exceeded in the queue
   std::string token;                   // non-empty: require "Authorization: Bearer <token>" on /v1/*
   PipelineOptions pipeline;            // model, detector, --detect, policy, tensor threads
+  std::string db;                      // "" = record nothing; sqlite:PATH or postgresql://...
+  int retention_days = 90;             // records older than this are pruned hourly; 0 = keep
 
   void validate() const;  // throws InvalidInput naming the field
 };
@@ -46,6 +59,13 @@ struct ServerOptions {
 // content is unusable) 400; IoError, ModelError, InternalError and anything
 // else 500. `code` receives the JSON error code ("bad_request", "internal").
 int http_status_for(const std::exception& e, std::string* code);
+
+// The checkout context of a request, from the query parameters or, when a
+// parameter is absent, the X-Agegate-* header of the same name. An empty
+// context means none was sent. `get` returns "" for an absent name.
+// InvalidInput for a malformed time.
+CheckoutContext checkout_context(const std::function<std::string(const std::string& param)>& query,
+                                 const std::function<std::string(const std::string& header)>& header);
 
 class Server {
  public:

@@ -1,0 +1,107 @@
+// The checkout database: checkout events and sales in SQLite (embedded, the
+// default) or PostgreSQL (one database for a chain), through SOCI, with one
+// schema and one set of statements for both.
+//
+//   auto store = agegate::Store::open("sqlite:/var/lib/agegate/checkout.db");
+//   // or Store::open("postgresql://agegate@db.chain.example/agegate")
+//   store->record_event(event);                 // one committed row
+//   SalesWritten w = store->record_sales(sales); // all or nothing, duplicates skipped
+//   std::vector<Sale> s = store->sales({from, to, "S1"}, /*restricted_only=*/true);
+//   store->prune(now_ms() - 90 * kMsPerDay);
+//
+// The schema is versioned (table agegate_schema) and migrated forward when a
+// Store opens; a database written by a newer agegate is refused. Thread-safe:
+// every call leases its own connection from a pool, so the service's threads
+// write concurrently (SQLite runs in WAL mode with a busy timeout; writers
+// queue for its one write lock). Failures throw IoError naming the database
+// (never its password); a malformed URL is InvalidInput.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agegate/store/records.h"
+
+namespace agegate {
+
+inline constexpr int kStoreSchemaVersion = 1;
+
+struct StoreOptions {
+  int connections = 4;       // pool size: concurrent callers beyond this wait
+  int busy_timeout_ms = 10000;  // SQLite: how long a writer waits for the lock
+};
+
+struct TimeRange {
+  std::optional<int64_t> from_ms;  // inclusive
+  std::optional<int64_t> to_ms;    // exclusive
+  std::string store;               // empty = every store
+};
+
+struct SalesWritten {
+  int64_t inserted = 0;
+  int64_t duplicates = 0;  // (store, transaction) already recorded: left as it was
+};
+
+struct PruneResult {
+  int64_t events = 0;
+  int64_t sales = 0;
+};
+
+struct StoreCounts {
+  int64_t events = 0;
+  int64_t sales = 0;
+  int64_t sale_lines = 0;
+};
+
+// "sqlite:PATH" (PATH may be relative; the folder must exist) or
+// "postgresql://..." / "postgres://..." (a libpq URI). InvalidInput otherwise.
+enum class StoreBackend { kSqlite, kPostgresql };
+StoreBackend store_backend_of(const std::string& url);
+// The URL without a password, for logs and messages.
+std::string redact_store_url(const std::string& url);
+
+class Store {
+ public:
+  // Connects, migrates to kStoreSchemaVersion. IoError when the database
+  // cannot be reached or is newer than this code.
+  static std::unique_ptr<Store> open(const std::string& url, StoreOptions options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  StoreBackend backend() const;
+  const std::string& url() const;  // redacted
+  int schema_version() const;
+
+  // Commits one event. Its event_id must be set (see new_event_id()); the
+  // context must validate. IoError when the database fails.
+  void record_event(const CheckoutEvent& event);
+  // Validates every sale first (InvalidInput naming the sale and field, nothing
+  // written), then writes them in one transaction.
+  SalesWritten record_sales(const std::vector<Sale>& sales);
+
+  // Events whose time is in the range, oldest first.
+  std::vector<CheckoutEvent> events(const TimeRange& range) const;
+  // Sales (with their lines) in the range, oldest first.
+  std::vector<Sale> sales(const TimeRange& range, bool restricted_only) const;
+
+  // Deletes events and sales older than `before_ms`.
+  PruneResult prune(int64_t before_ms);
+  StoreCounts counts() const;
+
+  // Every column of every agegate table as "table.column type" (the privacy
+  // test reads it to prove no column can hold an image or a template).
+  std::vector<std::string> describe_columns() const;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// 32 random hex digits (128 bits from the OS's random source).
+std::string new_event_id();
+
+}  // namespace agegate

@@ -1,0 +1,469 @@
+// The checkout database over SOCI (SQLite and PostgreSQL); see store/store.h.
+#include "agegate/store/store.h"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+
+#include "agegate/core/error.h"
+#include "agegate/core/log.h"
+#include "agegate/core/time.h"
+
+namespace agegate {
+namespace {
+
+constexpr const char* kSqlitePrefix = "sqlite:";
+// Any fixed number: PostgreSQL's advisory lock that serialises migrations
+// when several services start against one database at once.
+constexpr long long kMigrationLockKey = 0x61676567617465;  // "agegate"
+
+// Migration N takes the schema from N-1 to N. Types are the ones both engines
+// read the same way: TEXT, BIGINT (int64), DOUBLE PRECISION, INTEGER.
+// Ids absent from a record are '' rather than NULL, so matching is plain
+// equality; numbers absent (no face) are NULL.
+const std::vector<std::vector<std::string>>& migrations() {
+  static const std::vector<std::vector<std::string>> m = {
+      {
+          "CREATE TABLE checkout_events ("
+          " event_id TEXT PRIMARY KEY,"
+          " time_ms BIGINT NOT NULL,"
+          " store_id TEXT NOT NULL, lane_id TEXT NOT NULL,"
+          " transaction_id TEXT NOT NULL DEFAULT '', cashier_id TEXT NOT NULL DEFAULT '',"
+          " model TEXT NOT NULL, policy TEXT NOT NULL,"
+          " faces INTEGER NOT NULL,"
+          " decision TEXT NOT NULL, reason TEXT NOT NULL,"
+          " estimate DOUBLE PRECISION, age_low DOUBLE PRECISION, age_high DOUBLE PRECISION,"
+          " p_under_legal DOUBLE PRECISION,"
+          " decode_ms DOUBLE PRECISION NOT NULL, detect_ms DOUBLE PRECISION NOT NULL,"
+          " estimate_ms DOUBLE PRECISION NOT NULL, total_ms DOUBLE PRECISION NOT NULL)",
+          "CREATE INDEX checkout_events_time ON checkout_events (time_ms)",
+          "CREATE INDEX checkout_events_txn ON checkout_events (store_id, transaction_id)",
+          "CREATE INDEX checkout_events_lane ON checkout_events (store_id, lane_id, time_ms)",
+          "CREATE TABLE sales ("
+          " store_id TEXT NOT NULL, transaction_id TEXT NOT NULL,"
+          " lane_id TEXT NOT NULL, cashier_id TEXT NOT NULL,"
+          " time_ms BIGINT NOT NULL,"
+          " id_check TEXT NOT NULL CHECK (id_check IN ('adult', 'refused', 'not_checked')),"
+          " restricted_items INTEGER NOT NULL, total DOUBLE PRECISION NOT NULL,"
+          " PRIMARY KEY (store_id, transaction_id))",
+          "CREATE INDEX sales_time ON sales (time_ms)",
+          "CREATE TABLE sale_lines ("
+          " store_id TEXT NOT NULL, transaction_id TEXT NOT NULL, line_no INTEGER NOT NULL,"
+          " sale_time_ms BIGINT NOT NULL,"
+          " product_id TEXT NOT NULL, category TEXT NOT NULL,"
+          " quantity DOUBLE PRECISION NOT NULL, price DOUBLE PRECISION NOT NULL, restricted INTEGER NOT NULL,"
+          " PRIMARY KEY (store_id, transaction_id, line_no))",
+          "CREATE INDEX sale_lines_time ON sale_lines (sale_time_ms)",
+      },
+  };
+  return m;
+}
+
+const std::vector<std::string> kTables = {"agegate_schema", "checkout_events", "sales", "sale_lines"};
+
+soci::indicator ind_of(const std::optional<double>& v) { return v ? soci::i_ok : soci::i_null; }
+std::optional<double> opt_of(double v, soci::indicator ind) {
+  return ind == soci::i_ok ? std::optional<double>(v) : std::nullopt;
+}
+
+}  // namespace
+
+StoreBackend store_backend_of(const std::string& url) {
+  if (url.rfind(kSqlitePrefix, 0) == 0) {
+    if (url.size() == std::string(kSqlitePrefix).size()) throw InvalidInput("--db: sqlite: needs a file path (sqlite:PATH)");
+    return StoreBackend::kSqlite;
+  }
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) return StoreBackend::kPostgresql;
+  throw InvalidInput("--db: '" + redact_store_url(url) + "' is neither sqlite:PATH nor postgresql://...");
+}
+
+std::string redact_store_url(const std::string& url) {
+  // postgresql://user:secret@host/db -> postgresql://user:***@host/db
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const size_t at = url.find('@', scheme + 3);
+  const size_t colon = url.find(':', scheme + 3);
+  std::string out = url;
+  if (at != std::string::npos && colon != std::string::npos && colon < at) {
+    out = url.substr(0, colon + 1) + "***" + url.substr(at);
+  }
+  const size_t pw = out.find("password=");
+  if (pw != std::string::npos) {
+    const size_t end = out.find_first_of("& ", pw);
+    out = out.substr(0, pw + 9) + "***" + (end == std::string::npos ? "" : out.substr(end));
+  }
+  return out;
+}
+
+// Rolls back unless committed, so an exception never leaves a transaction open
+// on a pooled connection.
+class Transaction {
+ public:
+  Transaction(StoreBackend backend, soci::session& sql) : sql_(sql) {
+    sql << (backend == StoreBackend::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+  }
+  ~Transaction() {
+    if (!done_) {
+      try {
+        sql_ << "ROLLBACK";
+      } catch (...) {
+      }
+    }
+  }
+  void commit() {
+    sql_ << "COMMIT";
+    done_ = true;
+  }
+
+ private:
+  soci::session& sql_;
+  bool done_ = false;
+};
+
+struct Store::Impl {
+  StoreBackend backend;
+  std::string url;       // redacted
+  std::string connect;   // what SOCI is given
+  StoreOptions opt;
+  std::unique_ptr<soci::connection_pool> pool;
+  int version = 0;
+
+  const soci::backend_factory& factory() const {
+    return backend == StoreBackend::kSqlite ? *soci::factory_sqlite3() : *soci::factory_postgresql();
+  }
+
+  IoError failure(const std::string& what, const std::exception& e) const {
+    return IoError("database " + url + ": " + what + ": " + e.what());
+  }
+
+  void open_session(soci::session& s) const {
+    s.open(factory(), connect);
+    if (backend == StoreBackend::kSqlite) {
+      s << "PRAGMA busy_timeout = " + std::to_string(opt.busy_timeout_ms);
+      s << "PRAGMA synchronous = NORMAL";
+    }
+  }
+
+  // Runs `work` on a leased connection; a PostgreSQL connection that dropped
+  // (server restart, network) is re-opened and the work tried once more.
+  template <class F>
+  auto with_session(const std::string& what, F&& work) const -> decltype(work(std::declval<soci::session&>())) {
+    soci::session sql(*pool);
+    try {
+      return work(sql);
+    } catch (const InvalidInput&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (backend != StoreBackend::kPostgresql || sql.is_connected()) throw failure(what, e);
+      log().warn("database {}: connection lost ({}); reconnecting", url, e.what());
+      try {
+        sql.reconnect();
+        return work(sql);
+      } catch (const std::exception& e2) {
+        throw failure(what, e2);
+      }
+    }
+  }
+
+  void migrate();
+};
+
+void Store::Impl::migrate() {
+  with_session("migrating the schema", [&](soci::session& sql) {
+    if (backend == StoreBackend::kSqlite) sql << "PRAGMA journal_mode = WAL";
+    Transaction tx(backend, sql);
+    if (backend == StoreBackend::kPostgresql) sql << "SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLockKey) + ")";
+    sql << "CREATE TABLE IF NOT EXISTS agegate_schema (version INTEGER NOT NULL, applied_ms BIGINT NOT NULL)";
+    int current = 0;
+    soci::indicator ind = soci::i_ok;
+    sql << "SELECT MAX(version) FROM agegate_schema", soci::into(current, ind);
+    if (ind != soci::i_ok) current = 0;
+    const int known = static_cast<int>(migrations().size());
+    if (current > known) {
+      throw IoError("database " + url + " has schema version " + std::to_string(current) +
+                    ", newer than this agegate knows (" + std::to_string(known) + "); upgrade agegate");
+    }
+    for (int v = current + 1; v <= known; ++v) {
+      for (const auto& statement : migrations()[v - 1]) sql << statement;
+      long long now = now_ms();
+      sql << "INSERT INTO agegate_schema (version, applied_ms) VALUES (:v, :t)", soci::use(v), soci::use(now);
+      log().info("database {}: schema migrated to version {}", url, v);
+    }
+    tx.commit();
+    version = known;
+    return 0;
+  });
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+std::unique_ptr<Store> Store::open(const std::string& url, StoreOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->backend = store_backend_of(url);
+  impl->url = redact_store_url(url);
+  impl->opt = options;
+  if (options.connections < 1) throw InvalidInput("store: connections must be >= 1");
+  if (impl->backend == StoreBackend::kSqlite) {
+    const std::filesystem::path path = url.substr(std::string(kSqlitePrefix).size());
+    const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    if (!std::filesystem::is_directory(dir)) {
+      throw IoError("database " + impl->url + ": folder " + dir.string() + " does not exist");
+    }
+    if (path.string().find('"') != std::string::npos) throw InvalidInput("--db: a sqlite path may not contain '\"'");
+    impl->connect = "db=\"" + path.string() + "\" timeout=" + std::to_string(std::max(1, options.busy_timeout_ms / 1000));
+  } else {
+    impl->connect = url;
+  }
+  impl->pool = std::make_unique<soci::connection_pool>(static_cast<size_t>(options.connections));
+  for (int i = 0; i < options.connections; ++i) {
+    try {
+      impl->open_session(impl->pool->at(static_cast<size_t>(i)));
+    } catch (const std::exception& e) {
+      throw impl->failure("cannot connect", e);
+    }
+  }
+  impl->migrate();
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+StoreBackend Store::backend() const { return impl_->backend; }
+const std::string& Store::url() const { return impl_->url; }
+int Store::schema_version() const { return impl_->version; }
+
+void Store::record_event(const CheckoutEvent& e) {
+  e.context.validate("checkout event");
+  AGEGATE_CHECK(!e.event_id.empty(), "event without id");
+  impl_->with_session("recording a checkout event", [&](soci::session& sql) {
+    long long t = e.time_ms;
+    int faces = e.faces;
+    double est = e.estimate.value_or(0), low = e.low.value_or(0), high = e.high.value_or(0),
+           p = e.p_under_legal.value_or(0);
+    soci::indicator i_est = ind_of(e.estimate), i_low = ind_of(e.low), i_high = ind_of(e.high),
+                    i_p = ind_of(e.p_under_legal);
+    sql << "INSERT INTO checkout_events (event_id, time_ms, store_id, lane_id, transaction_id, cashier_id, model, "
+           "policy, faces, decision, reason, estimate, age_low, age_high, p_under_legal, decode_ms, detect_ms, "
+           "estimate_ms, total_ms) VALUES (:id, :t, :s, :l, :x, :c, :m, :pol, :f, :d, :r, :e, :lo, :hi, :p, :dec, "
+           ":det, :est, :tot)",
+        soci::use(e.event_id), soci::use(t), soci::use(e.context.store), soci::use(e.context.lane),
+        soci::use(e.context.transaction), soci::use(e.context.cashier), soci::use(e.model), soci::use(e.policy),
+        soci::use(faces), soci::use(e.decision), soci::use(e.reason), soci::use(est, i_est), soci::use(low, i_low),
+        soci::use(high, i_high), soci::use(p, i_p), soci::use(e.decode_ms), soci::use(e.detect_ms),
+        soci::use(e.estimate_ms), soci::use(e.total_ms);
+    return 0;
+  });
+}
+
+SalesWritten Store::record_sales(const std::vector<Sale>& sales) {
+  for (size_t i = 0; i < sales.size(); ++i) sales[i].validate("sale " + std::to_string(i + 1));
+  return impl_->with_session("recording sales", [&](soci::session& sql) {
+    SalesWritten w;
+    Transaction tx(impl_->backend, sql);
+    std::string store, txn, lane, cashier, check, product, category;
+    long long t = 0;
+    int restricted_items = 0, line_no = 0, restricted = 0;
+    double total = 0, quantity = 0, price = 0;
+    soci::statement insert_sale =
+        (sql.prepare << "INSERT INTO sales (store_id, transaction_id, lane_id, cashier_id, time_ms, id_check, "
+                        "restricted_items, total) VALUES (:s, :x, :l, :c, :t, :k, :r, :tot) "
+                        "ON CONFLICT (store_id, transaction_id) DO NOTHING",
+         soci::use(store), soci::use(txn), soci::use(lane), soci::use(cashier), soci::use(t), soci::use(check),
+         soci::use(restricted_items), soci::use(total));
+    soci::statement insert_line =
+        (sql.prepare << "INSERT INTO sale_lines (store_id, transaction_id, line_no, sale_time_ms, product_id, "
+                        "category, quantity, price, restricted) VALUES (:s, :x, :n, :t, :p, :c, :q, :pr, :r)",
+         soci::use(store), soci::use(txn), soci::use(line_no), soci::use(t), soci::use(product), soci::use(category),
+         soci::use(quantity), soci::use(price), soci::use(restricted));
+    for (const Sale& s : sales) {
+      store = s.store;
+      txn = s.transaction;
+      lane = s.lane;
+      cashier = s.cashier;
+      t = s.time_ms;
+      check = to_string(s.id_check);
+      restricted_items = 0;
+      for (const auto& l : s.lines) restricted_items += l.restricted ? 1 : 0;
+      total = s.total();
+      insert_sale.execute(true);
+      if (insert_sale.get_affected_rows() == 0) {
+        w.duplicates++;
+        continue;
+      }
+      w.inserted++;
+      for (size_t i = 0; i < s.lines.size(); ++i) {
+        line_no = static_cast<int>(i);
+        product = s.lines[i].product;
+        category = s.lines[i].category;
+        quantity = s.lines[i].quantity;
+        price = s.lines[i].price;
+        restricted = s.lines[i].restricted ? 1 : 0;
+        insert_line.execute(true);
+      }
+    }
+    tx.commit();
+    return w;
+  });
+}
+
+namespace {
+// " WHERE <time> >= :a AND <time> < :b AND (:c = '' OR store_id = :d)" with
+// bounds that cover everything when the range leaves them open.
+struct RangeBinds {
+  long long from, to;
+  std::string store1, store2;
+  explicit RangeBinds(const TimeRange& r)
+      : from(r.from_ms.value_or(std::numeric_limits<long long>::min())),
+        to(r.to_ms.value_or(std::numeric_limits<long long>::max())),
+        store1(r.store),
+        store2(r.store) {}
+};
+std::string range_sql(const std::string& time_column, const std::string& store_column) {
+  return " WHERE " + time_column + " >= :f AND " + time_column + " < :to AND (:s1 = '' OR " + store_column +
+         " = :s2)";
+}
+}  // namespace
+
+std::vector<CheckoutEvent> Store::events(const TimeRange& range) const {
+  return impl_->with_session("reading checkout events", [&](soci::session& sql) {
+    RangeBinds b(range);
+    std::vector<CheckoutEvent> out;
+    CheckoutEvent e;
+    long long t = 0;
+    double est = 0, low = 0, high = 0, p = 0;
+    soci::indicator i_est, i_low, i_high, i_p;
+    soci::statement st =
+        (sql.prepare << "SELECT event_id, time_ms, store_id, lane_id, transaction_id, cashier_id, model, policy, "
+                        "faces, decision, reason, estimate, age_low, age_high, p_under_legal, decode_ms, detect_ms, "
+                        "estimate_ms, total_ms FROM checkout_events" +
+                            range_sql("time_ms", "store_id") + " ORDER BY time_ms, event_id",
+         soci::into(e.event_id), soci::into(t), soci::into(e.context.store), soci::into(e.context.lane),
+         soci::into(e.context.transaction), soci::into(e.context.cashier), soci::into(e.model), soci::into(e.policy),
+         soci::into(e.faces), soci::into(e.decision), soci::into(e.reason), soci::into(est, i_est),
+         soci::into(low, i_low), soci::into(high, i_high), soci::into(p, i_p), soci::into(e.decode_ms),
+         soci::into(e.detect_ms), soci::into(e.estimate_ms), soci::into(e.total_ms), soci::use(b.from),
+         soci::use(b.to), soci::use(b.store1), soci::use(b.store2));
+    st.execute();
+    while (st.fetch()) {
+      e.time_ms = t;
+      e.estimate = opt_of(est, i_est);
+      e.low = opt_of(low, i_low);
+      e.high = opt_of(high, i_high);
+      e.p_under_legal = opt_of(p, i_p);
+      out.push_back(e);
+    }
+    return out;
+  });
+}
+
+std::vector<Sale> Store::sales(const TimeRange& range, bool restricted_only) const {
+  return impl_->with_session("reading sales", [&](soci::session& sql) {
+    RangeBinds b(range);
+    const std::string only = restricted_only ? " AND s.restricted_items > 0" : "";
+    std::vector<Sale> out;
+    std::map<std::pair<std::string, std::string>, size_t> index;
+    {
+      Sale s;
+      long long t = 0;
+      std::string check;
+      soci::statement st =
+          (sql.prepare << "SELECT s.store_id, s.transaction_id, s.lane_id, s.cashier_id, s.time_ms, s.id_check "
+                          "FROM sales s" +
+                              range_sql("s.time_ms", "s.store_id") + only +
+                              " ORDER BY s.time_ms, s.store_id, s.transaction_id",
+           soci::into(s.store), soci::into(s.transaction), soci::into(s.lane), soci::into(s.cashier), soci::into(t),
+           soci::into(check), soci::use(b.from), soci::use(b.to), soci::use(b.store1), soci::use(b.store2));
+      st.execute();
+      while (st.fetch()) {
+        s.time_ms = t;
+        s.id_check = parse_id_check(check, "database " + impl_->url + " sales row");
+        index[{s.store, s.transaction}] = out.size();
+        out.push_back(s);
+      }
+    }
+    std::string store, txn;
+    SaleLine l;
+    int restricted = 0;
+    soci::statement st =
+        (sql.prepare << "SELECT l.store_id, l.transaction_id, l.product_id, l.category, l.quantity, l.price, "
+                        "l.restricted FROM sale_lines l JOIN sales s ON s.store_id = l.store_id AND "
+                        "s.transaction_id = l.transaction_id" +
+                            range_sql("s.time_ms", "s.store_id") + only + " ORDER BY l.store_id, l.transaction_id, l.line_no",
+         soci::into(store), soci::into(txn), soci::into(l.product), soci::into(l.category), soci::into(l.quantity),
+         soci::into(l.price), soci::into(restricted), soci::use(b.from), soci::use(b.to), soci::use(b.store1),
+         soci::use(b.store2));
+    st.execute();
+    while (st.fetch()) {
+      l.restricted = restricted != 0;
+      auto it = index.find({store, txn});
+      if (it != index.end()) out[it->second].lines.push_back(l);
+    }
+    return out;
+  });
+}
+
+PruneResult Store::prune(int64_t before_ms) {
+  return impl_->with_session("pruning", [&](soci::session& sql) {
+    PruneResult r;
+    long long t = before_ms;
+    Transaction tx(impl_->backend, sql);
+    soci::statement ev = (sql.prepare << "DELETE FROM checkout_events WHERE time_ms < :t", soci::use(t));
+    ev.execute(true);
+    r.events = ev.get_affected_rows();
+    sql << "DELETE FROM sale_lines WHERE sale_time_ms < :t", soci::use(t);
+    soci::statement sa = (sql.prepare << "DELETE FROM sales WHERE time_ms < :t", soci::use(t));
+    sa.execute(true);
+    r.sales = sa.get_affected_rows();
+    tx.commit();
+    return r;
+  });
+}
+
+StoreCounts Store::counts() const {
+  return impl_->with_session("counting", [&](soci::session& sql) {
+    StoreCounts c;
+    long long n = 0;
+    sql << "SELECT COUNT(*) FROM checkout_events", soci::into(n);
+    c.events = n;
+    sql << "SELECT COUNT(*) FROM sales", soci::into(n);
+    c.sales = n;
+    sql << "SELECT COUNT(*) FROM sale_lines", soci::into(n);
+    c.sale_lines = n;
+    return c;
+  });
+}
+
+std::vector<std::string> Store::describe_columns() const {
+  return impl_->with_session("describing the schema", [&](soci::session& sql) {
+    std::vector<std::string> out;
+    for (const std::string& table : kTables) {
+      std::string name, type;
+      const std::string q =
+          impl_->backend == StoreBackend::kSqlite
+              ? "SELECT name, type FROM pragma_table_info('" + table + "') ORDER BY cid"
+              : "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = '" + table + "' ORDER BY ordinal_position";
+      soci::statement st = (sql.prepare << q, soci::into(name), soci::into(type));
+      st.execute();
+      while (st.fetch()) out.push_back(table + "." + name + " " + type);
+    }
+    return out;
+  });
+}
+
+std::string new_event_id() {
+  std::ifstream urandom("/dev/urandom", std::ios::binary);
+  unsigned char bytes[16];
+  if (!urandom.read(reinterpret_cast<char*>(bytes), sizeof bytes)) throw IoError("cannot read /dev/urandom");
+  char hex[33];
+  for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+  return std::string(hex, 32);
+}
+
+}  // namespace agegate
