@@ -1,6 +1,7 @@
 // The checkout database over SOCI (SQLite and PostgreSQL); see store/store.h.
 #include "agegate/store/store.h"
 
+#include <libpq-fe.h>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
@@ -71,6 +72,31 @@ const std::vector<std::string> kTables = {"agegate_schema", "checkout_events", "
 soci::indicator ind_of(const std::optional<double>& v) { return v ? soci::i_ok : soci::i_null; }
 std::optional<double> opt_of(double v, soci::indicator ind) {
   return ind == soci::i_ok ? std::optional<double>(v) : std::nullopt;
+}
+
+// libpq reads a postgresql:// URI, but SOCI rewrites the connection string it
+// is given as keyword=value pairs; so the URI is parsed by libpq itself and
+// handed on in that form. InvalidInput when libpq cannot parse it.
+std::string postgres_keywords(const std::string& url, const std::string& redacted) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (!opts) {
+    std::string why = err ? err : "cannot parse";
+    if (err) PQfreemem(err);
+    throw InvalidInput("--db: '" + redacted + "': " + why);
+  }
+  std::string out;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    if (!o->val) continue;
+    std::string v;
+    for (const char* c = o->val; *c; ++c) {
+      if (*c == '\\' || *c == '\'') v += '\\';
+      v += *c;
+    }
+    out += std::string(out.empty() ? "" : " ") + o->keyword + "='" + v + "'";
+  }
+  PQconninfoFree(opts);
+  return out;
 }
 
 }  // namespace
@@ -220,7 +246,7 @@ std::unique_ptr<Store> Store::open(const std::string& url, StoreOptions options)
     if (path.string().find('"') != std::string::npos) throw InvalidInput("--db: a sqlite path may not contain '\"'");
     impl->connect = "db=\"" + path.string() + "\" timeout=" + std::to_string(std::max(1, options.busy_timeout_ms / 1000));
   } else {
-    impl->connect = url;
+    impl->connect = postgres_keywords(url, impl->url);
   }
   impl->pool = std::make_unique<soci::connection_pool>(static_cast<size_t>(options.connections));
   for (int i = 0; i < options.connections; ++i) {

@@ -20,6 +20,7 @@
 #include "agegate/model/model_file.h"
 #include "agegate/serve/server.h"
 #include "agegate/core/error.h"
+#include "serve_fixture.h"
 #include "test_support.h"
 
 namespace agegate {
@@ -27,20 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-fs::path tiny_model() {
-  static fs::path p = [] {
-    fs::path dir = fs::path(AGEGATE_TEST_BINARY_DIR) / "test-scratch" / "serve-model";
-    fs::create_directories(dir);
-    ModelConfig cfg;  // random weights: speed and shapes do not depend on them
-    AgeNet net(cfg);
-    ModelInfo info;
-    info.config = cfg;
-    info.preprocess.input_size = 64;
-    save_model_file(dir / "random.agm", net, info);
-    return dir / "random.agm";
-  }();
-  return p;
-}
+using testing::tiny_model;
 
 std::string photo_bytes(int i = 0) {
   return read_file(testing::real_photo(i).first);

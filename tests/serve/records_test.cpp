@@ -1,0 +1,192 @@
+// The service with a checkout database: what an estimate records, POST
+// /v1/sales, and that no photo byte ever reaches the database.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "agegate/core/error.h"
+#include "agegate/core/fs.h"
+#include "agegate/core/time.h"
+#include "agegate/model/model_file.h"
+#include "agegate/serve/server.h"
+#include "agegate/store/store.h"
+#include "serve_fixture.h"
+#include "test_db.h"
+
+namespace agegate {
+namespace {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+using testing::tiny_model;
+
+ServerOptions options(const std::string& db) {
+  ServerOptions o;
+  o.port = 0;
+  o.pipeline.model = tiny_model();
+  o.pipeline.threads = 1;
+  o.pipeline.detect = DetectMode::kOff;
+  o.db = db;
+  return o;
+}
+
+json sale_json(const std::string& txn) {
+  return {{"transaction", txn}, {"store", "S1"}, {"lane", "2"}, {"cashier", "c9"},
+          {"time", "2026-11-21T10:00:30Z"}, {"id_check", "not_checked"},
+          {"lines", {{{"product", "p1"}, {"category", "LIQUOR"}, {"price", 20.0}, {"restricted", true}}}}};
+}
+
+class ServeRecords : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "postgresql") {
+      if (!testing::postgres_base_url()) GTEST_SKIP() << "no PostgreSQL cluster (run through scripts/with-postgres.sh)";
+      url_ = testing::fresh_postgres_url("serve");
+    } else {
+      url_ = testing::fresh_sqlite_url("serve");
+    }
+  }
+  std::string url_;
+};
+
+TEST_P(ServeRecords, AnEstimateWithAContextIsRecordedAndOneWithoutIsNot) {
+  Server server(options(url_));
+  server.start();
+  httplib::Client c("127.0.0.1", server.port());
+  const std::string photo = read_file(testing::real_photo(0).first);
+  httplib::Headers h{{"X-Agegate-Store", "S1"}, {"X-Agegate-Lane", "2"}, {"X-Agegate-Transaction", "T-77"},
+                     {"X-Agegate-Cashier", "c9"}, {"X-Agegate-Time", "2026-11-21T10:00:00Z"}};
+  auto r = c.Post("/v1/estimate", h, photo, "image/jpeg");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json body = json::parse(r->body);
+  EXPECT_TRUE(body.at("recorded").get<bool>());
+  // The same through query parameters, without the till's time.
+  r = c.Post("/v1/estimate?store=S1&lane=3", photo, "image/jpeg");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(json::parse(r->body).at("recorded").get<bool>());
+  // No context: answered, not recorded.
+  r = c.Post("/v1/estimate", photo, "image/jpeg");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_FALSE(json::parse(r->body).contains("recorded"));
+  // A bad context is the caller's error, before any work.
+  for (const char* q : {"/v1/estimate?lane=3", "/v1/estimate?store=S1&lane=3&time=yesterday",
+                        "/v1/estimate?store=S1&lane=3&cashier=Jane%20Smith"}) {
+    r = c.Post(q, photo, "image/jpeg");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << q;
+    EXPECT_EQ(json::parse(r->body).at("error").at("code"), "bad_context") << r->body;
+  }
+  server.stop();
+
+  auto store = Store::open(url_);
+  const auto events = store->events({});
+  ASSERT_EQ(events.size(), 2u);
+  const CheckoutEvent& e = events[0];
+  EXPECT_EQ(e.event_id, body.at("event_id").get<std::string>());
+  EXPECT_EQ(e.time_ms, parse_iso8601("2026-11-21T10:00:00Z", "t"));
+  EXPECT_EQ(e.context.transaction, "T-77");
+  EXPECT_EQ(e.context.cashier, "c9");
+  EXPECT_EQ(e.model, "random.agm@unknown");
+  EXPECT_EQ(json::parse(e.policy).at("challenge_age"), 25);
+  EXPECT_EQ(e.faces, 1);
+  const json& face = body.at("faces")[0];
+  EXPECT_EQ(e.decision, face.at("decision").get<std::string>());
+  EXPECT_EQ(e.reason, face.at("reason").get<std::string>());
+  ASSERT_TRUE(e.estimate.has_value());
+  EXPECT_DOUBLE_EQ(*e.estimate, face.at("age").get<double>());
+  EXPECT_DOUBLE_EQ(*e.p_under_legal, face.at("p_under_legal").get<double>());
+  EXPECT_GT(e.total_ms, 0);
+  // The server's clock when the till sends none.
+  EXPECT_NEAR(static_cast<double>(events[1].time_ms), static_cast<double>(now_ms()), 120000.0);
+  EXPECT_EQ(events[1].context.lane, "3");
+}
+
+TEST_P(ServeRecords, SalesAreAllOrNothingWithTheBadFieldNamed) {
+  Server server(options(url_));
+  server.start();
+  httplib::Client c("127.0.0.1", server.port());
+  auto r = c.Post("/v1/sales", sale_json("T1").dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("inserted"), 1);
+  json bad = sale_json("T3");
+  bad["lines"][0]["price"] = -4;
+  r = c.Post("/v1/sales", json{{"sales", {sale_json("T2"), bad}}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("sales[1]"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("lines[0].price"), std::string::npos) << r->body;
+  r = c.Post("/v1/sales", json::array({sale_json("T1"), sale_json("T2")}).dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(json::parse(r->body).at("duplicates"), 1);
+  r = c.Post("/v1/sales", "{", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  r = c.Post("/v1/sales", sale_json("T4").dump(), "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 415);
+  server.stop();
+  auto store = Store::open(url_);
+  EXPECT_EQ(store->counts().sales, 2);  // T1, T2; T3's batch wrote nothing
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ServeRecords, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+TEST(ServeRecordsConfig, SalesNeedADatabaseAndABadUrlIsRefusedAtStart) {
+  ServerOptions o = options("");
+  Server server(o);
+  server.start();
+  httplib::Client c("127.0.0.1", server.port());
+  auto r = c.Post("/v1/sales", sale_json("T1").dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(json::parse(r->body).at("error").at("code"), "no_database");
+  server.stop();
+  EXPECT_THROW(Server(options("mysql://nowhere")), InvalidInput);
+  EXPECT_THROW(Server(options("sqlite:/nonexistent-folder/x.db")), IoError);
+}
+
+// Privacy: after serving photos with a context, no window of any photo's
+// bytes is anywhere in the database files (main file and write-ahead log),
+// and no stored text is long enough to hold an image or a template.
+TEST(ServeRecordsPrivacy, TheDatabaseHoldsNoPhotoBytes) {
+  const std::string url = testing::fresh_sqlite_url("privacy");
+  const fs::path file = url.substr(7);
+  std::vector<std::string> photos;
+  {
+    Server server(options(url));
+    server.start();
+    httplib::Client c("127.0.0.1", server.port());
+    for (int i = 0; i < 6; ++i) {
+      photos.push_back(read_file(testing::real_photo(i).first));
+      auto r = c.Post("/v1/estimate?store=S1&lane=1&transaction=T" + std::to_string(i), photos.back(), "image/jpeg");
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->status, 200);
+    }
+    server.stop();
+  }
+  std::string stored;
+  for (const auto& entry : fs::directory_iterator(file.parent_path())) stored += read_file(entry.path());
+  ASSERT_GT(stored.size(), 0u);
+  constexpr size_t kWindow = 24;
+  for (const auto& p : photos) {
+    ASSERT_GT(p.size(), 4 * kWindow);
+    // Windows from the header, the middle and the end of the compressed data.
+    for (size_t at : {size_t(2), p.size() / 3, p.size() / 2, p.size() - kWindow - 2}) {
+      EXPECT_EQ(stored.find(p.substr(at, kWindow)), std::string::npos) << "photo bytes at offset " << at;
+    }
+  }
+  auto store = Store::open(url);
+  for (const auto& e : store->events({})) {
+    for (const std::string* text : {&e.event_id, &e.model, &e.policy, &e.reason, &e.decision}) {
+      EXPECT_LT(text->size(), 256u) << *text;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace agegate

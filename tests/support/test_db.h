@@ -1,0 +1,56 @@
+// Databases for the storage tests: a fresh SQLite file in the scratch tree,
+// and, when scripts/with-postgres.sh started a throwaway PostgreSQL cluster
+// (AGEGATE_TEST_PG_URL), a fresh database on it. Tests of a backend that is
+// not there call GTEST_SKIP, so they report skipped, never passed.
+#pragma once
+#include <libpq-fe.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <stdexcept>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "test_support.h"
+
+namespace agegate::testing {
+
+inline std::optional<std::string> postgres_base_url() {
+  const char* url = std::getenv("AGEGATE_TEST_PG_URL");
+  if (!url || !*url) return std::nullopt;
+  return std::string(url);
+}
+
+// Runs one statement through libpq (which reads postgresql:// URIs as they are).
+inline void exec_postgres(const std::string& url, const std::string& sql) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    const std::string why = PQerrorMessage(conn);
+    PQfinish(conn);
+    throw std::runtime_error("cannot connect to the test cluster: " + why);
+  }
+  PGresult* r = PQexec(conn, sql.c_str());
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+  const std::string why = PQerrorMessage(conn);
+  PQclear(r);
+  PQfinish(conn);
+  if (!ok) throw std::runtime_error(sql + ": " + why);
+}
+
+// A new empty database named after `tag` on the throwaway cluster.
+inline std::string fresh_postgres_url(const std::string& tag) {
+  const std::string base = *postgres_base_url();
+  std::random_device rd;
+  std::string name = "t_";
+  for (char c : tag) name += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
+  name += "_" + std::to_string(rd() % 1000000000u);
+  exec_postgres(base, "CREATE DATABASE " + name);
+  return base.substr(0, base.rfind('/') + 1) + name;
+}
+
+inline std::string fresh_sqlite_url(const std::string& tag) {
+  return "sqlite:" + (scratch_dir("db-" + tag) / "checkout.db").string();
+}
+
+}  // namespace agegate::testing
