@@ -3,6 +3,8 @@
 # face (a training photo centred on grey, made with ImageMagick), concurrency
 # 1, 4 and 16, then an overload run (40); prints a table. ok/s counts 2xx only.
 # THREADS (default 2) and QUEUE (default 16) set the server's concurrency bound. FRAME=x.jpg uses your own frame.
+# DB=sqlite:PATH (or postgresql://...) records every estimate (each request carries a checkout context) and
+# prints how many events were written; CONCURRENCY="4" picks the runs (default "1 4 16 40").
 # Usage: bench/serve_load.sh BUILD_DIR MODEL.agm [SECONDS]
 set -euo pipefail
 build=${1:?build dir}; model=${2:?model file}; secs=${3:-15}
@@ -17,13 +19,20 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "image/jpeg"
 local f = io.open("$work/frame.jpg", "rb"); wrk.body = f:read("*a"); f:close()
 LUA
+if [ -n "${DB:-}" ]; then
+  cat >> "$work/post.lua" <<'LUA'
+wrk.headers["X-Agegate-Store"] = "S1"
+wrk.headers["X-Agegate-Lane"] = "1"
+wrk.headers["X-Agegate-Cashier"] = "c1"
+LUA
+fi
 OMP_WAIT_POLICY=PASSIVE "$build/agegate" -q --log-level warn serve --port "$port" --model "$model" \
-  --threads "${THREADS:-2}" --max-queue "${QUEUE:-16}" --torch-threads 1 &
+  --threads "${THREADS:-2}" --max-queue "${QUEUE:-16}" --torch-threads 1 ${DB:+--db "$DB"} &
 pid=$!
 for _ in $(seq 50); do curl -sf "localhost:$port/readyz" >/dev/null && break; sleep 0.2; done
-echo "machine: $(nproc) cores, $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs); server: ${THREADS:-2} estimation threads, queue ${QUEUE:-16}"
+echo "machine: $(nproc) cores, $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs); server: ${THREADS:-2} estimation threads, queue ${QUEUE:-16}, records: ${DB:-off}"
 printf "%-12s %10s %10s %10s %10s %10s\n" concurrency "req/s" "ok/s" "p50" "p99" "non-2xx"
-for c in 1 4 16 40; do
+for c in ${CONCURRENCY:-1 4 16 40}; do
   out=$(wrk -t "$(( c < 2 ? 1 : 2 ))" -c "$c" -d "${secs}s" --latency -s "$work/post.lua" "http://127.0.0.1:$port/v1/estimate")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -34,5 +43,5 @@ for c in 1 4 16 40; do
   printf "%-12s %10s %10s %10s %10s %10s\n" "$c" "$rps" "$ok" "$p50" "$p99" "$bad"
 done
 curl -sf "localhost:$port/healthz" >/dev/null && echo "after overload: healthz ok"
-curl -s "localhost:$port/metrics" | grep -E '^agegate_requests_total'
+curl -s "localhost:$port/metrics" | grep -E '^agegate_requests_total|^agegate_events_recorded_total|^agegate_event_record_failures_total'
 kill -TERM $pid; wait $pid && echo "SIGTERM: clean exit"
