@@ -2,7 +2,7 @@
 # Installs everything agegate needs on a fresh Debian 12 machine (apt-get only).
 # Usage: scripts/install-deps.sh [--with-test-tools]
 #   --with-test-tools  also installs Chromium (report test), wrk and ImageMagick (load test),
-#                      PostgreSQL (a throwaway cluster for the storage tests) and the sqlite3 shell.
+#                      and PostgreSQL (a throwaway cluster for the storage tests).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -17,7 +17,7 @@ pkgs=(
   libsoci-dev libboost-dev libsqlite3-dev libpq-dev
 )
 if [ "${1:-}" = "--with-test-tools" ]; then
-  pkgs+=(chromium wrk imagemagick postgresql sqlite3)
+  pkgs+=(chromium wrk imagemagick postgresql)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <map>
 #include <numeric>
-#include <unordered_map>
 
 #include "agegate/core/error.h"
 #include "agegate/core/numeric.h"
@@ -31,7 +30,7 @@ struct Outcome {
   bool checked = false;    // adult or refused
 };
 
-void add(AuditGroup& g, const Outcome& o) {
+void add(AuditFigures& g, const Outcome& o) {
   g.restricted++;
   g.refused.n++;
   g.refused.hits += o.refused;
@@ -186,7 +185,7 @@ AuditResult audit_records(const std::vector<Sale>& sales, const std::vector<Chec
     out.checked = s.id_check != IdCheck::kNotChecked;
     out.unchecked = out.asked && !out.checked;
     out.refused = s.id_check == IdCheck::kRefused;
-    if (out.matched && !(events[match[i]].context.transaction == s.transaction)) r.matched_by_lane++;
+    r.matched_by_lane += out.matched;  // less those matched by transaction, below
     AuditGroup& st = stores[s.store];
     st.store = s.store;
     add(st, out);
@@ -196,18 +195,9 @@ AuditResult audit_records(const std::vector<Sale>& sales, const std::vector<Chec
     add(ca, out);
     AuditWeek& w = weeks[week_start_ms(s.time_ms)];
     w.start_ms = week_start_ms(s.time_ms);
-    w.restricted++;
-    w.refused.n++;
-    w.refused.hits += out.refused;
-    if (out.matched) {
-      w.asked.n++;
-      w.asked.hits += out.asked;
-    }
-    if (out.asked) {
-      w.unchecked.n++;
-      w.unchecked.hits += out.unchecked;
-    }
+    add(w, out);
   }
+  r.matched_by_lane -= r.matched_by_transaction;
   // Each tested cashier against the rest of their store; Holm over all tested.
   std::vector<double> p;
   std::vector<AuditGroup*> tested;
@@ -281,8 +271,9 @@ json AuditResult::to_json() const {
   for (const auto& g : stores) st.push_back(group_json(g));
   for (const auto& g : cashiers) ca.push_back(group_json(g));
   for (const auto& w : weeks) {
-    wk.push_back({{"week", format_date(w.start_ms)}, {"restricted_sales", w.restricted}, {"asked", w.asked.to_json()},
-                  {"unchecked_risky", w.unchecked.to_json()}, {"refused", w.refused.to_json()}});
+    wk.push_back({{"week", format_date(w.start_ms)}, {"restricted_sales", w.restricted}, {"unmatched", w.unmatched},
+                  {"asked", w.asked.to_json()}, {"unchecked_risky", w.unchecked.to_json()},
+                  {"refused", w.refused.to_json()}});
   }
   for (const auto& [m, n] : models) mo.push_back({{"model", m}, {"events", n}});
   j["stores"] = st;

@@ -73,9 +73,13 @@ void weekly_chart(const AuditResult& r, const fs::path& dir, const ChartOptions&
              o);
 }
 
-std::vector<std::string> group_row(const AuditGroup& g) {
-  std::vector<std::string> row{g.store};
-  if (!g.cashier.empty()) row.push_back(g.cashier);
+// Leading cells (store, cashier or week) followed by the figures' cells, in
+// the order of kFigureColumns.
+const std::vector<std::string> kFigureColumns = {"restricted sales", "unmatched", "camera asked",
+                                                 "unchecked risky (of asked)", "refused (of restricted)",
+                                                 "checked though passed"};
+
+std::vector<std::string> with_figures(std::vector<std::string> row, const AuditFigures& g) {
   row.push_back(std::to_string(g.restricted));
   row.push_back(std::to_string(g.unmatched));
   row.push_back(share_text(g.asked));
@@ -83,6 +87,17 @@ std::vector<std::string> group_row(const AuditGroup& g) {
   row.push_back(share_text(g.refused));
   row.push_back(share_text(g.checked_unasked));
   return row;
+}
+
+std::vector<std::string> columns(std::vector<std::string> leading, const std::vector<std::string>& trailing = {}) {
+  leading.insert(leading.end(), kFigureColumns.begin(), kFigureColumns.end());
+  leading.insert(leading.end(), trailing.begin(), trailing.end());
+  return leading;
+}
+
+void add_chart(HtmlPage& page, const std::string& name, const std::string& caption, const ChartOptions& charts) {
+  const std::string base = std::string(kCharts) + "/" + name;
+  page.figure(base + ".png", caption, caption, charts.svg ? base + ".svg" : "");
 }
 
 }  // namespace
@@ -158,38 +173,35 @@ void write_audit_report(const AuditResult& r, const fs::path& dir, const ChartOp
 
   page.heading("Stores");
   std::vector<std::vector<std::string>> rows;
-  for (const auto& s : r.stores) rows.push_back(group_row(s));
-  page.table({"store", "restricted sales", "unmatched", "camera asked", "unchecked risky (of asked)",
-              "refused (of restricted)", "checked though passed"},
-             rows, "Rates with Wilson 95% intervals.");
+  for (const auto& s : r.stores) rows.push_back(with_figures({s.store}, s));
+  page.table(columns({"store"}), rows, "Rates with Wilson 95% intervals.");
 
   page.heading("Cashiers");
-  if (has_cashiers) page.figure(std::string(kCharts) + "/cashiers.png", "unchecked rate by cashier",
-                                "Unchecked risky sales per cashier with 95% intervals; green squares: their store's rate; red: flagged.",
-                                charts.svg ? std::string(kCharts) + "/cashiers.svg" : "");
+  if (has_cashiers) {
+    add_chart(page, "cashiers",
+              "Unchecked risky sales per cashier with 95% intervals; green squares: their store's rate; red: flagged.",
+              charts);
+  }
   rows.clear();
   for (const auto& c : r.cashiers) {
-    auto row = group_row(c);
+    auto row = with_figures({c.store, c.cashier}, c);
     row.push_back(p_text(c.p_value));
     row.push_back(p_text(c.p_adjusted));
     row.push_back(c.flagged ? "FLAGGED" : "");
     row.push_back(c.note);
     rows.push_back(row);
   }
-  page.table({"store", "cashier", "restricted sales", "unmatched", "camera asked", "unchecked risky (of asked)",
-              "refused (of restricted)", "checked though passed", "p", "p (Holm)", "flag", "note"},
-             rows);
+  page.table(columns({"store", "cashier"}, {"p", "p (Holm)", "flag", "note"}), rows);
 
   page.heading("Weekly trend");
-  if (has_weeks) page.figure(std::string(kCharts) + "/weekly.png", "weekly trend",
-                             "Per week (Monday, UTC): unchecked risky share with its 95% interval, camera-asked and refusal shares.",
-                             charts.svg ? std::string(kCharts) + "/weekly.svg" : "");
-  rows.clear();
-  for (const auto& w : r.weeks) {
-    rows.push_back({format_date(w.start_ms), std::to_string(w.restricted), share_text(w.asked), share_text(w.unchecked),
-                    share_text(w.refused)});
+  if (has_weeks) {
+    add_chart(page, "weekly",
+              "Per week (Monday, UTC): unchecked risky share with its 95% interval, camera-asked and refusal shares.",
+              charts);
   }
-  page.table({"week", "restricted sales", "camera asked", "unchecked risky (of asked)", "refused"}, rows);
+  rows.clear();
+  for (const auto& w : r.weeks) rows.push_back(with_figures({format_date(w.start_ms)}, w));
+  page.table(columns({"week"}), rows);
 
   write_file_atomic(dir / "audit.json", r.to_json().dump(2) + "\n");
   write_file_atomic(dir / "index.html", page.str());

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -172,14 +173,13 @@ struct Server::Impl {
   std::mutex hook_mu;
   std::function<void()> test_hook;
 
-  bool authorised(const httplib::Request& req) const {
-    if (opt.token.empty()) return true;
-    return req.get_header_value("Authorization") == "Bearer " + opt.token;
-  }
-
   bool acceptable(const httplib::Request& req, httplib::Response& res) const;
-  void answer(const httplib::Request& req, httplib::Response& res, Clock::time_point t0, double queued_ms,
-              const CheckoutContext& context);
+  bool authorise(const httplib::Request& req, httplib::Response& res) const;
+  // Decodes and estimates; false after sending an error. Fills `body` and,
+  // when the request carries a context and a store is open, `event`.
+  bool answer(const httplib::Request& req, httplib::Response& res, Clock::time_point t0, double queued_ms,
+              const CheckoutContext& context, json* body, std::optional<CheckoutEvent>* event);
+  void record(const CheckoutEvent& event, json* body);
   void sales(const httplib::Request& req, httplib::Response& res);
   void prune_loop();
   void estimate(const httplib::Request& req, httplib::Response& res);
@@ -188,12 +188,16 @@ struct Server::Impl {
 
 // Everything that can be refused before any decoding: auth, media type, body
 // and pixel limits. Returns false after sending the refusal.
+// Sends 401 and returns false unless the bearer token is right (or none is set).
+bool Server::Impl::authorise(const httplib::Request& req, httplib::Response& res) const {
+  if (opt.token.empty() || req.get_header_value("Authorization") == "Bearer " + opt.token) return true;
+  res.set_header("WWW-Authenticate", "Bearer");
+  send_error(res, 401, "unauthorized", "missing or wrong bearer token");
+  return false;
+}
+
 bool Server::Impl::acceptable(const httplib::Request& req, httplib::Response& res) const {
-  if (!authorised(req)) {
-    res.set_header("WWW-Authenticate", "Bearer");
-    send_error(res, 401, "unauthorized", "missing or wrong bearer token");
-    return false;
-  }
+  if (!authorise(req, res)) return false;
   const std::string type = req.get_header_value("Content-Type");
   const std::string media = type.substr(0, type.find(';'));
   if (media != "image/jpeg" && media != "image/png" && media != "application/octet-stream") {
@@ -228,9 +232,10 @@ bool Server::Impl::acceptable(const httplib::Request& req, httplib::Response& re
   return true;
 }
 
-// Decode, run the pipeline, answer with JSON and log sizes, timings and decisions (never pixels).
-void Server::Impl::answer(const httplib::Request& req, httplib::Response& res, Clock::time_point t0,
-                          double queued_ms, const CheckoutContext& context) {
+// Decode, run the pipeline, build the JSON answer and log sizes, timings and decisions (never pixels).
+bool Server::Impl::answer(const httplib::Request& req, httplib::Response& res, Clock::time_point t0,
+                          double queued_ms, const CheckoutContext& context, json* out,
+                          std::optional<CheckoutEvent>* event) {
   auto t1 = Clock::now();
   Image img;
   try {
@@ -238,7 +243,8 @@ void Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
     limits.max_pixels = opt.max_pixels;
     img = decode_image(reinterpret_cast<const uint8_t*>(req.body.data()), req.body.size(), "request body", limits);
   } catch (const InvalidInput& e) {
-    return send_error(res, 400, "bad_image", e.what());
+    send_error(res, 400, "bad_image", e.what());
+    return false;
   }
   const double decode_ms = ms_since(t1);
   const PhotoResult result = pipeline->run(img);
@@ -262,7 +268,7 @@ void Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
   if (estimates.empty()) body["message"] = "no face found";
   if (store && !context.empty()) {
     // The record: the decision the till was given (main face), never pixels.
-    CheckoutEvent e;
+    CheckoutEvent& e = event->emplace();
     e.event_id = new_event_id();
     e.time_ms = context.time_ms.value_or(now_ms());
     e.context = context;
@@ -285,21 +291,25 @@ void Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
     e.detect_ms = result.detect_ms;
     e.estimate_ms = result.estimate_ms;
     e.total_ms = ms_since(t0);
-    try {
-      store->record_event(e);
-      metrics.event_recorded(true);
-      body["recorded"] = true;
-      body["event_id"] = e.event_id;
-    } catch (const std::exception& ex) {
-      metrics.event_recorded(false);
-      log().error("checkout event not recorded: {}", ex.what());
-      body["recorded"] = false;
-    }
   }
-  res.status = 200;
-  res.set_content(body.dump(), "application/json");
   log().info("estimate: {}x{} {} bytes, {} face(s) [{}], {:.1f} ms", img.width, img.height, req.body.size(),
              estimates.size(), decisions, ms_since(t0));
+  *out = std::move(body);
+  return true;
+}
+
+// Writes the event; a database failure costs the till nothing but the record.
+void Server::Impl::record(const CheckoutEvent& e, json* body) {
+  try {
+    store->record_event(e);
+    metrics.event_recorded(true);
+    (*body)["recorded"] = true;
+    (*body)["event_id"] = e.event_id;
+  } catch (const std::exception& ex) {
+    metrics.event_recorded(false);
+    log().error("checkout event not recorded: {}", ex.what());
+    (*body)["recorded"] = false;
+  }
 }
 
 void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res) {
@@ -335,13 +345,16 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
   struct Release {
     Impl* s;
     bool holds_slot = false;
+    void free_slot() {
+      if (!holds_slot) return;
+      std::lock_guard<std::mutex> lock(s->slot_mu);
+      s->running--;
+      s->slot_cv.notify_one();
+      holds_slot = false;
+    }
     ~Release() {
-      if (holds_slot) {
-        std::lock_guard<std::mutex> lock(s->slot_mu);
-        s->running--;
-        s->slot_cv.notify_one();
-      }
-      s->admitted.fetch_sub(1);
+      free_slot();
+      s->admitted.fetch_sub(1);  // stop() waits for this, so it also waits for the record
     }
   } release{this};
   {
@@ -360,16 +373,20 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
     hook = test_hook;
   }
   if (hook) hook();
-  answer(req, res, t0, queued_ms, context);
+  json body;
+  std::optional<CheckoutEvent> event;
+  if (!answer(req, res, t0, queued_ms, context, &body, &event)) return;
+  // The estimation is done: the next one may start while this one is recorded.
+  release.free_slot();
+  if (event) record(*event, &body);
+  res.status = 200;
+  res.set_content(body.dump(), "application/json");
 }
 
 // POST /v1/sales: one sale object, an array of them, or {"sales": [...]};
 // all or nothing (a bad sale names its index and field and nothing is written).
 void Server::Impl::sales(const httplib::Request& req, httplib::Response& res) {
-  if (!authorised(req)) {
-    res.set_header("WWW-Authenticate", "Bearer");
-    return send_error(res, 401, "unauthorized", "missing or wrong bearer token");
-  }
+  if (!authorise(req, res)) return;
   if (!store) return send_error(res, 503, "no_database", "this service records nothing; start it with --db");
   const std::string type = req.get_header_value("Content-Type");
   if (type.substr(0, type.find(';')) != "application/json") {

@@ -2,7 +2,6 @@
 #include "agegate/store/records.h"
 
 #include <cmath>
-#include <map>
 #include <set>
 #include <sstream>
 

@@ -8,10 +8,10 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
+#include <random>
 
 #include "agegate/core/error.h"
 #include "agegate/core/log.h"
@@ -184,8 +184,8 @@ struct Store::Impl {
     soci::session sql(*pool);
     try {
       return work(sql);
-    } catch (const InvalidInput&) {
-      throw;
+    } catch (const Error&) {
+      throw;  // ours (a bad sale, a schema too new) already says what is wrong
     } catch (const std::exception& e) {
       if (backend != StoreBackend::kPostgresql || sql.is_connected()) throw failure(what, e);
       log().warn("database {}: connection lost ({}); reconnecting", url, e.what());
@@ -244,7 +244,7 @@ std::unique_ptr<Store> Store::open(const std::string& url, StoreOptions options)
       throw IoError("database " + impl->url + ": folder " + dir.string() + " does not exist");
     }
     if (path.string().find('"') != std::string::npos) throw InvalidInput("--db: a sqlite path may not contain '\"'");
-    impl->connect = "db=\"" + path.string() + "\" timeout=" + std::to_string(std::max(1, options.busy_timeout_ms / 1000));
+    impl->connect = "db=\"" + path.string() + "\"";  // busy timeout: PRAGMA in open_session()
   } else {
     impl->connect = postgres_keywords(url, impl->url);
   }
@@ -484,11 +484,9 @@ std::vector<std::string> Store::describe_columns() const {
 }
 
 std::string new_event_id() {
-  std::ifstream urandom("/dev/urandom", std::ios::binary);
-  unsigned char bytes[16];
-  if (!urandom.read(reinterpret_cast<char*>(bytes), sizeof bytes)) throw IoError("cannot read /dev/urandom");
+  thread_local std::random_device source;  // libstdc++: the CPU or OS random source, set up once per thread
   char hex[33];
-  for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+  for (int i = 0; i < 4; ++i) std::snprintf(hex + 8 * i, 9, "%08x", static_cast<unsigned>(source()));
   return std::string(hex, 32);
 }
 

@@ -422,11 +422,6 @@ std::map<fs::path, uintmax_t> files_under(const fs::path& root) {
   return out;
 }
 
-int port_from_log(const std::string& log) {
-  const std::string marker = "serving on http://127.0.0.1:";
-  auto at = log.find(marker);
-  return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + marker.size());
-}
 
 // `agegate serve` as a process: SIGTERM while a request is in flight turns
 // /readyz to 503, lets the request finish with 200 and exits 0.
@@ -435,7 +430,7 @@ TEST(ServeProcess, SigtermDrainsInFlightRequestsAndExitsZero) {
   testing::AgegateProcess serve({"serve", "--port", "0", "--detect", "off", "--torch-threads", "1",
                                  "--test-delay-ms", "1500", "--model", tiny_model().string()},
                                 work);
-  const int port = port_from_log(serve.wait_for_stderr("serving on http://"));
+  const int port = testing::serve_port_from_log(serve.wait_for_stderr("serving on http://"));
   ASSERT_GT(port, 0) << serve.err();
   httplib::Client c("127.0.0.1", port);
   auto in_flight = post_async(port, photo_bytes());
@@ -463,7 +458,7 @@ TEST(ServeProcess, ServingPhotosLeavesNoFileAndNoPixelsInTheLog) {
                                 root / "work",
                                 {"HOME=" + (root / "home").string(), "TMPDIR=" + (root / "tmp").string(),
                                  "XDG_CACHE_HOME=" + (root / "home" / ".cache").string()});
-  const int port = port_from_log(serve.wait_for_stderr("serving on http://"));
+  const int port = testing::serve_port_from_log(serve.wait_for_stderr("serving on http://"));
   ASSERT_GT(port, 0) << serve.err();
   httplib::Client c("127.0.0.1", port);
   httplib::Headers auth{{"Authorization", "Bearer s3cret-token"}};

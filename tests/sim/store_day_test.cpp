@@ -17,11 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-int port_from_log(const std::string& log) {
-  const std::string marker = "serving on http://127.0.0.1:";
-  auto at = log.find(marker);
-  return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + marker.size());
-}
 
 class StoreDay : public ::testing::TestWithParam<std::string> {};
 
@@ -38,7 +33,7 @@ TEST_P(StoreDay, TheAuditFlagsTheCarelessCashierAndNoCarefulOne) {
   testing::AgegateProcess serve({"serve", "--port", "0", "--db", db, "--threads", "2", "--torch-threads", "1",
                                  "--model", model},
                                 work);
-  const int port = port_from_log(serve.wait_for_stderr("serving on http://", 120));
+  const int port = testing::serve_port_from_log(serve.wait_for_stderr("serving on http://", 120));
   ASSERT_GT(port, 0) << serve.err();
   const auto replay = testing::run_agegate("-q replay-day --url http://127.0.0.1:" + std::to_string(port) +
                                            " --customers 1200 --date 2026-11-20 --seed 7 --faces " +

@@ -205,4 +205,10 @@ AgeDistribution point_mass(int age, int num_ages) {
   return d;
 }
 
+int serve_port_from_log(const std::string& log) {
+  const std::string marker = "serving on http://127.0.0.1:";
+  const auto at = log.find(marker);
+  return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + marker.size());
+}
+
 }  // namespace agegate::testing

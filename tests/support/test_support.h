@@ -36,6 +36,9 @@ struct CommandResult {
 };
 CommandResult run_agegate(const std::string& args);
 
+// The port `agegate serve --port 0` logged ("serving on http://127.0.0.1:PORT"), or -1.
+int serve_port_from_log(const std::string& log);
+
 // The built `agegate` started as a child process, for tests that signal it
 // or talk to it while it runs. stdout and stderr go to files; `env` entries
 // ("NAME=value") are added to (or replace those in) the test's environment.

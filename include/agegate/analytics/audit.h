@@ -50,15 +50,19 @@ struct Share {
   nlohmann::json to_json() const;  // {"hits","n","rate","ci95":[lo,hi]}
 };
 
-struct AuditGroup {
-  std::string store;
-  std::string cashier;      // empty for a store's row
+// What a set of restricted sales adds up to (a store, a cashier, a week).
+struct AuditFigures {
   int64_t restricted = 0;   // restricted sales
   int64_t unmatched = 0;    // no estimate found for them
   Share asked;              // camera asked / matched restricted sales
   Share unchecked;          // no ID check recorded / asked ("unchecked risky sales")
   Share refused;            // refused / restricted sales
   Share checked_unasked;    // checked although the camera passed them / passed
+};
+
+struct AuditGroup : AuditFigures {
+  std::string store;
+  std::string cashier;      // empty for a store's row
   // Cashier rows only: one-sided Fisher exact test of unchecked/asked against
   // the rest of the store, its Holm-adjusted value, and the verdict.
   std::optional<double> p_value;
@@ -68,12 +72,8 @@ struct AuditGroup {
   std::string note;  // why not tested, or why flagged
 };
 
-struct AuditWeek {
+struct AuditWeek : AuditFigures {
   int64_t start_ms = 0;  // Monday 00:00 UTC
-  int64_t restricted = 0;
-  Share asked;
-  Share unchecked;
-  Share refused;
 };
 
 struct AuditResult {

@@ -9,7 +9,9 @@
 // recorded as a CheckoutEvent (store/records.h): context, model, policy,
 // estimate, interval, decision, face count, timings; never the photo.
 // A database failure is logged and counted, and the answer still carries the
-// decision ("recorded": false), because the till needs it either way.
+// decision ("recorded": false), because the till needs it either way. The
+// event is written after the request gives back its estimation slot, so a
+// slow database never holds up the next estimation (stop() still waits).
 //
 //   agegate::ServerOptions o;  o.port = 0;           // 0 = any free port
 //   agegate::Server server(o);                        // loads model + detector once

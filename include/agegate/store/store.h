@@ -101,7 +101,7 @@ class Store {
   std::unique_ptr<Impl> impl_;
 };
 
-// 32 random hex digits (128 bits from the OS's random source).
+// 32 random hex digits (128 bits from std::random_device). Thread-safe.
 std::string new_event_id();
 
 }  // namespace agegate
