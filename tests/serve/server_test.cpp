@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <condition_variable>
 #include <csignal>
@@ -50,12 +51,14 @@ ServerOptions options() {
 
 // Request counters are recorded by httplib's logger right after the response
 // is written, so a client may see its answer a moment before the count.
-std::string metrics_when(httplib::Client& c, const std::string& needle) {
+std::string metrics_when(httplib::Client& c, std::initializer_list<std::string> needles) {
   std::string body;
   for (int i = 0; i < 50; ++i) {
     auto m = c.Get("/metrics");
     body = m ? m->body : "";
-    if (body.find(needle) != std::string::npos) break;
+    if (std::all_of(needles.begin(), needles.end(),
+                    [&](const std::string& n) { return body.find(n) != std::string::npos; }))
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return body;
@@ -80,7 +83,7 @@ TEST(Server, AnswersEveryRoute) {
   EXPECT_EQ(j["policy"]["legal_age"], 18);
   EXPECT_GT(j["timing_ms"]["total"].get<double>(), 0);
   const std::string ok = "agegate_requests_total{route=\"/v1/estimate\",status=\"200\"} 1";
-  std::string m = metrics_when(c, ok);
+  std::string m = metrics_when(c, {ok});
   EXPECT_NE(m.find(ok), std::string::npos) << m;
   EXPECT_NE(m.find("agegate_request_duration_seconds_count 1"), std::string::npos);
 }
@@ -117,7 +120,9 @@ TEST(Server, BadRequestsGetJson4xxAndTheServerKeepsServing) {
   auto ok = c.Post("/v1/estimate", jpeg, "image/jpeg");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200);
-  std::string m = metrics_when(c, "status=\"200\"} 1");
+  const std::string ok_line = "agegate_requests_total{route=\"/v1/estimate\",status=\"200\"} 1";
+  std::string m = metrics_when(c, {ok_line, "status=\"413\"} 2", "status=\"400\"} 3"});
+  EXPECT_NE(m.find(ok_line), std::string::npos) << m;
   EXPECT_NE(m.find("status=\"413\"} 2"), std::string::npos) << m;
   EXPECT_NE(m.find("status=\"400\"} 3"), std::string::npos) << m;
 }
@@ -198,7 +203,7 @@ std::future<httplib::Result> post_async(int port, const std::string& body) {
 // Polls /metrics until the gauge of admitted estimations reads `n`.
 bool in_flight_reaches(httplib::Client& c, int n) {
   const std::string line = "agegate_in_flight " + std::to_string(n) + "\n";
-  return metrics_when(c, line).find(line) != std::string::npos;
+  return metrics_when(c, {line}).find(line) != std::string::npos;
 }
 
 std::string error_code(const httplib::Result& r) { return json::parse(r->body)["error"]["code"]; }
@@ -259,9 +264,13 @@ TEST(Server, AFullQueueAnswers503WithRetryAfterAndRecovers) {
   EXPECT_EQ(a->status, 200);
   EXPECT_EQ(b->status, 200);
   EXPECT_EQ(h.gate_count(), 2);
-  std::string m = metrics_when(c, "status=\"200\"} 2");
-  EXPECT_NE(m.find("agegate_requests_total{route=\"/v1/estimate\",status=\"503\"} 4"), std::string::npos) << m;
-  EXPECT_NE(m.find("agegate_requests_total{route=\"/v1/estimate\",status=\"200\"} 2"), std::string::npos) << m;
+  // Wait for the estimate route's own counts: "status=200} 2" alone would also
+  // match the /metrics route's counter after two scrapes.
+  const std::string refused = "agegate_requests_total{route=\"/v1/estimate\",status=\"503\"} 4";
+  const std::string served = "agegate_requests_total{route=\"/v1/estimate\",status=\"200\"} 2";
+  std::string m = metrics_when(c, {refused, served});
+  EXPECT_NE(m.find(refused), std::string::npos) << m;
+  EXPECT_NE(m.find(served), std::string::npos) << m;
   auto again = c.Post("/v1/estimate", h.jpeg, "image/jpeg");
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 200);
@@ -320,14 +329,16 @@ TEST(Server, MetricsCountWhatWasSent) {
   ASSERT_EQ(c.Post("/v1/estimate", jpeg, "text/plain")->status, 415);
   for (int i = 0; i < 2; ++i) ASSERT_EQ(c.Get("/healthz")->status, 200);
   ASSERT_EQ(c.Get("/nowhere")->status, 404);
-  std::string m = metrics_when(c, "route=\"other\",status=\"404\"} 1");
-  for (const char* line : {"agegate_requests_total{route=\"/v1/estimate\",status=\"200\"} 3\n",
-                           "agegate_requests_total{route=\"/v1/estimate\",status=\"415\"} 1\n",
-                           "agegate_requests_total{route=\"/healthz\",status=\"200\"} 2\n",
-                           "agegate_requests_total{route=\"other\",status=\"404\"} 1\n",
-                           "agegate_request_duration_seconds_count 4\n",
-                           "agegate_request_duration_seconds_bucket{le=\"+Inf\"} 4\n",
-                           "agegate_in_flight 0\n"}) {
+  const std::initializer_list<std::string> lines = {
+      "agegate_requests_total{route=\"/v1/estimate\",status=\"200\"} 3\n",
+      "agegate_requests_total{route=\"/v1/estimate\",status=\"415\"} 1\n",
+      "agegate_requests_total{route=\"/healthz\",status=\"200\"} 2\n",
+      "agegate_requests_total{route=\"other\",status=\"404\"} 1\n",
+      "agegate_request_duration_seconds_count 4\n",
+      "agegate_request_duration_seconds_bucket{le=\"+Inf\"} 4\n",
+      "agegate_in_flight 0\n"};
+  std::string m = metrics_when(c, lines);
+  for (const std::string& line : lines) {
     EXPECT_NE(m.find(line), std::string::npos) << line << " missing in\n" << m;
   }
   // Histogram buckets are cumulative: never decreasing, ending at the count.
@@ -384,7 +395,7 @@ TEST(Server, AFrameWithoutAFaceIsAnAnswerNotAnError) {
   EXPECT_TRUE(j["faces"].empty());
   EXPECT_TRUE(j["main_face"].is_null());
   EXPECT_EQ(j["message"], "no face found");
-  std::string m = metrics_when(c, "outcome=\"no_face\"} 1");
+  std::string m = metrics_when(c, {"agegate_decisions_total{outcome=\"no_face\"} 1"});
   EXPECT_NE(m.find("agegate_decisions_total{outcome=\"no_face\"} 1"), std::string::npos) << m;
 }
 
