@@ -7,6 +7,7 @@
 
 #include "agegate/core/csv.h"
 #include "agegate/core/error.h"
+#include "agegate/core/fs.h"
 #include "agegate/core/log.h"
 
 namespace agegate {
@@ -135,6 +136,12 @@ LabelSet read_labels(const fs::path& data_dir, const LabelsOptions& options) {
     }
   }
   return set;
+}
+
+std::string data_fingerprint(const std::vector<LabelRow>& rows) {
+  uint64_t h = fnv1a64("");
+  for (const auto& r : rows) h = fnv1a64(r.file_name + "," + std::to_string(r.age) + "\n", h);
+  return hex64(h);
 }
 
 }  // namespace agegate

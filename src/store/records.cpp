@@ -19,9 +19,11 @@ constexpr double kMaxQuantity = 1e6;
 constexpr double kMaxPrice = 1e7;
 constexpr size_t kMaxLines = 1000;
 
+}  // namespace
+
 // Ids are opaque: printable ASCII without separators, so they cannot smuggle
 // free text (a name, a note) into the record.
-void check_id(const std::string& value, const std::string& where, const std::string& field, bool required) {
+void validate_id(const std::string& value, const std::string& where, const std::string& field, bool required) {
   if (value.empty()) {
     if (required) throw InvalidInput(where + ": field '" + field + "' is required");
     return;
@@ -39,6 +41,8 @@ void check_id(const std::string& value, const std::string& where, const std::str
     }
   }
 }
+
+namespace {
 
 std::string field_string(const json& j, const char* key, const std::string& where, const std::string& prefix = "") {
   if (!j.contains(key)) return "";
@@ -77,10 +81,10 @@ bool parse_bool_cell(const std::string& text, const std::string& where) {
 }  // namespace
 
 void CheckoutContext::validate(const std::string& where) const {
-  check_id(store, where, "store", true);
-  check_id(lane, where, "lane", true);
-  check_id(transaction, where, "transaction", false);
-  check_id(cashier, where, "cashier", false);
+  validate_id(store, where, "store", true);
+  validate_id(lane, where, "lane", true);
+  validate_id(transaction, where, "transaction", false);
+  validate_id(cashier, where, "cashier", false);
 }
 
 const char* to_string(IdCheck c) {
@@ -114,16 +118,16 @@ double Sale::total() const {
 }
 
 void Sale::validate(const std::string& where) const {
-  check_id(transaction, where, "transaction", true);
-  check_id(store, where, "store", true);
-  check_id(lane, where, "lane", true);
-  check_id(cashier, where, "cashier", true);
+  validate_id(transaction, where, "transaction", true);
+  validate_id(store, where, "store", true);
+  validate_id(lane, where, "lane", true);
+  validate_id(cashier, where, "cashier", true);
   if (lines.empty()) throw InvalidInput(where + ": field 'lines' must hold at least one line");
   if (lines.size() > kMaxLines) throw InvalidInput(where + ": field 'lines' holds more than 1000 lines");
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string prefix = "lines[" + std::to_string(i) + "].";
     const SaleLine& l = lines[i];
-    check_id(l.product, where, prefix + "product", true);
+    validate_id(l.product, where, prefix + "product", true);
     if (l.category.size() > 2 * kMaxIdLength) throw InvalidInput(where + ": field '" + prefix + "category' is too long");
     if (!std::isfinite(l.quantity) || l.quantity <= 0 || l.quantity > kMaxQuantity) {
       throw InvalidInput(where + ": field '" + prefix + "quantity' must be > 0");

@@ -6,6 +6,7 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -63,11 +64,26 @@ const std::vector<std::vector<std::string>>& migrations() {
           " PRIMARY KEY (store_id, transaction_id, line_no))",
           "CREATE INDEX sale_lines_time ON sale_lines (sale_time_ms)",
       },
+      {
+          // Retail purchase data for the age-group insights (store/retail.h):
+          // a household keeps only its id and age band.
+          "CREATE TABLE retail_households (household_id TEXT PRIMARY KEY, age_band TEXT NOT NULL)",
+          "CREATE TABLE retail_products ("
+          " product_id TEXT PRIMARY KEY, department TEXT NOT NULL, category TEXT NOT NULL,"
+          " product_type TEXT NOT NULL, brand TEXT NOT NULL, restricted INTEGER NOT NULL)",
+          "CREATE TABLE retail_lines ("
+          " source_line BIGINT PRIMARY KEY, basket_id TEXT NOT NULL, household_id TEXT NOT NULL,"
+          " store_id TEXT NOT NULL, product_id TEXT NOT NULL,"
+          " quantity DOUBLE PRECISION NOT NULL, sales_value DOUBLE PRECISION NOT NULL,"
+          " week INTEGER NOT NULL, time_ms BIGINT NOT NULL)",
+      },
   };
   return m;
 }
 
-const std::vector<std::string> kTables = {"agegate_schema", "checkout_events", "sales", "sale_lines"};
+const std::vector<std::string> kTables = {"agegate_schema",     "checkout_events", "sales",       "sale_lines",
+                                          "retail_households", "retail_products", "retail_lines"};
+constexpr size_t kBulkRows = 1000;  // rows bound per statement execution on import
 
 soci::indicator ind_of(const std::optional<double>& v) { return v ? soci::i_ok : soci::i_null; }
 std::optional<double> opt_of(double v, soci::indicator ind) {
@@ -434,6 +450,114 @@ std::vector<Sale> Store::sales(const TimeRange& range, bool restricted_only) con
   });
 }
 
+RetailWritten Store::replace_retail(const RetailData& d) {
+  return impl_->with_session("importing retail data", [&](soci::session& sql) {
+    Transaction tx(impl_->backend, sql);
+    sql << "DELETE FROM retail_lines";
+    sql << "DELETE FROM retail_products";
+    sql << "DELETE FROM retail_households";
+    {
+      std::vector<std::string> id, band;
+      soci::statement st = (sql.prepare << "INSERT INTO retail_households (household_id, age_band) VALUES (:i, :b)",
+                            soci::use(id), soci::use(band));
+      for (size_t i = 0; i < d.households.size(); i += kBulkRows) {
+        id.clear();
+        band.clear();
+        for (size_t j = i; j < std::min(d.households.size(), i + kBulkRows); ++j) {
+          id.push_back(d.households[j].id);
+          band.push_back(d.households[j].band);
+        }
+        st.execute(true);
+      }
+    }
+    {
+      std::vector<std::string> id, dep, cat, type, brand;
+      std::vector<int> restricted;
+      soci::statement st =
+          (sql.prepare << "INSERT INTO retail_products (product_id, department, category, product_type, brand, "
+                          "restricted) VALUES (:i, :d, :c, :t, :b, :r)",
+           soci::use(id), soci::use(dep), soci::use(cat), soci::use(type), soci::use(brand), soci::use(restricted));
+      for (size_t i = 0; i < d.products.size(); i += kBulkRows) {
+        id.clear(), dep.clear(), cat.clear(), type.clear(), brand.clear(), restricted.clear();
+        for (size_t j = i; j < std::min(d.products.size(), i + kBulkRows); ++j) {
+          const RetailProduct& p = d.products[j];
+          id.push_back(p.id), dep.push_back(p.department), cat.push_back(p.category), type.push_back(p.type);
+          brand.push_back(p.brand), restricted.push_back(p.restricted ? 1 : 0);
+        }
+        st.execute(true);
+      }
+    }
+    {
+      std::vector<long long> line, time;
+      std::vector<std::string> basket, household, store, product;
+      std::vector<double> quantity, value;
+      std::vector<int> week;
+      soci::statement st =
+          (sql.prepare << "INSERT INTO retail_lines (source_line, basket_id, household_id, store_id, product_id, "
+                          "quantity, sales_value, week, time_ms) VALUES (:n, :b, :h, :s, :p, :q, :v, :w, :t)",
+           soci::use(line), soci::use(basket), soci::use(household), soci::use(store), soci::use(product),
+           soci::use(quantity), soci::use(value), soci::use(week), soci::use(time));
+      for (size_t i = 0; i < d.lines.size(); i += kBulkRows) {
+        line.clear(), time.clear(), basket.clear(), household.clear(), store.clear(), product.clear();
+        quantity.clear(), value.clear(), week.clear();
+        for (size_t j = i; j < std::min(d.lines.size(), i + kBulkRows); ++j) {
+          const RetailLine& l = d.lines[j];
+          line.push_back(l.source_line), time.push_back(l.time_ms), basket.push_back(l.basket);
+          household.push_back(l.household), store.push_back(l.store), product.push_back(l.product);
+          quantity.push_back(l.quantity), value.push_back(l.value), week.push_back(l.week);
+        }
+        st.execute(true);
+      }
+    }
+    tx.commit();
+    return RetailWritten{static_cast<int64_t>(d.households.size()), static_cast<int64_t>(d.products.size()),
+                         static_cast<int64_t>(d.lines.size())};
+  });
+}
+
+RetailData Store::retail() const {
+  return impl_->with_session("reading retail data", [&](soci::session& sql) {
+    RetailData d;
+    {
+      RetailHousehold h;
+      soci::statement st = (sql.prepare << "SELECT household_id, age_band FROM retail_households ORDER BY household_id",
+                            soci::into(h.id), soci::into(h.band));
+      st.execute();
+      while (st.fetch()) d.households.push_back(h);
+    }
+    {
+      RetailProduct p;
+      int restricted = 0;
+      soci::statement st =
+          (sql.prepare << "SELECT product_id, department, category, product_type, brand, restricted FROM "
+                          "retail_products ORDER BY product_id",
+           soci::into(p.id), soci::into(p.department), soci::into(p.category), soci::into(p.type), soci::into(p.brand),
+           soci::into(restricted));
+      st.execute();
+      while (st.fetch()) {
+        p.restricted = restricted != 0;
+        d.products.push_back(p);
+      }
+    }
+    {
+      RetailLine l;
+      long long line = 0, time = 0;
+      soci::statement st =
+          (sql.prepare << "SELECT source_line, basket_id, household_id, store_id, product_id, quantity, sales_value, "
+                          "week, time_ms FROM retail_lines ORDER BY source_line",
+           soci::into(line), soci::into(l.basket), soci::into(l.household), soci::into(l.store), soci::into(l.product),
+           soci::into(l.quantity), soci::into(l.value), soci::into(l.week), soci::into(time));
+      st.execute();
+      while (st.fetch()) {
+        l.source_line = line;
+        l.time_ms = time;
+        d.lines.push_back(l);
+      }
+    }
+    return d;
+  });
+}
+
 PruneResult Store::prune(int64_t before_ms) {
   return impl_->with_session("pruning", [&](soci::session& sql) {
     PruneResult r;
@@ -461,6 +585,12 @@ StoreCounts Store::counts() const {
     c.sales = n;
     sql << "SELECT COUNT(*) FROM sale_lines", soci::into(n);
     c.sale_lines = n;
+    sql << "SELECT COUNT(*) FROM retail_households", soci::into(n);
+    c.retail_households = n;
+    sql << "SELECT COUNT(*) FROM retail_products", soci::into(n);
+    c.retail_products = n;
+    sql << "SELECT COUNT(*) FROM retail_lines", soci::into(n);
+    c.retail_lines = n;
     return c;
   });
 }

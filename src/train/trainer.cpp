@@ -41,12 +41,6 @@ namespace {
 constexpr const char* kModelFile = "model.agm";
 constexpr const char* kSplitFile = "split.csv";
 
-std::string data_fingerprint(const std::vector<LabelRow>& rows) {
-  uint64_t h = fnv1a64("");
-  for (const auto& r : rows) h = fnv1a64(r.file_name + "," + std::to_string(r.age) + "\n", h);
-  return hex64(h);
-}
-
 class Trainer {
  public:
   explicit Trainer(const TrainOptions& options);

@@ -51,4 +51,8 @@ struct LabelSet {
 // Duplicate file names: the second and later rows are problems.
 LabelSet read_labels(const std::filesystem::path& data_dir, const LabelsOptions& options = {});
 
+// Hash of (file name, age) in row order: the model file records it for the
+// rows it was trained and measured on, so a consumer can tell the same data.
+std::string data_fingerprint(const std::vector<LabelRow>& rows);
+
 }  // namespace agegate

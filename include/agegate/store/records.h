@@ -21,6 +21,11 @@ namespace agegate {
 
 inline constexpr size_t kMaxIdLength = 64;  // store, lane, transaction, cashier, product ids
 
+// An opaque id: at most kMaxIdLength letters, digits and - _ . : / (so no
+// free text, such as a name, can be stored as one). InvalidInput
+// "<where>: field '<field>' ..." when not, or when empty and `required`.
+void validate_id(const std::string& value, const std::string& where, const std::string& field, bool required);
+
 // Where and when an estimate was made. `store` and `lane` are required for a
 // record; `transaction` and `cashier` are optional (empty = not sent).
 struct CheckoutContext {

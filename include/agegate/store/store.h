@@ -8,6 +8,7 @@
 //   SalesWritten w = store->record_sales(sales); // all or nothing, duplicates skipped
 //   std::vector<Sale> s = store->sales({from, to, "S1"}, /*restricted_only=*/true);
 //   store->prune(now_ms() - 90 * kMsPerDay);
+//   store->replace_retail(read_retail_dir(dir, {}, &problems));  // purchase data for the insights
 //
 // The schema is versioned (table agegate_schema) and migrated forward when a
 // Store opens; a database written by a newer agegate is refused. Thread-safe:
@@ -23,10 +24,11 @@
 #include <vector>
 
 #include "agegate/store/records.h"
+#include "agegate/store/retail.h"
 
 namespace agegate {
 
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;  // 2: retail tables
 
 struct StoreOptions {
   int connections = 4;       // pool size: concurrent callers beyond this wait
@@ -53,6 +55,15 @@ struct StoreCounts {
   int64_t events = 0;
   int64_t sales = 0;
   int64_t sale_lines = 0;
+  int64_t retail_households = 0;
+  int64_t retail_products = 0;
+  int64_t retail_lines = 0;
+};
+
+struct RetailWritten {
+  int64_t households = 0;
+  int64_t products = 0;
+  int64_t lines = 0;
 };
 
 // "sqlite:PATH" (PATH may be relative; the folder must exist) or
@@ -87,7 +98,15 @@ class Store {
   // Sales (with their lines) in the range, oldest first.
   std::vector<Sale> sales(const TimeRange& range, bool restricted_only) const;
 
-  // Deletes events and sales older than `before_ms`.
+  // Replaces the retail data (households, products, purchase lines) with
+  // `data` in one transaction: a failure leaves the previous data as it was,
+  // and importing the same files twice counts nothing twice.
+  RetailWritten replace_retail(const RetailData& data);
+  // The retail data, lines in file order.
+  RetailData retail() const;
+
+  // Deletes events and sales older than `before_ms` (retail data is history
+  // the chain imported on purpose and is kept).
   PruneResult prune(int64_t before_ms);
   StoreCounts counts() const;
 
