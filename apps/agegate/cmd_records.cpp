@@ -71,7 +71,10 @@ void setup_db(CLI::App& app) {
                              {"schema_version", store->schema_version()},
                              {"events", c.events},
                              {"sales", c.sales},
-                             {"sale_lines", c.sale_lines}}
+                             {"sale_lines", c.sale_lines},
+                             {"retail_households", c.retail_households},
+                             {"retail_products", c.retail_products},
+                             {"retail_lines", c.retail_lines}}
                             .dump(2)
                             .c_str());
     set_exit_code(kOk);
