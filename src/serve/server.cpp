@@ -15,11 +15,13 @@
 #include <sstream>
 #include <thread>
 
+#include "agegate/core/csv.h"
 #include "agegate/core/error.h"
 #include "agegate/core/interrupt.h"
 #include "agegate/core/log.h"
 #include "agegate/core/run_info.h"
 #include "agegate/core/time.h"
+#include "agegate/insights/insights.h"
 #include "agegate/model/model_file.h"
 #include "agegate/store/store.h"
 
@@ -157,6 +159,7 @@ struct Server::Impl {
   std::string model_id;            // "<file>@<created>", recorded with every event
   std::string policy_text;         // the policy in force, compact JSON
   std::unique_ptr<Store> store;    // null when nothing is recorded
+  std::optional<Recommender> recommender;  // absent without --recommendations
   std::thread maintenance;         // prunes records past retention
   std::mutex maintenance_mu;
   std::condition_variable maintenance_cv;
@@ -181,6 +184,7 @@ struct Server::Impl {
               const CheckoutContext& context, json* body, std::optional<CheckoutEvent>* event);
   void record(const CheckoutEvent& event, json* body);
   void sales(const httplib::Request& req, httplib::Response& res);
+  void recommendations(const httplib::Request& req, httplib::Response& res);
   void prune_loop();
   void estimate(const httplib::Request& req, httplib::Response& res);
   void routes();
@@ -424,6 +428,40 @@ void Server::Impl::sales(const httplib::Request& req, httplib::Response& res) {
   res.set_content(json{{"inserted", w.inserted}, {"duplicates", w.duplicates}}.dump(), "application/json");
 }
 
+// GET /v1/recommendations?age=34 or ?band=25-34, optional k: categories to
+// suggest, never restricted goods below the policy's challenge age.
+void Server::Impl::recommendations(const httplib::Request& req, httplib::Response& res) {
+  if (!authorise(req, res)) return;
+  if (!recommender) {
+    return send_error(res, 503, "no_recommendations",
+                      "this service has no recommendations; start it with --recommendations FILE (from agegate insights)");
+  }
+  Recommender::Query q;
+  for (const auto& [name, value] : req.params) {
+    if (name != "age" && name != "band" && name != "k") {
+      return send_error(res, 400, "bad_query", "unknown parameter '" + name + "' (age, band, k)");
+    }
+  }
+  if (req.has_param("age")) {
+    const auto age = parse_number(req.get_param_value("age"));
+    if (!age) return send_error(res, 400, "bad_query", "age must be a number");
+    q.age = *age;
+  }
+  q.band = req.get_param_value("band");
+  if (req.has_param("k")) {
+    const auto k = parse_integer(req.get_param_value("k"));
+    if (!k || *k < 1 || *k > 50) return send_error(res, 400, "bad_query", "k must be a whole number from 1 to 50");
+    q.k = static_cast<int>(*k);
+  }
+  json body;
+  try {
+    body = recommender->recommend(q, pipeline->policy().challenge_age);
+  } catch (const InvalidInput& e) {
+    return send_error(res, 400, "bad_query", e.what());
+  }
+  res.set_content(body.dump(), "application/json");
+}
+
 void Server::Impl::prune_loop() {
   constexpr auto kPruneEvery = std::chrono::hours(1);
   std::unique_lock<std::mutex> lock(maintenance_mu);
@@ -461,6 +499,8 @@ void Server::Impl::routes() {
   });
   http.Post("/v1/estimate", [this](const httplib::Request& req, httplib::Response& res) { estimate(req, res); });
   http.Post("/v1/sales", [this](const httplib::Request& req, httplib::Response& res) { sales(req, res); });
+  http.Get("/v1/recommendations",
+           [this](const httplib::Request& req, httplib::Response& res) { recommendations(req, res); });
   http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     try {
       std::rethrow_exception(ep);
@@ -488,14 +528,15 @@ void Server::Impl::routes() {
     send_error(res, s, code, "HTTP " + std::to_string(s));
   });
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    metrics.record(req.path == "/v1/estimate" || req.path == "/v1/sales" || req.path == "/healthz" || req.path == "/readyz" ||
-                           req.path == "/metrics"
+    metrics.record(req.path == "/v1/estimate" || req.path == "/v1/sales" || req.path == "/v1/recommendations" ||
+                           req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics"
                        ? req.path
                        : "other",
                    res.status);
     if (res.status >= 400) {
       log().info("{} {} -> {} ({} bytes in)", req.method,
-                 req.path == "/v1/estimate" || req.path == "/v1/sales" ? req.path : "-",
+                 req.path == "/v1/estimate" || req.path == "/v1/sales" || req.path == "/v1/recommendations" ? req.path
+                                                                                                            : "-",
                  res.status, req.body.size());
     }
   });
@@ -520,6 +561,11 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     impl_->store = Store::open(impl_->opt.db, so);
     log().info("recording checkout events in {} (schema {}, retention {} days)", impl_->store->url(),
                impl_->store->schema_version(), impl_->opt.retention_days);
+  }
+  if (!impl_->opt.recommendations.empty()) {
+    impl_->recommender = Recommender::load(impl_->opt.recommendations);
+    log().info("recommendations from {} ({} bands; challenge age {})", impl_->opt.recommendations.string(),
+               impl_->recommender->bands().size(), impl_->pipeline->policy().challenge_age);
   }
   impl_->routes();
 }

@@ -451,63 +451,49 @@ std::vector<Sale> Store::sales(const TimeRange& range, bool restricted_only) con
 }
 
 RetailWritten Store::replace_retail(const RetailData& d) {
+  // Rows go in batches bound as vectors. The statement is prepared for each
+  // batch after its vectors are filled: SOCI 4.0's PostgreSQL backend crashes
+  // when a prepared bulk statement's vectors change size between executions.
   return impl_->with_session("importing retail data", [&](soci::session& sql) {
     Transaction tx(impl_->backend, sql);
     sql << "DELETE FROM retail_lines";
     sql << "DELETE FROM retail_products";
     sql << "DELETE FROM retail_households";
-    {
+    for (size_t i = 0; i < d.households.size(); i += kBulkRows) {
       std::vector<std::string> id, band;
-      soci::statement st = (sql.prepare << "INSERT INTO retail_households (household_id, age_band) VALUES (:i, :b)",
-                            soci::use(id), soci::use(band));
-      for (size_t i = 0; i < d.households.size(); i += kBulkRows) {
-        id.clear();
-        band.clear();
-        for (size_t j = i; j < std::min(d.households.size(), i + kBulkRows); ++j) {
-          id.push_back(d.households[j].id);
-          band.push_back(d.households[j].band);
-        }
-        st.execute(true);
+      for (size_t j = i; j < std::min(d.households.size(), i + kBulkRows); ++j) {
+        id.push_back(d.households[j].id);
+        band.push_back(d.households[j].band);
       }
+      sql << "INSERT INTO retail_households (household_id, age_band) VALUES (:i, :b)", soci::use(id), soci::use(band);
     }
-    {
+    for (size_t i = 0; i < d.products.size(); i += kBulkRows) {
       std::vector<std::string> id, dep, cat, type, brand;
       std::vector<int> restricted;
-      soci::statement st =
-          (sql.prepare << "INSERT INTO retail_products (product_id, department, category, product_type, brand, "
-                          "restricted) VALUES (:i, :d, :c, :t, :b, :r)",
-           soci::use(id), soci::use(dep), soci::use(cat), soci::use(type), soci::use(brand), soci::use(restricted));
-      for (size_t i = 0; i < d.products.size(); i += kBulkRows) {
-        id.clear(), dep.clear(), cat.clear(), type.clear(), brand.clear(), restricted.clear();
-        for (size_t j = i; j < std::min(d.products.size(), i + kBulkRows); ++j) {
-          const RetailProduct& p = d.products[j];
-          id.push_back(p.id), dep.push_back(p.department), cat.push_back(p.category), type.push_back(p.type);
-          brand.push_back(p.brand), restricted.push_back(p.restricted ? 1 : 0);
-        }
-        st.execute(true);
+      for (size_t j = i; j < std::min(d.products.size(), i + kBulkRows); ++j) {
+        const RetailProduct& p = d.products[j];
+        id.push_back(p.id), dep.push_back(p.department), cat.push_back(p.category), type.push_back(p.type);
+        brand.push_back(p.brand), restricted.push_back(p.restricted ? 1 : 0);
       }
+      sql << "INSERT INTO retail_products (product_id, department, category, product_type, brand, restricted) "
+             "VALUES (:i, :d, :c, :t, :b, :r)",
+          soci::use(id), soci::use(dep), soci::use(cat), soci::use(type), soci::use(brand), soci::use(restricted);
     }
-    {
+    for (size_t i = 0; i < d.lines.size(); i += kBulkRows) {
       std::vector<long long> line, time;
       std::vector<std::string> basket, household, store, product;
       std::vector<double> quantity, value;
       std::vector<int> week;
-      soci::statement st =
-          (sql.prepare << "INSERT INTO retail_lines (source_line, basket_id, household_id, store_id, product_id, "
-                          "quantity, sales_value, week, time_ms) VALUES (:n, :b, :h, :s, :p, :q, :v, :w, :t)",
-           soci::use(line), soci::use(basket), soci::use(household), soci::use(store), soci::use(product),
-           soci::use(quantity), soci::use(value), soci::use(week), soci::use(time));
-      for (size_t i = 0; i < d.lines.size(); i += kBulkRows) {
-        line.clear(), time.clear(), basket.clear(), household.clear(), store.clear(), product.clear();
-        quantity.clear(), value.clear(), week.clear();
-        for (size_t j = i; j < std::min(d.lines.size(), i + kBulkRows); ++j) {
-          const RetailLine& l = d.lines[j];
-          line.push_back(l.source_line), time.push_back(l.time_ms), basket.push_back(l.basket);
-          household.push_back(l.household), store.push_back(l.store), product.push_back(l.product);
-          quantity.push_back(l.quantity), value.push_back(l.value), week.push_back(l.week);
-        }
-        st.execute(true);
+      for (size_t j = i; j < std::min(d.lines.size(), i + kBulkRows); ++j) {
+        const RetailLine& l = d.lines[j];
+        line.push_back(l.source_line), time.push_back(l.time_ms), basket.push_back(l.basket);
+        household.push_back(l.household), store.push_back(l.store), product.push_back(l.product);
+        quantity.push_back(l.quantity), value.push_back(l.value), week.push_back(l.week);
       }
+      sql << "INSERT INTO retail_lines (source_line, basket_id, household_id, store_id, product_id, quantity, "
+             "sales_value, week, time_ms) VALUES (:n, :b, :h, :s, :p, :q, :v, :w, :t)",
+          soci::use(line), soci::use(basket), soci::use(household), soci::use(store), soci::use(product),
+          soci::use(quantity), soci::use(value), soci::use(week), soci::use(time);
     }
     tx.commit();
     return RetailWritten{static_cast<int64_t>(d.households.size()), static_cast<int64_t>(d.products.size()),

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agegate/core/fs.h"
+#include "agegate/store/store.h"
 #include "test_support.h"
 
 namespace agegate {
@@ -46,7 +47,7 @@ TEST(RecordsCli, ABadRowLoadsNothingUnlessSkipBadIsGiven) {
   EXPECT_EQ(json::parse(r.out).at("duplicates"), 2);
   const json i = info(db);
   EXPECT_EQ(i.at("sales"), 2);
-  EXPECT_EQ(i.at("schema_version"), 1);
+  EXPECT_EQ(i.at("schema_version"), kStoreSchemaVersion);
 
   // Everything here is from 2020: pruning at 30 days removes it all.
   r = run_agegate("db prune --older-than 30 --db " + db);

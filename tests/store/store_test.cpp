@@ -239,7 +239,9 @@ TEST_P(StoreTest, PruneDeletesOnlyWhatIsOlder) {
 TEST_P(StoreTest, NoColumnCanHoldAnImageOrAnEmbedding) {
   auto s = open();
   const auto cols = s->describe_columns();
-  EXPECT_EQ(cols.size(), 38u);  // schema 2 + events 19 + sales 8 + lines 9
+  // schema 2 + events 19 + sales 8 + lines 9 + retail households 2 (id and
+  // age band only) + products 6 + purchase lines 9
+  EXPECT_EQ(cols.size(), 55u);
   for (const auto& c : cols) {
     const std::string lower = [&] {
       std::string x = c;
@@ -250,6 +252,86 @@ TEST_P(StoreTest, NoColumnCanHoldAnImageOrAnEmbedding) {
       EXPECT_EQ(lower.find(banned), std::string::npos) << c;
     }
   }
+}
+
+RetailData small_retail(int lines) {
+  RetailData d;
+  d.households = {{"h1", "25-34"}, {"h2", ""}};
+  d.products = {{"p1", "GROCERY", "BEERS/ALES", "LAGER", "National", true},
+                {"p2", "PRODUCE", "", "", "", false}};
+  for (int i = 0; i < lines; ++i) {
+    d.lines.push_back({int64_t(i) + 2, "b" + std::to_string(i / 2), i % 3 ? "h1" : "h9", "s1", i % 2 ? "p1" : "p2",
+                       1.5, 2.25 + i, 1 + i % 53, kT0 + i});
+  }
+  return d;
+}
+
+TEST_P(StoreTest, RetailDataIsReplacedWholeAndReadsBackAsWritten) {
+  auto s = open();
+  const RetailData d = small_retail(2500);  // more than one bulk batch
+  const RetailWritten w = s->replace_retail(d);
+  EXPECT_EQ(w.households, 2);
+  EXPECT_EQ(w.products, 2);
+  EXPECT_EQ(w.lines, 2500);
+  // Importing again replaces: nothing counted twice.
+  s->replace_retail(d);
+  const StoreCounts c = s->counts();
+  EXPECT_EQ(c.retail_households, 2);
+  EXPECT_EQ(c.retail_products, 2);
+  EXPECT_EQ(c.retail_lines, 2500);
+  const RetailData back = s->retail();
+  ASSERT_EQ(back.lines.size(), d.lines.size());
+  EXPECT_EQ(back.households[0].band, "25-34");
+  EXPECT_EQ(back.households[1].band, "");
+  EXPECT_TRUE(back.products[0].restricted);
+  EXPECT_EQ(back.products[0].type, "LAGER");
+  EXPECT_EQ(back.products[1].category, "");
+  for (size_t i : {size_t(0), size_t(1), size_t(2499)}) {
+    EXPECT_EQ(back.lines[i].source_line, d.lines[i].source_line);
+    EXPECT_EQ(back.lines[i].basket, d.lines[i].basket);
+    EXPECT_EQ(back.lines[i].household, d.lines[i].household);
+    EXPECT_EQ(back.lines[i].product, d.lines[i].product);
+    EXPECT_DOUBLE_EQ(back.lines[i].value, d.lines[i].value);
+    EXPECT_EQ(back.lines[i].week, d.lines[i].week);
+    EXPECT_EQ(back.lines[i].time_ms, d.lines[i].time_ms);
+  }
+}
+
+TEST_P(StoreTest, AFailedRetailImportLeavesThePreviousDataAsItWas) {
+  auto s = open();
+  s->replace_retail(small_retail(10));
+  RetailData bad = small_retail(20);
+  bad.lines.back().source_line = bad.lines.front().source_line;  // the key twice: the database refuses it
+  EXPECT_THROW(s->replace_retail(bad), IoError);
+  EXPECT_EQ(s->counts().retail_lines, 10);
+  EXPECT_EQ(s->retail().lines.size(), 10u);
+}
+
+TEST_P(StoreTest, AVersionOneDatabaseIsMigratedAndKeepsItsRecords) {
+  {
+    auto s = open();
+    s->record_event(event("S1", "1", kT0));
+  }
+  {
+    // Back to what agegate with schema 1 left: no retail tables, version 1.
+    const std::vector<std::string> downgrade = {"DROP TABLE retail_lines", "DROP TABLE retail_products",
+                                                "DROP TABLE retail_households",
+                                                "DELETE FROM agegate_schema WHERE version = 2"};
+    for (const auto& sql : downgrade) {
+      if (GetParam() == "postgresql") {
+        testing::exec_postgres(url_, sql);
+      } else {
+        soci::session raw(*soci::factory_sqlite3(), "db=" + url_.substr(7));
+        raw << sql;
+      }
+    }
+  }
+  auto s = open();
+  EXPECT_EQ(s->schema_version(), 2);
+  EXPECT_EQ(s->counts().events, 1);
+  EXPECT_EQ(s->counts().retail_lines, 0);
+  s->replace_retail(small_retail(3));
+  EXPECT_EQ(s->counts().retail_lines, 3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"),
