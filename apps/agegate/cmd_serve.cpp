@@ -41,6 +41,8 @@ void setup(CLI::App& app) {
       ->envname("AGEGATE_DB");
   cmd->add_option("--retention-days", o.retention_days, "prune records older than this, hourly (0 = keep)")
       ->capture_default_str();
+  cmd->add_option("--recommendations", o.recommendations,
+                  "answer GET /v1/recommendations from this recommendations.json (written by agegate insights)");
   cmd->add_option("--model", o.pipeline.model, "model file (.agm)")->default_str(default_model_path().string());
   cmd->add_option("--detect", a->detect, "auto|on|off: find faces in raw camera photos")->capture_default_str();
   cmd->add_flag("--no-calibration", a->no_calibration, "use the raw distribution (temperature 1)");

@@ -27,7 +27,7 @@ std::map<std::string, std::set<std::string>> flags_named_in(const fs::path& doc)
   std::istringstream in(read_file(doc));
   std::string line;
   const std::regex command(
-      R"(agegate (train|evaluate|predict|eda|report|serve|audit|import-sales|replay-day|db prune|db migrate|db info)\b([^`|]*))");
+      R"(agegate (train|evaluate|predict|eda|report|serve|audit|import-sales|import-retail|insights|recommend|replay-day|db prune|db migrate|db info)\b([^`|]*))");
   const std::regex flag(R"((--[a-z][a-z0-9-]*))");
   while (std::getline(in, line)) {
     for (std::sregex_iterator c(line.begin(), line.end(), command), end; c != end; ++c) {

@@ -1,5 +1,8 @@
 // The HTTP service: POST /v1/estimate (JPEG/PNG body -> faces, ages,
 // intervals, decisions as JSON), POST /v1/sales (the till's sales, JSON),
+// GET /v1/recommendations?age=34 | ?band=25-34 [&k=5] (what to suggest on
+// the checkout screen, from a recommendations.json written by `agegate
+// insights`; restricted goods never below the policy's challenge age),
 // GET /healthz, /readyz, /metrics (Prometheus).
 //
 // Checkout records (options.db set): an estimate that carries a checkout
@@ -53,6 +56,7 @@ struct ServerOptions {
   PipelineOptions pipeline;            // model, detector, --detect, policy, tensor threads
   std::string db;                      // "" = record nothing; sqlite:PATH or postgresql://...
   int retention_days = 90;             // records older than this are pruned hourly; 0 = keep
+  std::filesystem::path recommendations;  // "" = /v1/recommendations answers 503
 
   void validate() const;  // throws InvalidInput naming the field
 };
