@@ -18,6 +18,7 @@
 #include "agegate/insights/insights.h"
 #include "agegate/store/store.h"
 #include "command.h"
+#include "db_options.h"
 
 namespace agegate::cli {
 namespace {
@@ -25,12 +26,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr size_t kProblemsShown = 50;
-
-void add_db_option(CLI::App* cmd, std::string& db) {
-  cmd->add_option("--db", db, "checkout database: sqlite:PATH or postgresql://... (also AGEGATE_DB)")
-      ->envname("AGEGATE_DB")
-      ->required();
-}
 
 // ---- import-retail ----
 struct ImportRetailArgs {

@@ -14,6 +14,7 @@
 #include "agegate/model/model_file.h"
 #include "agegate/store/store.h"
 #include "command.h"
+#include "db_options.h"
 
 namespace agegate::cli {
 namespace {
@@ -28,12 +29,6 @@ json estimator_figures(const json& m) {
     if (m.contains(k)) out[k] = m.at(k);
   }
   return out;
-}
-
-void add_db_option(CLI::App* cmd, std::string& db) {
-  cmd->add_option("--db", db, "checkout database: sqlite:PATH or postgresql://... (also AGEGATE_DB)")
-      ->envname("AGEGATE_DB")
-      ->required();
 }
 
 // "YYYY-MM-DD" (UTC midnight; as --to, the end of that day) or an ISO 8601 time.

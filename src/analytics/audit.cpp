@@ -15,7 +15,6 @@ namespace agegate {
 namespace {
 using json = nlohmann::json;
 
-json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 double log_choose(int64_t n, int64_t k) {
   return std::lgamma(double(n) + 1) - std::lgamma(double(k) + 1) - std::lgamma(double(n - k) + 1);
@@ -70,13 +69,6 @@ json group_json(const AuditGroup& g) {
 
 }  // namespace
 
-double Share::rate() const { return n > 0 ? double(hits) / double(n) : std::nan(""); }
-double Share::low() const { return wilson_interval(hits, n).first; }
-double Share::high() const { return wilson_interval(hits, n).second; }
-json Share::to_json() const {
-  return {{"hits", hits}, {"n", n}, {"rate", number_or_null(rate())},
-          {"ci95", {number_or_null(low()), number_or_null(high())}}};
-}
 
 double fisher_one_sided(int64_t a, int64_t b, int64_t c, int64_t d) {
   AGEGATE_CHECK(a >= 0 && b >= 0 && c >= 0 && d >= 0, "negative cell");

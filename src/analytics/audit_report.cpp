@@ -26,8 +26,6 @@ std::string p_text(const std::optional<double>& p) {
   return *p < 1e-4 ? std::string("<0.0001") : format_number("%.4f", *p);
 }
 
-// A gnuplot data value: NaN (no data) becomes the missing marker '?'.
-std::string dat(double v) { return std::isfinite(v) ? format_number("%.6g", v) : "?"; }
 
 void cashier_chart(const AuditResult& r, const fs::path& dir, const ChartOptions& o) {
   std::ostringstream d;
@@ -38,9 +36,9 @@ void cashier_chart(const AuditResult& r, const fs::path& dir, const ChartOptions
     for (const auto& s : r.stores) {
       if (s.store == c.store) store_rate = s.unchecked.rate();
     }
-    d << i++ << " \"" << c.store << "/" << c.cashier << "\" " << dat(c.unchecked.rate()) << ' '
-      << dat(c.unchecked.low()) << ' ' << dat(c.unchecked.high()) << ' ' << (c.flagged ? 1 : 0) << ' '
-      << dat(store_rate) << '\n';
+    d << i++ << " \"" << c.store << "/" << c.cashier << "\" " << gnuplot_value(c.unchecked.rate()) << ' '
+      << gnuplot_value(c.unchecked.low()) << ' ' << gnuplot_value(c.unchecked.high()) << ' ' << (c.flagged ? 1 : 0) << ' '
+      << gnuplot_value(store_rate) << '\n';
   }
   write_file_atomic(dir / "cashiers.dat", d.str());
   draw_chart(dir, "cashiers",
@@ -60,8 +58,8 @@ void weekly_chart(const AuditResult& r, const fs::path& dir, const ChartOptions&
   d << "# index week unchecked low high asked refused\n";
   int i = 0;
   for (const auto& w : r.weeks) {
-    d << i++ << ' ' << format_date(w.start_ms) << ' ' << dat(w.unchecked.rate()) << ' ' << dat(w.unchecked.low())
-      << ' ' << dat(w.unchecked.high()) << ' ' << dat(w.asked.rate()) << ' ' << dat(w.refused.rate()) << '\n';
+    d << i++ << ' ' << format_date(w.start_ms) << ' ' << gnuplot_value(w.unchecked.rate()) << ' ' << gnuplot_value(w.unchecked.low())
+      << ' ' << gnuplot_value(w.unchecked.high()) << ' ' << gnuplot_value(w.asked.rate()) << ' ' << gnuplot_value(w.refused.rate()) << '\n';
   }
   write_file_atomic(dir / "weekly.dat", d.str());
   draw_chart(dir, "weekly",
@@ -96,8 +94,7 @@ std::vector<std::string> columns(std::vector<std::string> leading, const std::ve
 }
 
 void add_chart(HtmlPage& page, const std::string& name, const std::string& caption, const ChartOptions& charts) {
-  const std::string base = std::string(kCharts) + "/" + name;
-  page.figure(base + ".png", caption, caption, charts.svg ? base + ".svg" : "");
+  page.chart(kCharts, name, caption, charts.svg);
 }
 
 }  // namespace

@@ -57,8 +57,7 @@ std::vector<AgeBand> parse_age_bands(const std::string& spec, const std::string&
 }
 
 int find_band_of(const std::vector<AgeBand>& bands, const AgeBand& band) {
-  constexpr int kOpenEndedSpan = 15;  // "65+" is taken as 65-80 for its middle
-  const int high = band.high >= kMaxAge ? band.low + kOpenEndedSpan : band.high;
+  const int high = band.high >= kMaxAge ? band.low + kOpenEndedBandSpan : band.high;
   return find_band(bands, band.low + (high - band.low) / 2);
 }
 

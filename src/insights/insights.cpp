@@ -14,6 +14,7 @@
 #include "agegate/core/fs.h"
 #include "agegate/core/log.h"
 #include "agegate/core/numeric.h"
+#include "agegate/core/share.h"
 
 namespace agegate {
 namespace {
@@ -150,15 +151,7 @@ double percentile(std::vector<double> v, double q) {
   return v[lo] + (pos - double(lo)) * (v[hi] - v[lo]);
 }
 
-json nan_to_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-
-json share_json(int64_t hits, int64_t n) {
-  const auto [lo, hi] = wilson_interval(hits, n);
-  return {{"hits", hits},
-          {"n", n},
-          {"rate", n ? json(double(hits) / double(n)) : json(nullptr)},
-          {"ci95", {nan_to_null(lo), nan_to_null(hi)}}};
-}
+json share_json(int64_t hits, int64_t n) { return Share{hits, n}.to_json(); }
 
 bool allows_restricted(const AgeBand& band, int challenge_age) { return band.low >= challenge_age; }
 
@@ -284,7 +277,7 @@ json BandInsights::to_json(int top_k) const {
             {"mean_basket_lines", baskets ? json(double(lines) / double(baskets)) : json(nullptr)},
             {"mean_basket_spend", baskets ? json(spend / double(baskets)) : json(nullptr)},
             {"restricted_spend_share",
-             {{"share", restricted_share()}, {"ci95", {nan_to_null(restricted_low), nan_to_null(restricted_high)}}}},
+             {{"share", restricted_share()}, {"ci95", {number_or_null(restricted_low), number_or_null(restricted_high)}}}},
             {"categories_supported", cats},
             {"departments", deps},
             {"recommendations", recs}};
@@ -317,7 +310,7 @@ json HoldoutMethod::to_json() const {
                   {"other_bands", share_json(other_by_band[b].first, other_by_band[b].second)}});
   }
   json j = {{"method", name}, {"hit_rate", share_json(hits, baskets)}, {"by_band", by},
-            {"other_bands_rate", nan_to_null(other_rate())}};
+            {"other_bands_rate", number_or_null(other_rate())}};
   const double other = other_rate();
   if (std::isfinite(other) && other > 0) j["own_vs_other"] = own_rate() / other;
   return j;
@@ -388,7 +381,7 @@ InsightsResult compute_insights(const RetailData& data, const InsightsOptions& o
       const AgeBand src = parse_age_band(h.band, "household " + h.id);
       const int mapped = find_band_of(o.bands, src);
       const int at_low = find_band(o.bands, src.low);
-      const int at_high = find_band(o.bands, std::min(src.high, src.low + 15));
+      const int at_high = find_band(o.bands, std::min(src.high, src.low + kOpenEndedBandSpan));
       if (mapped >= 0 && (at_low != mapped || at_high != mapped)) {
         r.band_warnings.push_back("household band " + src.name + " straddles the analysis bands; counted as " +
                                   o.bands[mapped].name);

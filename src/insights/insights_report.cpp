@@ -18,7 +18,6 @@ namespace {
 constexpr const char* kCharts = "charts";
 constexpr size_t kCategoriesShown = 10;  // over-indexed categories listed per band
 
-std::string dat(double v) { return std::isfinite(v) ? format_number("%.6g", v) : "?"; }
 std::string lift_text(const Lift& l) {
   return format_number("%.2f", l.lift) + " (" + format_number("%.2f", l.low) + "-" + format_number("%.2f", l.high) + ")";
 }
@@ -34,8 +33,7 @@ std::string allows_restricted_text(const AgeBand& band, int challenge_age) {
 }
 
 void add_chart(HtmlPage& page, const std::string& name, const std::string& caption, const ChartOptions& charts) {
-  const std::string base = std::string(kCharts) + "/" + name;
-  page.figure(base + ".png", caption, caption, charts.svg ? base + ".svg" : "");
+  page.chart(kCharts, name, caption, charts.svg);
 }
 
 // Lift by band x department: colour log2(lift), the value written in each cell.
@@ -55,7 +53,7 @@ void heat_chart(const InsightsResult& r, const fs::path& dir, const ChartOptions
       }
       const double lift = l ? l->lift : 0;
       const double v = lift > 0 ? std::clamp(std::log2(lift), -1.0, 1.0) : -1.0;
-      d << b << ' ' << k << ' ' << dat(v) << ' ' << dat(lift) << ' ' << (l && l->supported ? 1 : 0) << '\n';
+      d << b << ' ' << k << ' ' << gnuplot_value(v) << ' ' << gnuplot_value(lift) << ' ' << (l && l->supported ? 1 : 0) << '\n';
     }
     d << '\n';
   }
@@ -83,11 +81,11 @@ void recommendations_chart(const InsightsResult& r, const fs::path& dir, const C
   for (const auto& b : r.bands) {
     for (size_t j = 0; j < b.ranked.size() && j < static_cast<size_t>(r.options.top_k); ++j) {
       const Recommendation& rec = b.ranked[j];
-      d << i++ << " \"" << b.band.name << ": " << rec.lift.name << "\" " << dat(rec.lift.lift) << ' '
-        << dat(rec.lift.low) << ' ' << dat(rec.lift.high) << ' '
-        << dat(rec.kept ? rec.estimated_lift.p50 : std::nan("")) << ' '
-        << dat(rec.kept ? rec.estimated_lift.p05 : std::nan("")) << ' '
-        << dat(rec.kept ? rec.estimated_lift.p95 : std::nan("")) << '\n';
+      d << i++ << " \"" << b.band.name << ": " << rec.lift.name << "\" " << gnuplot_value(rec.lift.lift) << ' '
+        << gnuplot_value(rec.lift.low) << ' ' << gnuplot_value(rec.lift.high) << ' '
+        << gnuplot_value(rec.kept ? rec.estimated_lift.p50 : std::nan("")) << ' '
+        << gnuplot_value(rec.kept ? rec.estimated_lift.p05 : std::nan("")) << ' '
+        << gnuplot_value(rec.kept ? rec.estimated_lift.p95 : std::nan("")) << '\n';
     }
     i++;  // a gap between bands
   }
@@ -112,10 +110,10 @@ void restricted_chart(const InsightsResult& r, const fs::path& dir, const ChartO
   for (size_t b = 0; b < r.bands.size(); ++b) {
     const auto& x = r.bands[b];
     if (x.baskets == 0) continue;
-    d << b << " \"" << x.band.name << "\" " << dat(x.restricted_share()) << ' ' << dat(x.restricted_low) << ' '
-      << dat(x.restricted_high) << ' ' << dat(x.restricted_estimated ? x.restricted_estimated->p50 : std::nan(""))
-      << ' ' << dat(x.restricted_estimated ? x.restricted_estimated->p05 : std::nan("")) << ' '
-      << dat(x.restricted_estimated ? x.restricted_estimated->p95 : std::nan("")) << '\n';
+    d << b << " \"" << x.band.name << "\" " << gnuplot_value(x.restricted_share()) << ' ' << gnuplot_value(x.restricted_low) << ' '
+      << gnuplot_value(x.restricted_high) << ' ' << gnuplot_value(x.restricted_estimated ? x.restricted_estimated->p50 : std::nan(""))
+      << ' ' << gnuplot_value(x.restricted_estimated ? x.restricted_estimated->p05 : std::nan("")) << ' '
+      << gnuplot_value(x.restricted_estimated ? x.restricted_estimated->p95 : std::nan("")) << '\n';
   }
   write_file_atomic(dir / "restricted.dat", d.str());
   draw_chart(dir, "restricted",
@@ -137,7 +135,7 @@ void evaluation_chart(const InsightsResult& r, const fs::path& dir, const ChartO
     for (const auto& m : ev.methods) {
       const auto [h, n] = m.by_band[b];
       const auto [lo, hi] = wilson_interval(h, n);
-      d << ' ' << dat(n ? double(h) / double(n) : std::nan("")) << ' ' << dat(lo) << ' ' << dat(hi);
+      d << ' ' << gnuplot_value(n ? double(h) / double(n) : std::nan("")) << ' ' << gnuplot_value(lo) << ' ' << gnuplot_value(hi);
     }
     d << '\n';
   }

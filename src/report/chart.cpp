@@ -2,12 +2,14 @@
 #include "agegate/report/chart.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
 #include "agegate/core/error.h"
+#include "agegate/core/format.h"
 #include "agegate/core/fs.h"
 
 extern char** environ;
@@ -67,6 +69,8 @@ std::string gnuplot_quote(std::string_view text) {
   }
   return out + "'";
 }
+
+std::string gnuplot_value(double v) { return std::isfinite(v) ? format_number("%.6g", v) : "?"; }
 
 void draw_chart(const fs::path& dir, const std::string& name, const std::string& script_body,
                 const ChartOptions& options) {

@@ -83,6 +83,11 @@ void HtmlPage::figure(std::string_view png, std::string_view alt, std::string_vi
   body_ += "</figcaption></figure>\n";
 }
 
+void HtmlPage::chart(std::string_view folder, std::string_view name, std::string_view caption, bool svg) {
+  const std::string base = std::string(folder) + "/" + std::string(name);
+  figure(base + ".png", caption, caption, svg ? base + ".svg" : "");
+}
+
 void HtmlPage::gallery(const std::vector<Tile>& tiles) {
   body_ += "<div class=\"gallery\">\n";
   for (const auto& t : tiles) {

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "agegate/core/share.h"
 #include "agegate/report/chart.h"
 #include "agegate/store/store.h"
 
@@ -38,16 +39,6 @@ struct AuditOptions {
   double alpha = 0.05;        // family-wise, Holm-adjusted over the cashiers tested
   nlohmann::json estimator;   // the model's held-out "metrics.test" (may be null)
   std::string estimator_source;  // which model file it came from
-};
-
-// hits of n, with the Wilson 95% interval (NaN when n == 0).
-struct Share {
-  int64_t hits = 0;
-  int64_t n = 0;
-  double rate() const;
-  double low() const;
-  double high() const;
-  nlohmann::json to_json() const;  // {"hits","n","rate","ci95":[lo,hi]}
 };
 
 // What a set of restricted sales adds up to (a store, a cashier, a week).

@@ -16,6 +16,8 @@ namespace agegate {
 
 inline constexpr int kMinAge = 0;
 inline constexpr int kMaxAge = 120;
+// "65+" is taken as 65-80 where a band's middle or extent is needed.
+inline constexpr int kOpenEndedBandSpan = 15;
 
 struct AgeBand {
   std::string name;  // "13-17", "under 18", "60+"

@@ -33,5 +33,7 @@ void draw_chart(const std::filesystem::path& dir, const std::string& name,
 
 // Quotes `text` as a gnuplot single-quoted string ('' stands for ').
 std::string gnuplot_quote(std::string_view text);
+// A value for a chart's data file: NaN (no data) becomes gnuplot's missing marker '?'.
+std::string gnuplot_value(double v);
 
 }  // namespace agegate

@@ -26,6 +26,9 @@ class HtmlPage {
   // Cells are plain text (escaped). `caption` may be empty.
   void table(const std::vector<std::string>& header,
              const std::vector<std::vector<std::string>>& rows, std::string_view caption = "");
+  // A chart drawn by draw_chart() into `folder` (relative to the page):
+  // folder/name.png, with folder/name.svg linked when `svg`.
+  void chart(std::string_view folder, std::string_view name, std::string_view caption, bool svg);
   // A chart: <figure> with the PNG; `svg` (may be empty) is linked below it.
   void figure(std::string_view png, std::string_view alt, std::string_view caption,
               std::string_view svg = "");
