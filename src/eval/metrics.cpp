@@ -12,6 +12,7 @@
 #include "agegate/core/error.h"
 #include "agegate/core/format.h"
 #include "agegate/core/numeric.h"
+#include "agegate/core/share.h"
 
 namespace agegate {
 namespace {
@@ -24,7 +25,9 @@ constexpr int kMinorHigh = 17;
 constexpr int kAdultAge = 25;
 const std::vector<std::string> kCsvColumns = {"file_name", "real_age", "pred_age", "low", "high", "p_under_legal"};
 
-PolicyRates rates_for(const std::vector<PredictionRow>& scored, const Policy& policy) {
+}  // namespace
+
+PolicyRates policy_rates(const std::vector<PredictionRow>& scored, const Policy& policy) {
   PolicyRates r;
   r.challenge_age = policy.challenge_age;
   r.max_risk = policy.max_risk;
@@ -46,7 +49,7 @@ PolicyRates rates_for(const std::vector<PredictionRow>& scored, const Policy& po
   return r;
 }
 
-nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+namespace {
 
 // "1.0% (1/101, 95% CI 0.2-5.4%)": a rate is never shown without its interval.
 std::string rate_cell(const Rate& r) {
@@ -144,7 +147,7 @@ EvalSummary summarise(const std::vector<Prediction>& predictions, const Policy& 
   s.coverage = cov_sum / n;
   s.mean_interval_width = width_sum / n;
   s.bands = summarise_bands(scored);
-  s.rates = rates_for(scored, policy);
+  s.rates = policy_rates(scored, policy);
   return s;
 }
 
@@ -187,7 +190,7 @@ std::vector<PolicyRates> policy_curve(const std::vector<Prediction>& predictions
   for (int c = policy.legal_age; c <= std::max(last_challenge_age, policy.legal_age); ++c) {
     p.challenge_age = c;
     p.validate();
-    rows.push_back(rates_for(scored, p));
+    rows.push_back(policy_rates(scored, p));
   }
   return rows;
 }
@@ -200,7 +203,7 @@ std::vector<PolicyRates> risk_curve(const std::vector<Prediction>& predictions, 
   for (double risk : risks) {
     p.max_risk = risk;
     p.validate();
-    rows.push_back(rates_for(scored, p));
+    rows.push_back(policy_rates(scored, p));
   }
   return rows;
 }

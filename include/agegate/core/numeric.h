@@ -23,4 +23,18 @@ inline std::pair<double, double> wilson_interval(int64_t hits, int64_t n, double
   return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
 }
 
+// The standard normal quantile: z with P(Z <= z) = p, for p in (0,1) (NaN
+// outside). Bisection on std::erfc to about 1e-12: slow next to a rational
+// approximation, but called a handful of times per report.
+inline double normal_quantile(double p) {
+  if (!(p > 0 && p < 1)) return std::numeric_limits<double>::quiet_NaN();
+  double lo = -40, hi = 40;
+  for (int i = 0; i < 200 && hi - lo > 1e-13; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    if (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
 }  // namespace agegate

@@ -81,6 +81,10 @@ struct PolicyRates {
   Rate adults_25plus_check;  // aged 25+ who get id_check
 };
 
+// The three rates of scored predictions under `policy` (the decision from
+// pred_age and p_under_legal, as at the till). Empty groups give count 0.
+PolicyRates policy_rates(const std::vector<PredictionRow>& scored, const Policy& policy);
+
 struct EvalSummary {
   Policy policy;
   int64_t count = 0;
