@@ -31,8 +31,17 @@ void add_options(CLI::App* cmd, EvaluateArgs& a) {
       ->default_str(default_data_dir().string());
   cmd->add_option("--predictions", a.predictions, "write per-photo CSV file_name,real_age,pred_age,low,high,p_under_legal");
   cmd->add_option("--report", a.report_dir, "write an HTML evaluation report into this folder");
-  cmd->add_option("--split", o.split, "a run's split.csv: evaluate only one part of it (photos from --data)");
+  cmd->add_option("--split", o.split,
+                  "a run's split.csv, or 'model' for the model's own split: evaluate only one part of it "
+                  "(photos from --data)");
   cmd->add_option("--part", o.part, "with --split: test (held out, the honest figures), val or train")
+      ->capture_default_str();
+  CLI::Option* groups = cmd->add_option("--groups", o.groups,
+                  "demographics CSV (file_name + any columns, e.g. sex,ethnicity): figures by group "
+                  "[default: demographics.csv beside labels.csv when present]");
+  cmd->add_flag("--no-groups", o.no_groups, "no figures by group")->excludes(groups);
+  cmd->add_option("--min-group-count", o.group_options.min_count,
+                  "cells with fewer photos are shown as too few to measure")
       ->capture_default_str();
   cmd->add_flag("--json", a.json, "print one JSON object instead of tables");
   cmd->add_flag("--strict", o.strict, "stop at the first bad CSV row");

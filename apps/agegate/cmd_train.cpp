@@ -52,6 +52,10 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--max-minutes", o.max_minutes, "start no epoch past this wall time (0 = none)")->capture_default_str();
   cmd->add_option("--max-photos", o.max_photos, "use only the first N usable rows (0 = all)")->capture_default_str();
   cmd->add_flag("--strict", o.strict, "stop at the first bad CSV row");
+  CLI::Option* groups = cmd->add_option("--groups", o.groups,
+                                        "demographics CSV for figures by group in run.json and the report "
+                                        "[default: demographics.csv beside labels.csv when present]");
+  cmd->add_flag("--no-groups", o.no_groups, "no figures by group")->excludes(groups);
   cmd->add_flag("--resume", o.resume, "continue the run in --out from its checkpoint");
   cmd->add_flag("--no-report", a.no_report, "skip the HTML training report");
   a.policy.add_to(cmd);

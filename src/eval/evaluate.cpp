@@ -26,10 +26,28 @@ Figures measure(const std::vector<Prediction>& predictions, const Policy& policy
           agegate::risk_curve(predictions, policy)};
 }
 
+ModelSplit model_split(const ModelInfo& info, std::vector<LabelRow> rows) {
+  const nlohmann::json& training = info.metadata.value("training", nlohmann::json::object());
+  const nlohmann::json& options = training.value("options", nlohmann::json::object());
+  const double val_fraction = options.value("val_fraction", 0.15), test_fraction = options.value("test_fraction", 0.15);
+  const uint64_t seed = training.value("seed", uint64_t(42));
+  const int max_photos = options.value("max_photos", 0);
+  if (max_photos > 0 && static_cast<int>(rows.size()) > max_photos) rows.resize(max_photos);
+  ModelSplit m;
+  m.split = stratified_split(rows, val_fraction, test_fraction, seed);
+  std::vector<LabelRow> all = m.split.train;
+  all.insert(all.end(), m.split.val.begin(), m.split.val.end());
+  all.insert(all.end(), m.split.test.begin(), m.split.test.end());
+  const std::string recorded = info.metadata.value("data", nlohmann::json::object()).value("fingerprint", "");
+  m.same_data = !recorded.empty() && recorded == data_fingerprint(all);
+  return m;
+}
+
 nlohmann::json EvaluateOptions::to_json() const {
   return {{"model", model.string()},     {"data_dir", data_dir.string()}, {"split", split.string()}, {"part", part},
           {"strict", strict},            {"calibrated", calibrated},      {"batch_size", batch_size},
-          {"workers", workers},          {"threads", threads},            {"policy", policy.to_json()}};
+          {"workers", workers},          {"threads", threads},            {"policy", policy.to_json()},
+          {"groups", groups.string()},   {"no_groups", no_groups},        {"min_group_count", group_options.min_count}};
 }
 
 nlohmann::json EvaluationResult::to_json() const {
@@ -40,12 +58,18 @@ nlohmann::json EvaluationResult::to_json() const {
   j["skipped_rows"] = skipped_rows;
   j["unreadable_photos"] = unreadable_photos;
   j["coverage_uncalibrated"] = coverage_uncalibrated.to_json();
+  j["groups"] = groups ? groups->to_json() : nlohmann::json(nullptr);
   return j;
 }
 
 std::string EvaluationResult::format_tables() const {
-  return format_summary_table(figures.summary) + "\n" + format_curve_table(figures.policy_curve) + "\n" +
-         format_curve_table(figures.risk_curve);
+  std::string out = format_summary_table(figures.summary) + "\n" + format_curve_table(figures.policy_curve) + "\n" +
+                    format_curve_table(figures.risk_curve);
+  if (groups) {
+    out += "\n" + groups->format_tables();
+    for (const auto& c : groups->conclusions) out += "- " + c + "\n";
+  }
+  return out;
 }
 
 EvaluationResult evaluate(const EvaluateOptions& in) {
@@ -53,6 +77,7 @@ EvaluationResult evaluate(const EvaluateOptions& in) {
   if (o.model.empty()) o.model = default_model_path();
   if (o.data_dir.empty()) o.data_dir = default_data_dir();
   o.policy.validate();
+  o.group_options.validate();
   const SplitPart part = parse_split_part(o.part);  // before any loading: a bad name fails at once
   at::set_num_threads(o.threads > 0 ? o.threads : default_thread_count());
   LoadedModel model = load_model_file(o.model);
@@ -60,13 +85,32 @@ EvaluationResult evaluate(const EvaluateOptions& in) {
   lo.strict = o.strict;
   LabelSet labels = read_labels(o.data_dir, lo);
   log().info("labels: {}", labels.summary());
-  if (!o.split.empty()) {
+  // Read before the long run, so a bad file fails at once.
+  std::optional<GroupTable> groups;
+  if (!o.no_groups) {
+    if (!o.groups.empty()) {
+      groups = read_groups_csv(o.groups);
+    } else if (std::filesystem::exists(default_groups_path(o.data_dir))) {
+      groups = read_groups_csv(default_groups_path(o.data_dir));
+    }
+  }
+  if (o.split == kModelSplit) {
+    ModelSplit ms = model_split(model.info, labels.rows);
+    if (!ms.same_data) {
+      throw InvalidInput(o.data_dir.string() + " is not the data " + o.model.string() +
+                         " was trained on (fingerprint differs): --split model cannot find its parts");
+    }
+    labels.rows = part_of(ms.split, part);
+  } else if (!o.split.empty()) {
     labels.rows = part_of(read_split_csv(o.split, o.data_dir), part);
+  }
+  if (!o.split.empty()) {
+    const std::string what = o.split == kModelSplit ? "the model's own split" : o.split.string();
     if (labels.rows.empty()) {
-      throw InvalidInput(o.split.string() + " has no " + o.part + " photos" +
+      throw InvalidInput(what + " has no " + o.part + " photos" +
                          (part == SplitPart::kTest ? " (a run from before the held-out part: use --part val)" : ""));
     }
-    log().info("split {}: {} {} photos", o.split.string(), labels.rows.size(), o.part);
+    log().info("{}: {} {} photos", what, labels.rows.size(), o.part);
   }
   RunModelOptions ro;
   ro.batch_size = o.batch_size;
@@ -83,6 +127,7 @@ EvaluationResult evaluate(const EvaluateOptions& in) {
   r.coverage_uncalibrated = interval_coverage(run.logits, run.ages, 1.0, o.policy.interval_level);
   r.skipped_rows = labels.problems.size();
   r.unreadable_photos = run.skipped.size();
+  if (groups) r.groups = group_figures(score(r.predictions, o.policy), *groups, o.policy, o.group_options);
   return r;
 }
 

@@ -6,6 +6,7 @@
 #include "agegate/core/run_info.h"
 #include "agegate/data/labels.h"
 #include "agegate/data/split.h"
+#include "agegate/eval/evaluate.h"
 #include "agegate/eval/metrics.h"
 #include "agegate/eval/run_model.h"
 #include "agegate/insights/insights.h"
@@ -22,22 +23,12 @@ BandConfusion read_band_confusion(const std::filesystem::path& predictions_csv, 
 BandConfusion confusion_from_model(const std::filesystem::path& model, const std::filesystem::path& data_dir,
                                    const std::vector<AgeBand>& bands) {
   LoadedModel m = load_model_file(model);
-  const nlohmann::json& training = m.info.metadata.value("training", nlohmann::json::object());
-  const nlohmann::json& options = training.value("options", nlohmann::json::object());
-  const double val_fraction = options.value("val_fraction", 0.15), test_fraction = options.value("test_fraction", 0.15);
-  const uint64_t seed = training.value("seed", uint64_t(42));
-  std::vector<LabelRow> rows = read_labels(data_dir).rows;
-  const int max_photos = options.value("max_photos", 0);
-  if (max_photos > 0 && static_cast<int>(rows.size()) > max_photos) rows.resize(max_photos);
-  const Split split = stratified_split(rows, val_fraction, test_fraction, seed);
-  std::vector<LabelRow> all = split.train;
-  all.insert(all.end(), split.val.begin(), split.val.end());
-  all.insert(all.end(), split.test.begin(), split.test.end());
-  const std::string recorded = m.info.metadata.value("data", nlohmann::json::object()).value("fingerprint", "");
-  if (!recorded.empty() && recorded != data_fingerprint(all)) {
+  const ModelSplit ms = model_split(m.info, read_labels(data_dir).rows);
+  if (!ms.same_data) {
     log().warn("insights: {} is not the data {} was trained on; its validation part is not the model's own",
                data_dir.string(), model.filename().string());
   }
+  const Split& split = ms.split;
   m.net->eval();
   RunModelOptions ro;
   ro.progress_label = "confusion";

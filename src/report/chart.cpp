@@ -70,6 +70,12 @@ std::string gnuplot_quote(std::string_view text) {
   return out + "'";
 }
 
+std::string gnuplot_data_label(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) out += (c == '"' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+  return out + "\"";
+}
+
 std::string gnuplot_value(double v) { return std::isfinite(v) ? format_number("%.6g", v) : "?"; }
 
 void draw_chart(const fs::path& dir, const std::string& name, const std::string& script_body,

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <tuple>
 #include <map>
 #include <sstream>
 
@@ -14,6 +16,7 @@
 #include "agegate/core/progress.h"
 #include "agegate/data/image.h"
 #include "agegate/data/labels.h"
+#include "agegate/eval/groups.h"
 #include "agegate/report/html.h"
 #include "thumbnail.h"
 
@@ -167,6 +170,106 @@ void policy_chart(HtmlPage& page, ModelReportSummary& s, const nlohmann::json& c
             "Share of 13-17 year olds passed without a check and of adults 25+ asked for ID, by "
             "challenge age",
             o);
+}
+
+// One bar chart of a measure by group, with its 95% interval, and optionally
+// a second series (the age-standardised figure) beside it. Small cells are
+// left out of the bars and say so in their axis label.
+struct GroupSeries {
+  std::string title;
+  std::function<MeanCell(const GroupCell&)> cell;
+};
+
+void group_chart(HtmlPage& page, ModelReportSummary& s, const GroupFigures& g, const std::string& name,
+                 const std::string& title, const std::string& ylabel, double scale,
+                 const std::vector<GroupSeries>& series, const std::string& caption, const fs::path& charts,
+                 const ChartOptions& o) {
+  std::ostringstream dat;
+  dat << "# index label";
+  for (size_t k = 0; k < series.size(); ++k) dat << " value" << k << " low" << k << " high" << k << " note_y" << k << " note" << k;
+  dat << "   (values x" << scale << "; ? = too few photos to show)\n";
+  int i = 0;
+  double top = 0;
+  for (const auto& c : g.columns) {
+    for (const auto& cell : c.groups) {
+      dat << i++ << ' ' << gnuplot_data_label(c.column + ": " + cell.group);
+      for (const auto& ser : series) {
+        const MeanCell m = ser.cell(cell);
+        const bool shown = !m.small && std::isfinite(m.value);
+        if (shown) top = std::max(top, m.high * scale);
+        dat << ' ' << gnuplot_value(shown ? m.value * scale : NAN) << ' ' << gnuplot_value(shown ? m.low * scale : NAN)
+            << ' ' << gnuplot_value(shown ? m.high * scale : NAN) << ' ' << gnuplot_value(shown ? m.high * scale : 0.0)
+            << ' ' << gnuplot_data_label(m.small ? "too few (" + std::to_string(m.count) + ")"
+                                  : shown ? "n=" + std::to_string(m.count)
+                                          : "n/a");
+      }
+      dat << '\n';
+    }
+    ++i;  // a gap between columns
+  }
+  write_file_atomic(charts / (name + ".dat"), dat.str());
+  const double width = 0.8 / static_cast<double>(series.size());
+  const char* colours[] = {"#1f77b4", "#ff7f0e"};
+  std::string plot = "plot '" + name + ".dat' using 1:(1/0):xtic(2) notitle";
+  for (size_t k = 0; k < series.size(); ++k) {
+    const std::string x = "($1" + format_number("%+.3f", (static_cast<double>(k) - (series.size() - 1) / 2.0) * width) + ")";
+    const int v = 3 + 5 * static_cast<int>(k);
+    const std::string value = std::to_string(v), low = std::to_string(v + 1), high = std::to_string(v + 2),
+                      note_y = std::to_string(v + 3), note = std::to_string(v + 4);
+    plot += ", '' using " + x + ":" + value + " with boxes lc rgb '" + colours[k % 2] + "' title " +
+            gnuplot_quote(series[k].title) + ", '' using " + x + ":" + value + ":" + low + ":" + high +
+            " with yerrorbars lc rgb '#333333' pt -1 notitle" + ", '' using " + x + ":" + note_y + ":" + note +
+            " with labels rotate by 90 left offset 0,0.4 font ',7' notitle";
+  }
+  draw_chart(charts, name,
+             "set title " + gnuplot_quote(title) + "\nset ylabel " + gnuplot_quote(ylabel) +
+                 "\nset datafile missing '?'\nset style fill solid 0.8 border -1\nset boxwidth " +
+                 format_number("%.3f", width) + "\nset grid ytics\nset yrange [0:" +
+                 format_number("%.3g", std::max(top, 1.0) * 1.3) + "]\nset xrange [-0.7:" + std::to_string(i - 1) +
+                 "-0.3]\nset xtics rotate by -30 font ',8'\nset key top left horizontal\n" + plot + "\n",
+             o);
+  add_chart(page, s, name, caption, o);
+}
+
+// Error and decision rates by group (eval/groups.h), from the JSON the
+// evaluation or the run wrote: tables, charts with intervals, conclusions.
+void groups_section(HtmlPage& page, ModelReportSummary& s, const nlohmann::json& json, const std::string& part,
+                    const fs::path& charts, const ChartOptions& o) {
+  const GroupFigures g = GroupFigures::from_json(json);
+  page.heading("Fairness: error and decision rates by group");
+  page.paragraph("On " + part + ", by the groups of " + g.source.string() + " (" + std::to_string(g.matched) + " of " +
+                 std::to_string(g.photos) + " photos annotated). Cells with fewer than " +
+                 std::to_string(g.options.min_count) +
+                 " photos are shown as too few to measure. Intervals are 95%; a gap's interval is adjusted for the "
+                 "number of pairs compared. \"Everyone's age mix\" weights each group's figures by age as all photos "
+                 "are weighted, so the part of a gap that age explains is taken out. The annotations are the data "
+                 "set's own; they are never a model input.");
+  page.heading("Conclusions (computed from the figures)", 3);
+  page.list(g.conclusions);
+  auto mae = [](const GroupCell& c) { return c.mae; };
+  auto mae_std = [](const GroupCell& c) { return c.mae_age_standardised; };
+  auto as_mean = [](const RateCell& r) {
+    MeanCell m;
+    m.count = r.rate.count;
+    m.small = r.small;
+    m.value = r.rate.rate();
+    std::tie(m.low, m.high) = r.rate.interval95();
+    return m;
+  };
+  group_chart(page, s, g, "groups_mae", "MAE by group", "MAE (years)", 1.0,
+              {{"MAE", mae}, {"at everyone's age mix", mae_std}},
+              "Mean absolute error by group, as measured and at everyone's age mix, with 95% intervals", charts, o);
+  group_chart(page, s, g, "groups_asked", "Aged 25+ asked for ID, by group", "% of people aged 25+", 100.0,
+              {{"asked for ID", [&](const GroupCell& c) { return as_mean(c.adults_25plus_check); }},
+               {"at everyone's age mix", [](const GroupCell& c) { return c.adults_25plus_check_age_standardised; }}},
+              "Share of people aged 25+ asked for ID by group, with 95% intervals", charts, o);
+  group_chart(page, s, g, "groups_minors", "Minors passing without an ID check, by group", "% passing", 100.0,
+              {{"aged 13-17", [&](const GroupCell& c) { return as_mean(c.minors_13_17_pass); }},
+               {"under " + std::to_string(g.policy.legal_age), [&](const GroupCell& c) { return as_mean(c.under_legal_pass); }}},
+              "Share of 13-17-year-olds and of everyone under the legal age passing without an ID check, by group, "
+              "with 95% Wilson intervals",
+              charts, o);
+  for (const auto& t : g.tables()) page.table(t.header, t.rows, t.title);
 }
 
 void worst_gallery(HtmlPage& page, const std::vector<PredictionRow>& worst,
@@ -347,6 +450,11 @@ ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOp
   const nlohmann::json& figures = run.value(held_out ? "test_metrics" : "val_metrics", nlohmann::json());
   s = prediction_section(page, s, predictions, figures, run["data_dir"].get<std::string>(), out_dir, options,
                          held_out ? "Predictions on the held-out test photos" : "Predictions on the validation photos");
+  const nlohmann::json& groups = run.value(held_out ? "test_groups" : "val_groups", nlohmann::json());
+  if (groups.is_object()) {
+    groups_section(page, s, groups, held_out ? "the held-out test photos" : "the validation photos",
+                   out_dir / kChartsFolder, options.charts);
+  }
   if (run.contains("options") && run["options"].is_object()) {
     page.heading("Options");
     std::vector<std::vector<std::string>> opt_rows;
@@ -379,6 +487,9 @@ ModelReportSummary write_evaluation_report(const fs::path& predictions_csv,
       !summary["policy_curve"].empty()) {
     page.heading("Policy trade-off");
     policy_chart(page, s, summary["policy_curve"], out_dir / kChartsFolder, options.charts);
+  }
+  if (summary.is_object() && summary.contains("groups") && summary["groups"].is_object()) {
+    groups_section(page, s, summary["groups"], "the photos evaluated", out_dir / kChartsFolder, options.charts);
   }
   s.index_html = out_dir / "index.html";
   write_file_atomic(s.index_html, page.str());

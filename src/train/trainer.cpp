@@ -27,6 +27,7 @@
 #include "agegate/eval/calibration.h"
 #include "agegate/eval/evaluate.h"
 #include "agegate/eval/run_model.h"
+#include "agegate/eval/groups.h"
 #include "agegate/model/imagenet_import.h"
 #include "agegate/model/model_file.h"
 #include "agegate/train/checkpoint.h"
@@ -55,12 +56,16 @@ class Trainer {
                     std::chrono::steady_clock::time_point start, double lr);
   TrainResult finish();
   nlohmann::json measure_test(double temperature);
+  // Figures by group of one part's predictions (null without a groups file).
+  nlohmann::json measure_groups(const std::vector<Prediction>& predictions) const;
   double minutes_since_start() const;
 
   TrainOptions opt_;
   fs::path run_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   Split split_;
+  std::optional<GroupTable> groups_;  // demographics: read, never a model input
+  nlohmann::json test_groups_;
   c10::Device device_ = c10::kCPU;
   ModelConfig config_;
   AgeNet net_{nullptr};
@@ -116,6 +121,11 @@ void Trainer::load_split() {
   }
   if (split_.train.empty() || split_.val.empty()) {
     throw InvalidInput("too few usable photos in " + opt_.data_dir.string() + " to split into train and val");
+  }
+  // Read now, so a bad file fails before the first epoch, not after the last.
+  if (!opt_.no_groups) {
+    if (!opt_.groups.empty()) groups_ = read_groups_csv(opt_.groups);
+    else if (fs::exists(default_groups_path(opt_.data_dir))) groups_ = read_groups_csv(default_groups_path(opt_.data_dir));
   }
   log().info("split: {} train, {} validation, {} held-out test photos (seed {})", split_.train.size(),
              split_.val.size(), split_.test.size(), opt_.seed);
@@ -233,6 +243,7 @@ TrainResult Trainer::finish() {
   auto preds = to_predictions(val, cal.temperature);
   const nlohmann::json metrics = measure(preds, opt_.policy).to_json();
   write_predictions_csv(run_ / "predictions_val.csv", preds, opt_.policy);
+  const nlohmann::json val_groups = measure_groups(preds);
   const nlohmann::json test_metrics = measure_test(cal.temperature);
 
   net_->to(c10::kCPU);
@@ -267,6 +278,7 @@ TrainResult Trainer::finish() {
   nlohmann::json run_json = {{"best_epoch", state_.best_epoch}, {"best_val_mae_uncalibrated", state_.best_mae},
                              {"data_dir", opt_.data_dir.string()}, {"options", opt_.to_json()},
                              {"val_metrics", metrics}, {"test_metrics", test_metrics},
+                             {"val_groups", val_groups}, {"test_groups", test_groups_},
                              {"calibration", cal.to_json()},
                              {"images_per_second", result.images_per_second},
                              {"wall_seconds", result.wall_seconds}, {"device", device_.str()},
@@ -290,7 +302,13 @@ nlohmann::json Trainer::measure_test(double temperature) {
   write_predictions_csv(run_ / "predictions_test.csv", preds, opt_.policy);
   nlohmann::json m = measure(preds, opt_.policy).to_json();
   log().info("held-out test: {} photos, MAE {:.3f}", preds.size(), m.value("mae", 0.0));
+  test_groups_ = measure_groups(preds);
   return m;
+}
+
+nlohmann::json Trainer::measure_groups(const std::vector<Prediction>& predictions) const {
+  if (!groups_) return nullptr;
+  return group_figures(score(predictions, opt_.policy), *groups_, opt_.policy).to_json();
 }
 
 TrainResult Trainer::run() {
@@ -365,6 +383,7 @@ nlohmann::json TrainOptions::to_json() const {
           {"device", device}, {"mixed_precision", mixed_precision},
           {"label_sigma", loss.sigma}, {"l1_weight", loss.l1_weight}, {"max_minutes", max_minutes},
           {"max_photos", max_photos}, {"strict", strict}, {"resume", resume},
+          {"groups", groups.string()}, {"no_groups", no_groups},
           {"augment", augment.to_json()}, {"policy", policy.to_json()}};
 }
 

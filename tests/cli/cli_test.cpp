@@ -62,6 +62,27 @@ TEST(Cli, EveryFlagTheReadmeAndModelCardNameExists) {
   }
 }
 
+// The model card's table by group is what `evaluate --split model --part val`
+// prints for the shipped model today: every table line of the output is in
+// the card, so a retrained model with a stale card fails here.
+TEST(Cli, ModelCardCarriesTheShippedModelsValidationFiguresByGroup) {
+  const fs::path root = fs::path(AGEGATE_TEST_SOURCE_DIR);
+  auto e = run_agegate("-q evaluate --split model --part val --model " + (root / "models" / "agegate-default.agm").string());
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const std::string card = read_file(root / "models" / "MODEL_CARD.md");
+  const size_t from = e.out.find("By ethnicity");
+  ASSERT_NE(from, std::string::npos) << e.out;
+  std::istringstream in(e.out.substr(from));
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("| ", 0) != 0 && line.rfind("By ", 0) != 0) continue;
+    EXPECT_NE(card.find(line), std::string::npos) << "MODEL_CARD.md lacks: " << line;
+    ++lines;
+  }
+  EXPECT_GE(lines, 20);  // two columns: title, header, 2-5 groups and a gap row, band table each
+}
+
 TEST(Cli, FlagsWinOverThePolicyFile) {
   fs::path dir = testing::scratch_dir("policy");
   write_file_atomic(dir / "p.json", R"({"legal_age": 20, "challenge_age": 30, "max_risk": 0.05})");

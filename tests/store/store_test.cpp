@@ -251,6 +251,10 @@ TEST_P(StoreTest, NoColumnCanHoldAnImageOrAnEmbedding) {
     for (const char* banned : {"blob", "bytea", "array", "[]", "image", "photo", "crop", "embedding", "vector"}) {
       EXPECT_EQ(lower.find(banned), std::string::npos) << c;
     }
+    // Nor a shopper's group: demographics are for evaluation only (eval/groups.h).
+    for (const char* banned : {"sex", "gender", "ethnic", "race", "skin"}) {
+      EXPECT_EQ(lower.find(banned), std::string::npos) << c;
+    }
   }
 }
 

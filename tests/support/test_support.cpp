@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <chrono>
 #include <csignal>
@@ -104,6 +105,19 @@ fs::path make_mini_dataset(const std::string& name, int count, bool spread_ages)
   for (auto& [file, age] : chosen) {
     fs::copy_file(faces_dir() / "final_files" / file, dir / "final_files" / file);
     csv << file << "," << age << "\n";
+  }
+  // The chosen photos' rows of demographics.csv, as in the real layout.
+  std::ifstream demographics(faces_dir() / "demographics.csv");
+  if (demographics) {
+    std::set<std::string> names;
+    for (auto& [file, age] : chosen) names.insert(file);
+    std::ofstream out(dir / "demographics.csv");
+    std::string line;
+    std::getline(demographics, line);
+    out << line << "\n";
+    while (std::getline(demographics, line)) {
+      if (names.count(line.substr(0, line.find(',')))) out << line << "\n";
+    }
   }
   return dir;
 }

@@ -23,7 +23,8 @@ std::pair<std::filesystem::path, int> real_photo(int index);
 std::filesystem::path scratch_dir(const std::string& name);
 
 // Makes DIR/labels.csv + DIR/final_files/ with the first `count` photos of
-// faces/ whose labels satisfy nothing special (copied, not linked).
+// faces/ whose labels satisfy nothing special (copied, not linked), and
+// DIR/demographics.csv with their rows when faces/ has one.
 // Returns DIR. Photos are taken spread over the age range when `spread_ages`.
 std::filesystem::path make_mini_dataset(const std::string& name, int count, bool spread_ages = true);
 

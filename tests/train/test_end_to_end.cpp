@@ -7,11 +7,13 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include "agegate/core/fs.h"
 #include "agegate/core/format.h"
 #include "agegate/eval/metrics.h"
 #include "agegate/model/model_file.h"
+#include "agegate/report/html.h"
 #include "test_support.h"
 
 namespace agegate {
@@ -129,6 +131,19 @@ TEST(EndToEnd, TrainWritesModelThatEvaluateAndPredictLoad) {
   auto vj = nlohmann::json::parse(ev.out);
   EXPECT_EQ(vj["count"].get<int>(), info.metadata["data"]["val_count"].get<int>());
   EXPECT_EQ(vj["risk_curve"][0]["challenge_age"], 25);
+  // --split model draws the same split again from the model's metadata.
+  auto em = run_agegate("-q evaluate --json --model " + (run / "model.agm").string() + " --data " + data.string() +
+                        " --split model --part val");
+  ASSERT_EQ(em.exit_code, 0) << em.err;
+  auto mj = nlohmann::json::parse(em.out);
+  EXPECT_EQ(mj["count"], vj["count"]);
+  EXPECT_DOUBLE_EQ(mj["mae"].get<double>(), vj["mae"].get<double>());
+  // ...and refuses data the model was not trained on.
+  fs::path other = testing::make_mini_dataset("other", 30);
+  auto eo = run_agegate("-q evaluate --model " + (run / "model.agm").string() + " --data " + other.string() +
+                        " --split model");
+  EXPECT_EQ(eo.exit_code, 2);
+  EXPECT_NE(eo.err.find("not the data"), std::string::npos) << eo.err;
   // --split alone: the held-out test part, with the figures the trainer stored.
   auto et = run_agegate("-q evaluate --json --model " + (run / "model.agm").string() + " --data " +
                         data.string() + " --split " + (run / "split.csv").string());
@@ -259,6 +274,15 @@ TEST(EndToEnd, TrainingReportShowsTheRunsHeldOutFigures) {
   EXPECT_NE(html.find("<tr><td>mae</td><td>" + format_number("%.4g", j["val_metrics"]["mae"].get<double>())),
             std::string::npos);
   EXPECT_NE(html.find("Best epoch " + std::to_string(j["best_epoch"].get<int>())), std::string::npos);
+  // demographics.csv beside labels.csv: figures by group for both parts,
+  // and the report shows the held-out part's.
+  ASSERT_TRUE(j["val_groups"].is_object());
+  ASSERT_TRUE(j["test_groups"].is_object());
+  EXPECT_EQ(j["test_groups"]["photos"], j["test_metrics"]["count"]);
+  EXPECT_EQ(j["val_groups"]["photos"], j["val_metrics"]["count"]);
+  EXPECT_NE(html.find("Fairness: error and decision rates by group"), std::string::npos);
+  EXPECT_NE(html.find("On the held-out test photos"), std::string::npos);
+  EXPECT_TRUE(fs::exists(run / "report" / "charts" / "groups_mae.png"));
 }
 
 // `evaluate --report` draws the figures its --json prints.
@@ -272,6 +296,71 @@ TEST(EndToEnd, EvaluationReportMatchesItsJson) {
   expect_report_matches(out / "report", j);
   EXPECT_TRUE(fs::exists(out / "report" / "charts" / "policy.png"));
   EXPECT_TRUE(fs::exists(out / "report" / "options.json"));
+}
+
+// Figures by group against the predictions CSV and the demographics file:
+// counts and MAE per group worked out here, the report's section and
+// charts, and the refusals.
+TEST(EndToEnd, EvaluateReportsFiguresByGroup) {
+  fs::path data = testing::make_mini_dataset("data", 40);
+  ASSERT_TRUE(fs::exists(data / "demographics.csv"));
+  fs::path out = testing::scratch_dir("eval-groups");
+  auto e = run_agegate("-q evaluate --json --min-group-count 1 --data " + data.string() + " --predictions " +
+                       (out / "p.csv").string() + " --report " + (out / "report").string());
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const auto j = nlohmann::json::parse(e.out);
+  ASSERT_TRUE(j["groups"].is_object());
+  EXPECT_EQ(j["groups"]["matched"], 40);
+  // Expected by hand: the sex of each photo from the file, errors from the CSV.
+  std::map<std::string, std::string> sex;
+  {
+    std::ifstream in(data / "demographics.csv");
+    std::string line;
+    std::getline(in, line);
+    ASSERT_EQ(line, "file_name,sex,ethnicity");
+    while (std::getline(in, line)) {
+      const size_t a = line.find(','), b = line.find(',', a + 1);
+      sex[line.substr(0, a)] = line.substr(a + 1, b - a - 1);
+    }
+  }
+  std::map<std::string, std::pair<int, double>> by_sex;
+  for (const auto& r : read_predictions_csv(out / "p.csv")) {
+    auto& [n, sum] = by_sex[sex.at(r.file_name)];
+    ++n;
+    sum += std::abs(r.pred_age - r.real_age);
+  }
+  ASSERT_EQ(by_sex.size(), 2u);
+  for (const auto& [group, v] : by_sex) {
+    const auto& g = j["groups"]["columns"]["sex"]["groups"][group];
+    EXPECT_EQ(g["count"].get<int>(), v.first) << group;
+    EXPECT_NEAR(g["mae"]["value"].get<double>(), v.second / v.first, 0.01) << group;  // the CSV rounds to 0.01
+  }
+  EXPECT_TRUE(j["groups"]["columns"].contains("ethnicity"));
+  const std::string html = read_file(out / "report" / "index.html");
+  EXPECT_NE(html.find("Fairness: error and decision rates by group"), std::string::npos);
+  for (const char* chart : {"groups_mae", "groups_asked", "groups_minors"}) {
+    EXPECT_EQ(read_file(out / "report" / "charts" / (std::string(chart) + ".png")).substr(0, 4), "\x89PNG") << chart;
+  }
+  for (const auto& c : j["groups"]["conclusions"]) EXPECT_NE(html.find(html_escape(c.get<std::string>())), std::string::npos);
+
+  // At the default threshold 40 photos split in two make few cells, and they say so.
+  auto d = run_agegate("-q evaluate --data " + data.string());
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_NE(d.out.find("too few ("), std::string::npos) << d.out;
+
+  auto none = run_agegate("-q evaluate --json --no-groups --data " + data.string());
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_TRUE(nlohmann::json::parse(none.out)["groups"].is_null());
+
+  write_file_atomic(out / "bad.csv", "file_name,sex\n000000.jpg,male\n000001.jpg,male,extra\n");
+  auto bad = run_agegate("-q evaluate --data " + data.string() + " --groups " + (out / "bad.csv").string());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find((out / "bad.csv").string() + " line 3"), std::string::npos) << bad.err;
+  auto missing = run_agegate("-q evaluate --data " + data.string() + " --groups " + (out / "nope.csv").string());
+  EXPECT_EQ(missing.exit_code, 3);
+  EXPECT_NE(missing.err.find("nope.csv"), std::string::npos) << missing.err;
+  auto both = run_agegate("-q evaluate --data " + data.string() + " --no-groups --groups " + (out / "bad.csv").string());
+  EXPECT_NE(both.exit_code, 0);
 }
 
 TEST(EndToEnd, BadInputsGiveClearErrors) {

@@ -15,11 +15,15 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "agegate/data/split.h"
 #include "agegate/eval/calibration.h"
+#include "agegate/eval/groups.h"
 #include "agegate/eval/metrics.h"
+#include "agegate/model/model_file.h"
 #include "agegate/policy/policy.h"
 
 namespace agegate {
@@ -33,10 +37,23 @@ struct Figures {
 };
 Figures measure(const std::vector<Prediction>& predictions, const Policy& policy);
 
+// The split a model was trained with, drawn again from `rows` (labels.csv's
+// usable rows) with the seed, fractions and photo limit its metadata records.
+// `same_data` tells whether the rows are the data it was trained on (the
+// recorded fingerprint matches); when not, the parts are not its own.
+struct ModelSplit {
+  Split split;
+  bool same_data = false;
+};
+ModelSplit model_split(const ModelInfo& info, std::vector<LabelRow> rows);
+
+// `--split model`: the model's own split (model_split) instead of a file.
+inline constexpr const char* kModelSplit = "model";
+
 struct EvaluateOptions {
   std::filesystem::path model;     // empty: default_model_path()
   std::filesystem::path data_dir;  // empty: default_data_dir()
-  std::filesystem::path split;     // a run's split.csv: evaluate only one part of it
+  std::filesystem::path split;     // a run's split.csv, or "model": evaluate only one part of it
   std::string part = "test";       // which part of `split`: test (held out), val or train
   bool strict = false;             // stop at the first bad labels.csv row
   bool calibrated = true;          // false: temperature 1 (the raw distribution)
@@ -44,6 +61,11 @@ struct EvaluateOptions {
   int workers = 2;                 // decoding threads
   int threads = 0;                 // tensor threads; 0 = default_thread_count()
   Policy policy;
+  // Figures by group: this file, else default_groups_path(data_dir) when it
+  // exists (IoError when a named file is missing); none with no_groups.
+  std::filesystem::path groups;
+  bool no_groups = false;
+  GroupOptions group_options;
   nlohmann::json to_json() const;
 };
 
@@ -56,11 +78,13 @@ struct EvaluationResult {
   CoverageReport coverage_uncalibrated;  // at temperature 1, for comparison
   size_t skipped_rows = 0;               // bad labels.csv rows
   size_t unreadable_photos = 0;
+  std::optional<GroupFigures> groups;    // when a demographics file was read
 
   // Figures::to_json() plus model, data_dir, temperature, skipped_rows,
-  // unreadable_photos, coverage_uncalibrated.
+  // unreadable_photos, coverage_uncalibrated, groups (GroupFigures::to_json(), or null).
   nlohmann::json to_json() const;
-  // The summary table (policy in force first) and both curves.
+  // The summary table (policy in force first), both curves, and the group
+  // tables with their conclusions.
   std::string format_tables() const;
 };
 

@@ -33,6 +33,9 @@ void draw_chart(const std::filesystem::path& dir, const std::string& name,
 
 // Quotes `text` as a gnuplot single-quoted string ('' stands for ').
 std::string gnuplot_quote(std::string_view text);
+// A text field for a chart's data file, double-quoted; double quotes and
+// control characters inside become spaces (gnuplot has no escape there).
+std::string gnuplot_data_label(std::string_view text);
 // A value for a chart's data file: NaN (no data) becomes gnuplot's missing marker '?'.
 std::string gnuplot_value(double v);
 

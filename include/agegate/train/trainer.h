@@ -7,7 +7,8 @@
 //   RUN_DIR/model.agm           the best epoch's weights, calibrated (model file)
 //   RUN_DIR/predictions_val.csv validation predictions of the final model
 //   RUN_DIR/predictions_test.csv held-out test predictions of the final model
-//   RUN_DIR/run.json            best epoch, validation and test metrics, calibration
+//   RUN_DIR/run.json            best epoch, validation and test metrics, calibration,
+//                               val_groups/test_groups (eval/groups.h; null without demographics)
 //
 // Validation photos choose the best epoch and fit the temperature; the
 // held-out test photos are read once, by the final model, and give the
@@ -63,6 +64,11 @@ struct TrainOptions {
   double max_minutes = 0;             // stop starting epochs after this long (0 = no limit)
   int max_photos = 0;                 // use only the first N usable rows (tests, quick runs)
   bool strict = false;                // stop on the first bad CSV row
+  // Demographics CSV for the figures by group in run.json and the report;
+  // default demographics.csv beside labels.csv when present. Never an input
+  // of the model: it is joined to the predictions by file name afterwards.
+  std::filesystem::path groups;
+  bool no_groups = false;
   bool resume = false;
   AugmentOptions augment;
   Policy policy;
