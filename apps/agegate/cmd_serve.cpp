@@ -35,8 +35,29 @@ void setup(CLI::App& app) {
   cmd->add_option("--max-pixels", o.max_pixels, "largest image (width x height)")->capture_default_str();
   cmd->add_option("--timeout-ms", o.request_timeout_ms, "time limit per request")->capture_default_str();
   cmd->add_option("--torch-threads", o.pipeline.threads, "intra-op threads (0 = default)")->capture_default_str();
-  cmd->add_option("--token", o.token, "require Authorization: Bearer <token> (also AGEGATE_TOKEN)")
+  cmd->add_option("--token", o.token,
+                  "require Authorization: Bearer <token>, 16+ characters (prefer AGEGATE_TOKEN or --token-file: "
+                  "a command line is visible to other users)")
       ->envname("AGEGATE_TOKEN");
+  cmd->add_option("--token-file", o.token_file,
+                  "accepted bearer tokens, one per line ('#' comments); several for rotation; re-read on SIGHUP")
+      ->envname("AGEGATE_TOKEN_FILE");
+  cmd->add_option("--auth-max-failures", o.auth.max_failures,
+                  "failed authentications from one address within a minute before it gets 429")
+      ->capture_default_str();
+  cmd->add_option("--auth-block-seconds", o.auth.block_seconds,
+                  "how long such an address is refused (doubles while it keeps failing)")
+      ->capture_default_str();
+  CLI::Option* cert = cmd->add_option("--tls-cert", o.tls_cert, "PEM certificate (chain): serve HTTPS only; re-read on SIGHUP");
+  CLI::Option* key = cmd->add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert; re-read on SIGHUP");
+  cert->needs(key);
+  key->needs(cert);
+  cmd->add_option("--tls-client-ca", o.tls_client_ca,
+                  "PEM CA: accept only terminals with a client certificate it signed (mutual TLS)")
+      ->needs(cert);
+  cmd->add_option("--admin-port", o.admin_port,
+                  "serve /healthz, /readyz and /metrics on this plain-HTTP port instead (0 = any free port)");
+  cmd->add_option("--admin-host", o.admin_host, "address of --admin-port")->capture_default_str();
   cmd->add_option("--db", o.db, "record checkout events and sales: sqlite:PATH or postgresql://... (also AGEGATE_DB)")
       ->envname("AGEGATE_DB");
   cmd->add_option("--retention-days", o.retention_days, "prune records older than this, hourly (0 = keep)")
@@ -54,6 +75,7 @@ void setup(CLI::App& app) {
     o.pipeline.policy = a->policy.resolve();
     o.pipeline.calibrated = !a->no_calibration;
     install_interrupt_handler();
+    install_reload_handler();
     Server server(o);
     if (a->test_delay_ms > 0) {
       server.set_test_hook([ms = a->test_delay_ms] { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); });

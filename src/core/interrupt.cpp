@@ -7,6 +7,9 @@
 namespace agegate {
 namespace {
 std::atomic<bool> g_flag{false};
+std::atomic<bool> g_reload{false};
+
+extern "C" void on_reload(int) { g_reload = true; }
 
 extern "C" void on_signal(int sig) {
   if (g_flag.load() && sig == SIGINT) {
@@ -25,5 +28,8 @@ void install_interrupt_handler() {
 }
 bool interrupted() { return g_flag.load(std::memory_order_relaxed); }
 void clear_interrupt() { g_flag = false; }
+
+void install_reload_handler() { std::signal(SIGHUP, on_reload); }
+bool take_reload_request() { return g_reload.exchange(false); }
 
 }  // namespace agegate

@@ -148,6 +148,15 @@ void ServerOptions::validate() const {
   if (max_pixels < 1) throw InvalidInput("serve: --max-pixels must be >= 1");
   if (request_timeout_ms < 1) throw InvalidInput("serve: --timeout-ms must be >= 1");
   if (retention_days < 0) throw InvalidInput("serve: --retention-days must be >= 0");
+  if (tls_cert.empty() != tls_key.empty()) throw InvalidInput("serve: --tls-cert and --tls-key go together");
+  if (!tls_client_ca.empty() && tls_cert.empty()) {
+    throw InvalidInput("serve: --tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS)");
+  }
+  if (admin_port > 65535 || admin_port < -1) throw InvalidInput("serve: --admin-port must be 0..65535");
+  if (admin_port >= 0 && admin_port == port && port != 0 && admin_host == host) {
+    throw InvalidInput("serve: --admin-port must differ from --port");
+  }
+  auth.validate();
   if (!db.empty()) store_backend_of(db);  // InvalidInput for a malformed URL
   pipeline.policy.validate();
 }
@@ -164,9 +173,16 @@ struct Server::Impl {
   std::mutex maintenance_mu;
   std::condition_variable maintenance_cv;
   bool maintenance_stop = false;
-  httplib::Server http;
+  std::unique_ptr<TlsCredentials> tls;        // null: plain HTTP
+  std::unique_ptr<httplib::Server> http;      // an httplib::SSLServer with TLS
+  std::unique_ptr<httplib::Server> admin;     // health and metrics, when on their own port
   std::thread thread;
+  std::thread admin_thread;
   int bound_port = -1;
+  int admin_bound = -1;
+  mutable std::mutex tokens_mu;
+  std::shared_ptr<const TokenSet> tokens;     // empty: no authentication
+  std::unique_ptr<AuthThrottle> throttle;
   Metrics metrics;
   std::atomic<int> admitted{0};  // running + queued estimations
   std::mutex slot_mu;
@@ -176,8 +192,10 @@ struct Server::Impl {
   std::mutex hook_mu;
   std::function<void()> test_hook;
 
-  bool acceptable(const httplib::Request& req, httplib::Response& res) const;
-  bool authorise(const httplib::Request& req, httplib::Response& res) const;
+  bool acceptable(const httplib::Request& req, httplib::Response& res);
+  bool authorise(const httplib::Request& req, httplib::Response& res);
+  std::shared_ptr<const TokenSet> current_tokens() const;
+  void load_tokens();
   // Decodes and estimates; false after sending an error. Fills `body` and,
   // when the request carries a context and a store is open, `event`.
   bool answer(const httplib::Request& req, httplib::Response& res, Clock::time_point t0, double queued_ms,
@@ -188,19 +206,49 @@ struct Server::Impl {
   void prune_loop();
   void estimate(const httplib::Request& req, httplib::Response& res);
   void routes();
+  void health_routes(httplib::Server& server);
 };
+
+// --token and every line of --token-file; throws naming the file or flag.
+void Server::Impl::load_tokens() {
+  auto set = std::make_shared<TokenSet>();
+  if (!opt.token_file.empty()) *set = TokenSet::from_file(opt.token_file);
+  if (!opt.token.empty()) set->add(opt.token, "--token / AGEGATE_TOKEN");
+  std::lock_guard<std::mutex> lock(tokens_mu);
+  tokens = std::move(set);
+}
+
+std::shared_ptr<const TokenSet> Server::Impl::current_tokens() const {
+  std::lock_guard<std::mutex> lock(tokens_mu);
+  return tokens;
+}
 
 // Everything that can be refused before any decoding: auth, media type, body
 // and pixel limits. Returns false after sending the refusal.
-// Sends 401 and returns false unless the bearer token is right (or none is set).
-bool Server::Impl::authorise(const httplib::Request& req, httplib::Response& res) const {
-  if (opt.token.empty() || req.get_header_value("Authorization") == "Bearer " + opt.token) return true;
+// Sends 401 and returns false unless the bearer token is one of ours (or
+// none is set); an address that keeps failing gets 429 until its block ends.
+bool Server::Impl::authorise(const httplib::Request& req, httplib::Response& res) {
+  const auto set = current_tokens();
+  if (!set || set->empty()) return true;
+  if (const auto wait = throttle->blocked(req.remote_addr)) {
+    res.set_header("Retry-After", std::to_string(*wait));
+    send_error(res, 429, "too_many_failures", "too many failed authentications from this address; retry later");
+    return false;
+  }
+  static constexpr std::string_view kScheme = "Bearer ";
+  const std::string header = req.get_header_value("Authorization");
+  if (header.size() > kScheme.size() && header.compare(0, kScheme.size(), kScheme) == 0 &&
+      set->matches(std::string_view(header).substr(kScheme.size()))) {
+    throttle->success(req.remote_addr);
+    return true;
+  }
+  throttle->failure(req.remote_addr);
   res.set_header("WWW-Authenticate", "Bearer");
   send_error(res, 401, "unauthorized", "missing or wrong bearer token");
   return false;
 }
 
-bool Server::Impl::acceptable(const httplib::Request& req, httplib::Response& res) const {
+bool Server::Impl::acceptable(const httplib::Request& req, httplib::Response& res) {
   if (!authorise(req, res)) return false;
   const std::string type = req.get_header_value("Content-Type");
   const std::string media = type.substr(0, type.find(';'));
@@ -276,6 +324,7 @@ bool Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
     e.event_id = new_event_id();
     e.time_ms = context.time_ms.value_or(now_ms());
     e.context = context;
+    e.terminal = peer_subject(req.ssl);
     e.model = model_id;
     e.policy = policy_text;
     e.faces = static_cast<int>(estimates.size());
@@ -296,8 +345,9 @@ bool Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
     e.estimate_ms = result.estimate_ms;
     e.total_ms = ms_since(t0);
   }
-  log().info("estimate: {}x{} {} bytes, {} face(s) [{}], {:.1f} ms", img.width, img.height, req.body.size(),
-             estimates.size(), decisions, ms_since(t0));
+  const std::string terminal = peer_subject(req.ssl);
+  log().info("estimate: {}x{} {} bytes, {} face(s) [{}], {:.1f} ms{}", img.width, img.height, req.body.size(),
+             estimates.size(), decisions, ms_since(t0), terminal.empty() ? "" : ", terminal " + terminal);
   *out = std::move(body);
   return true;
 }
@@ -480,23 +530,36 @@ void Server::Impl::prune_loop() {
   }
 }
 
+void Server::Impl::health_routes(httplib::Server& server) {
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    const bool ready = pipeline && !stopping.load() && !interrupted();
+    res.status = ready ? 200 : 503;
+    res.set_content(json{{"ready", ready}, {"model", model_json}}.dump(), "application/json");
+  });
+  server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics.exposition(admitted.load()), "text/plain; version=0.0.4");
+  });
+}
+
 void Server::Impl::routes() {
+  httplib::Server& http = *this->http;
   http.new_task_queue = [n = opt.io_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   // httplib refuses bodies above this with 413 before reading them.
   http.set_payload_max_length(static_cast<size_t>(opt.max_body_bytes));
   http.set_read_timeout(std::chrono::milliseconds(opt.request_timeout_ms));
   http.set_write_timeout(std::chrono::milliseconds(opt.request_timeout_ms));
-  http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"status":"ok"})", "application/json");
-  });
-  http.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    const bool ready = pipeline && !stopping.load() && !interrupted();
-    res.status = ready ? 200 : 503;
-    res.set_content(json{{"ready", ready}, {"model", model_json}}.dump(), "application/json");
-  });
-  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.exposition(admitted.load()), "text/plain; version=0.0.4");
-  });
+  // Answers about shoppers must not be kept by a proxy or a browser cache.
+  http.set_default_headers({{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}});
+  if (admin) {
+    admin->set_default_headers({{"Cache-Control", "no-store"}});
+    admin->new_task_queue = [] { return new httplib::ThreadPool(2); };
+    health_routes(*admin);
+  } else {
+    health_routes(http);
+  }
   http.Post("/v1/estimate", [this](const httplib::Request& req, httplib::Response& res) { estimate(req, res); });
   http.Post("/v1/sales", [this](const httplib::Request& req, httplib::Response& res) { sales(req, res); });
   http.Get("/v1/recommendations",
@@ -527,19 +590,25 @@ void Server::Impl::routes() {
                                                                                              : "bad_request";
     send_error(res, s, code, "HTTP " + std::to_string(s));
   });
-  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+  const auto count = [this](const httplib::Request& req, const httplib::Response& res) {
     metrics.record(req.path == "/v1/estimate" || req.path == "/v1/sales" || req.path == "/v1/recommendations" ||
                            req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics"
                        ? req.path
                        : "other",
                    res.status);
+  };
+  http.set_logger([this, count](const httplib::Request& req, const httplib::Response& res) {
+    count(req, res);
     if (res.status >= 400) {
-      log().info("{} {} -> {} ({} bytes in)", req.method,
+      // The terminal's certificate names who asked (never a token: those stay out of every log).
+      const std::string terminal = peer_subject(req.ssl);
+      log().info("{} {} -> {} ({} bytes in) from {}{}", req.method,
                  req.path == "/v1/estimate" || req.path == "/v1/sales" || req.path == "/v1/recommendations" ? req.path
                                                                                                             : "-",
-                 res.status, req.body.size());
+                 res.status, req.body.size(), req.remote_addr, terminal.empty() ? "" : " (" + terminal + ")");
     }
   });
+  if (admin) admin->set_logger(count);
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
@@ -562,6 +631,34 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     log().info("recording checkout events in {} (schema {}, retention {} days)", impl_->store->url(),
                impl_->store->schema_version(), impl_->opt.retention_days);
   }
+  impl_->throttle = std::make_unique<AuthThrottle>(impl_->opt.auth);
+  impl_->load_tokens();
+  if (!impl_->opt.tls_cert.empty()) {
+    impl_->tls = std::make_unique<TlsCredentials>(impl_->opt.tls_cert, impl_->opt.tls_key);
+    // httplib hands us the context to set up; a failure there is kept and
+    // rethrown here, since httplib's callback can only say "invalid".
+    std::exception_ptr failed;
+    auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+      try {
+        configure_server_tls(&ctx, impl_->tls.get(), impl_->opt.tls_client_ca);
+        return true;
+      } catch (...) {
+        failed = std::current_exception();
+        return false;
+      }
+    });
+    if (failed) std::rethrow_exception(failed);
+    if (!server->is_valid()) throw IoError("serve: OpenSSL could not create a TLS context");
+    const auto id = impl_->tls->current();
+    log().info("TLS certificate {} (serial {}, expires {}){}", id->subject(), id->serial_hex(),
+               format_iso8601(id->not_after_unix() * 1000),
+               impl_->opt.tls_client_ca.empty() ? "" : "; client certificates required (" +
+                                                            impl_->opt.tls_client_ca.string() + ")");
+    impl_->http = std::move(server);
+  } else {
+    impl_->http = std::make_unique<httplib::Server>();
+  }
+  if (impl_->opt.admin_port >= 0) impl_->admin = std::make_unique<httplib::Server>();
   if (!impl_->opt.recommendations.empty()) {
     impl_->recommender = Recommender::load(impl_->opt.recommendations);
     log().info("recommendations from {} ({} bands; challenge age {})", impl_->opt.recommendations.string(),
@@ -572,22 +669,68 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
 
 Server::~Server() { stop(); }
 
+namespace {
+int bind_server(httplib::Server& server, const std::string& host, int port) {
+  if (port == 0) return server.bind_to_any_port(host);
+  return server.bind_to_port(host, port) ? port : -1;
+}
+}  // namespace
+
 void Server::start() {
   auto& s = *impl_;
   if (s.thread.joinable()) return;
-  if (s.opt.port == 0) {
-    s.bound_port = s.http.bind_to_any_port(s.opt.host);
-  } else {
-    s.bound_port = s.http.bind_to_port(s.opt.host, s.opt.port) ? s.opt.port : -1;
-  }
+  s.bound_port = bind_server(*s.http, s.opt.host, s.opt.port);
   if (s.bound_port <= 0) {
     throw IoError("serve: cannot listen on " + s.opt.host + ":" + std::to_string(s.opt.port));
   }
-  s.thread = std::thread([&s] { s.http.listen_after_bind(); });
+  if (s.admin) {
+    s.admin_bound = bind_server(*s.admin, s.opt.admin_host, s.opt.admin_port);
+    if (s.admin_bound <= 0) {
+      s.http->stop();
+      throw IoError("serve: cannot listen on " + s.opt.admin_host + ":" + std::to_string(s.opt.admin_port) +
+                    " (--admin-port)");
+    }
+    s.admin_thread = std::thread([&s] { s.admin->listen_after_bind(); });
+  }
+  s.thread = std::thread([&s] { s.http->listen_after_bind(); });
   if (s.store && s.opt.retention_days > 0) s.maintenance = std::thread([&s] { s.prune_loop(); });
-  log().info("serving on http://{}:{} (threads {}, queue {}, detect {}, auth {})", s.opt.host, s.bound_port,
-             s.opt.threads, s.opt.max_queue, to_string(s.opt.pipeline.detect), s.opt.token.empty() ? "off" : "on");
+  const auto tokens = s.current_tokens();
+  log().info("serving on {}://{}:{} (threads {}, queue {}, detect {}, auth {}{})", s.tls ? "https" : "http",
+             s.opt.host, s.bound_port, s.opt.threads, s.opt.max_queue, to_string(s.opt.pipeline.detect),
+             tokens && !tokens->empty() ? std::to_string(tokens->size()) + " token(s)" : "off",
+             s.opt.tls_client_ca.empty() ? "" : ", client certificates");
+  if (s.admin) log().info("health and metrics on http://{}:{}", s.opt.admin_host, s.admin_bound);
+  if (!s.opt.token.empty()) {
+    log().warn("a token given with --token is visible to other users of this machine (ps); prefer --token-file "
+               "or AGEGATE_TOKEN");
+  }
 }
+
+void Server::reload() {
+  auto& s = *impl_;
+  std::exception_ptr first;
+  if (s.tls) {
+    try {
+      const auto id = s.tls->reload();
+      log().info("TLS certificate reloaded: {} (serial {})", id->subject(), id->serial_hex());
+    } catch (const std::exception& e) {
+      log().error("TLS certificate not reloaded, the previous one stays in use: {}", e.what());
+      first = std::current_exception();
+    }
+  }
+  if (!s.opt.token_file.empty()) {
+    try {
+      s.load_tokens();
+      log().info("tokens reloaded from {} ({} in use)", s.opt.token_file.string(), s.current_tokens()->size());
+    } catch (const std::exception& e) {
+      log().error("tokens not reloaded, the previous ones stay in use: {}", e.what());
+      if (!first) first = std::current_exception();
+    }
+  }
+  if (first) std::rethrow_exception(first);
+}
+
+int Server::admin_port() const { return impl_->admin_bound; }
 
 void Server::stop() {
   auto& s = *impl_;
@@ -601,8 +744,12 @@ void Server::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (int n = s.admitted.load(); n > 0) log().warn("stopping with {} request(s) still running", n);
-  s.http.stop();  // closes the listening socket; the pool finishes what it holds
+  s.http->stop();  // closes the listening socket; the pool finishes what it holds
   s.thread.join();
+  if (s.admin_thread.joinable()) {
+    s.admin->stop();
+    s.admin_thread.join();
+  }
   if (s.maintenance.joinable()) {
     {
       std::lock_guard<std::mutex> lock(s.maintenance_mu);
@@ -619,6 +766,13 @@ int Server::port() const { return impl_->bound_port; }
 void Server::run_until_interrupted(int poll_ms) {
   while (!interrupted() && impl_->thread.joinable()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+    if (take_reload_request()) {
+      try {
+        reload();
+      } catch (const std::exception&) {
+        // logged by reload(); the service keeps what it had
+      }
+    }
   }
   stop();
 }

@@ -77,6 +77,11 @@ const std::vector<std::vector<std::string>>& migrations() {
           " quantity DOUBLE PRECISION NOT NULL, sales_value DOUBLE PRECISION NOT NULL,"
           " week INTEGER NOT NULL, time_ms BIGINT NOT NULL)",
       },
+      {
+          // The checkout terminal that sent the photo, as its TLS client
+          // certificate names it (serve --tls-client-ca); '' without one.
+          "ALTER TABLE checkout_events ADD COLUMN terminal TEXT NOT NULL DEFAULT ''",
+      },
   };
   return m;
 }
@@ -282,6 +287,12 @@ int Store::schema_version() const { return impl_->version; }
 
 void Store::record_event(const CheckoutEvent& e) {
   e.context.validate("checkout event");
+  // A certificate subject: printable ASCII, bounded (it names a till).
+  constexpr size_t kMaxTerminal = 256;
+  if (e.terminal.size() > kMaxTerminal ||
+      std::any_of(e.terminal.begin(), e.terminal.end(), [](char c) { return c < ' ' || c > '~'; })) {
+    throw InvalidInput("checkout event: terminal must be printable ASCII of at most 256 characters");
+  }
   AGEGATE_CHECK(!e.event_id.empty(), "event without id");
   impl_->with_session("recording a checkout event", [&](soci::session& sql) {
     long long t = e.time_ms;
@@ -292,13 +303,13 @@ void Store::record_event(const CheckoutEvent& e) {
                     i_p = ind_of(e.p_under_legal);
     sql << "INSERT INTO checkout_events (event_id, time_ms, store_id, lane_id, transaction_id, cashier_id, model, "
            "policy, faces, decision, reason, estimate, age_low, age_high, p_under_legal, decode_ms, detect_ms, "
-           "estimate_ms, total_ms) VALUES (:id, :t, :s, :l, :x, :c, :m, :pol, :f, :d, :r, :e, :lo, :hi, :p, :dec, "
-           ":det, :est, :tot)",
+           "estimate_ms, total_ms, terminal) VALUES (:id, :t, :s, :l, :x, :c, :m, :pol, :f, :d, :r, :e, :lo, :hi, :p, "
+           ":dec, :det, :est, :tot, :term)",
         soci::use(e.event_id), soci::use(t), soci::use(e.context.store), soci::use(e.context.lane),
         soci::use(e.context.transaction), soci::use(e.context.cashier), soci::use(e.model), soci::use(e.policy),
         soci::use(faces), soci::use(e.decision), soci::use(e.reason), soci::use(est, i_est), soci::use(low, i_low),
         soci::use(high, i_high), soci::use(p, i_p), soci::use(e.decode_ms), soci::use(e.detect_ms),
-        soci::use(e.estimate_ms), soci::use(e.total_ms);
+        soci::use(e.estimate_ms), soci::use(e.total_ms), soci::use(e.terminal);
     return 0;
   });
 }
@@ -383,13 +394,14 @@ std::vector<CheckoutEvent> Store::events(const TimeRange& range) const {
     soci::statement st =
         (sql.prepare << "SELECT event_id, time_ms, store_id, lane_id, transaction_id, cashier_id, model, policy, "
                         "faces, decision, reason, estimate, age_low, age_high, p_under_legal, decode_ms, detect_ms, "
-                        "estimate_ms, total_ms FROM checkout_events" +
+                        "estimate_ms, total_ms, terminal FROM checkout_events" +
                             range_sql("time_ms", "store_id") + " ORDER BY time_ms, event_id",
          soci::into(e.event_id), soci::into(t), soci::into(e.context.store), soci::into(e.context.lane),
          soci::into(e.context.transaction), soci::into(e.context.cashier), soci::into(e.model), soci::into(e.policy),
          soci::into(e.faces), soci::into(e.decision), soci::into(e.reason), soci::into(est, i_est),
          soci::into(low, i_low), soci::into(high, i_high), soci::into(p, i_p), soci::into(e.decode_ms),
-         soci::into(e.detect_ms), soci::into(e.estimate_ms), soci::into(e.total_ms), soci::use(b.from),
+         soci::into(e.detect_ms), soci::into(e.estimate_ms), soci::into(e.total_ms), soci::into(e.terminal),
+         soci::use(b.from),
          soci::use(b.to), soci::use(b.store1), soci::use(b.store2));
     st.execute();
     while (st.fetch()) {

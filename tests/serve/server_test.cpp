@@ -129,18 +129,19 @@ TEST(Server, BadRequestsGetJson4xxAndTheServerKeepsServing) {
 
 TEST(Server, BearerTokenIsRequiredWhenSet) {
   ServerOptions o = options();
-  o.token = "s3cret";
+  o.token = "s3cret-0123456789";
   Running s(o);
   auto c = s.client();
   auto no = c.Post("/v1/estimate", photo_bytes(), "image/jpeg");
   ASSERT_TRUE(no);
   EXPECT_EQ(no->status, 401);
-  httplib::Headers auth{{"Authorization", "Bearer s3cret"}};
+  httplib::Headers auth{{"Authorization", "Bearer s3cret-0123456789"}};
   auto yes = c.Post("/v1/estimate", auth, photo_bytes(), "image/jpeg");
   ASSERT_TRUE(yes);
   EXPECT_EQ(yes->status, 200);
   // A wrong token, and the right one without the Bearer scheme, are refused too.
-  for (const char* value : {"Bearer s3creT", "Bearer s3cret2", "s3cret", "Basic s3cret"}) {
+  for (const char* value : {"Bearer s3cret-012345678X", "Bearer s3cret-01234567892", "s3cret-0123456789",
+                            "Basic s3cret-0123456789"}) {
     auto r = c.Post("/v1/estimate", httplib::Headers{{"Authorization", value}}, photo_bytes(), "image/jpeg");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << value;
@@ -465,14 +466,14 @@ TEST(ServeProcess, ServingPhotosLeavesNoFileAndNoPixelsInTheLog) {
   for (const char* d : {"work", "home", "tmp"}) fs::create_directories(root / d);
   const auto before = files_under(root);
   testing::AgegateProcess serve({"serve", "--port", "0", "--detect", "auto", "--torch-threads", "1", "--token",
-                                 "s3cret-token", "--model", tiny_model().string()},
+                                 "s3cret-token-0123456789", "--model", tiny_model().string()},
                                 root / "work",
                                 {"HOME=" + (root / "home").string(), "TMPDIR=" + (root / "tmp").string(),
                                  "XDG_CACHE_HOME=" + (root / "home" / ".cache").string()});
   const int port = testing::serve_port_from_log(serve.wait_for_stderr("serving on http://"));
   ASSERT_GT(port, 0) << serve.err();
   httplib::Client c("127.0.0.1", port);
-  httplib::Headers auth{{"Authorization", "Bearer s3cret-token"}};
+  httplib::Headers auth{{"Authorization", "Bearer s3cret-token-0123456789"}};
   std::vector<std::string> sent;
   for (int i : {3, 4, 5}) {
     sent.push_back(photo_bytes(i));
@@ -483,7 +484,7 @@ TEST(ServeProcess, ServingPhotosLeavesNoFileAndNoPixelsInTheLog) {
   auto bad = c.Post("/v1/estimate", auth, sent[0].substr(0, sent[0].size() / 3), "image/jpeg");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
-  auto wrong = c.Post("/v1/estimate", httplib::Headers{{"Authorization", "Bearer s3cret-tokeX"}}, sent[1], "image/jpeg");
+  auto wrong = c.Post("/v1/estimate", httplib::Headers{{"Authorization", "Bearer s3cret-token-012345678X"}}, sent[1], "image/jpeg");
   ASSERT_TRUE(wrong);
   EXPECT_EQ(wrong->status, 401);
   serve.signal(SIGTERM);

@@ -108,7 +108,8 @@ TEST_P(StoreTest, ADatabaseFromANewerAgegateIsRefused) {
 
 TEST_P(StoreTest, AnEventReadsBackAsItWasWrittenIncludingANoFaceEvent) {
   auto s = open();
-  const CheckoutEvent a = event("S1", "2", kT0, "T-1", 22.25);
+  CheckoutEvent a = event("S1", "2", kT0, "T-1", 22.25);
+  a.terminal = "CN=till-07,OU=S1,O=Example Stores";
   const CheckoutEvent b = event("S1", "2", kT0 + 1000, "", std::nullopt);
   s->record_event(a);
   s->record_event(b);
@@ -129,6 +130,8 @@ TEST_P(StoreTest, AnEventReadsBackAsItWasWrittenIncludingANoFaceEvent) {
   EXPECT_FALSE(got[1].estimate.has_value());
   EXPECT_FALSE(got[1].p_under_legal.has_value());
   EXPECT_EQ(got[1].context.transaction, "");
+  EXPECT_EQ(got[0].terminal, a.terminal);
+  EXPECT_EQ(got[1].terminal, "");
 }
 
 TEST_P(StoreTest, AnEventWithoutStoreOrLaneOrWithAFreeTextIdIsRefused) {
@@ -137,6 +140,9 @@ TEST_P(StoreTest, AnEventWithoutStoreOrLaneOrWithAFreeTextIdIsRefused) {
   EXPECT_THROW(s->record_event(e), InvalidInput);
   e = event("S1", "1", kT0);
   e.context.cashier = "Jane Smith";  // a name is not an opaque id
+  EXPECT_THROW(s->record_event(e), InvalidInput);
+  e = event("S1", "1", kT0);
+  e.terminal = "CN=till\n07";  // a subject with a line break is not one OpenSSL printed
   EXPECT_THROW(s->record_event(e), InvalidInput);
   EXPECT_EQ(s->counts().events, 0);
 }
@@ -239,9 +245,9 @@ TEST_P(StoreTest, PruneDeletesOnlyWhatIsOlder) {
 TEST_P(StoreTest, NoColumnCanHoldAnImageOrAnEmbedding) {
   auto s = open();
   const auto cols = s->describe_columns();
-  // schema 2 + events 19 + sales 8 + lines 9 + retail households 2 (id and
+  // schema 2 + events 20 (terminal since schema 3) + sales 8 + lines 9 + retail households 2 (id and
   // age band only) + products 6 + purchase lines 9
-  EXPECT_EQ(cols.size(), 55u);
+  EXPECT_EQ(cols.size(), 56u);
   for (const auto& c : cols) {
     const std::string lower = [&] {
       std::string x = c;
@@ -320,7 +326,8 @@ TEST_P(StoreTest, AVersionOneDatabaseIsMigratedAndKeepsItsRecords) {
     // Back to what agegate with schema 1 left: no retail tables, version 1.
     const std::vector<std::string> downgrade = {"DROP TABLE retail_lines", "DROP TABLE retail_products",
                                                 "DROP TABLE retail_households",
-                                                "DELETE FROM agegate_schema WHERE version = 2"};
+                                                "ALTER TABLE checkout_events DROP COLUMN terminal",
+                                                "DELETE FROM agegate_schema WHERE version >= 2"};
     for (const auto& sql : downgrade) {
       if (GetParam() == "postgresql") {
         testing::exec_postgres(url_, sql);
@@ -331,8 +338,9 @@ TEST_P(StoreTest, AVersionOneDatabaseIsMigratedAndKeepsItsRecords) {
     }
   }
   auto s = open();
-  EXPECT_EQ(s->schema_version(), 2);
+  EXPECT_EQ(s->schema_version(), kStoreSchemaVersion);  // 1 -> 2 (retail) -> 3 (terminal)
   EXPECT_EQ(s->counts().events, 1);
+  EXPECT_EQ(s->events({}).at(0).terminal, "");
   EXPECT_EQ(s->counts().retail_lines, 0);
   s->replace_retail(small_retail(3));
   EXPECT_EQ(s->counts().retail_lines, 3);

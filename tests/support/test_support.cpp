@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <grp.h>
 
 extern char** environ;
 
@@ -135,7 +136,7 @@ CommandResult run_agegate(const std::string& args) {
 }
 
 AgegateProcess::AgegateProcess(const std::vector<std::string>& args, const fs::path& cwd,
-                               const std::vector<std::string>& env) {
+                               const std::vector<std::string>& env, int run_as_uid) {
   fs::path logs = scratch_dir("process");
   out_ = logs / "stdout";
   err_ = logs / "stderr";
@@ -163,6 +164,10 @@ AgegateProcess::AgegateProcess(const std::vector<std::string>& args, const fs::p
   if (pid_ == 0) {
     dup2(out_fd, 1);
     dup2(err_fd, 2);
+    if (run_as_uid >= 0) {
+      const auto id = static_cast<uid_t>(run_as_uid);
+      if (setgroups(0, nullptr) != 0 || setgid(id) != 0 || setuid(id) != 0) _exit(125);
+    }
     if (chdir(dir.c_str()) != 0) _exit(126);
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
@@ -220,9 +225,11 @@ AgeDistribution point_mass(int age, int num_ages) {
 }
 
 int serve_port_from_log(const std::string& log) {
-  const std::string marker = "serving on http://127.0.0.1:";
-  const auto at = log.find(marker);
-  return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + marker.size());
+  for (const std::string marker : {"serving on http://127.0.0.1:", "serving on https://127.0.0.1:"}) {
+    const auto at = log.find(marker);
+    if (at != std::string::npos) return std::atoi(log.c_str() + at + marker.size());
+  }
+  return -1;
 }
 
 }  // namespace agegate::testing

@@ -37,7 +37,7 @@ struct CommandResult {
 };
 CommandResult run_agegate(const std::string& args);
 
-// The port `agegate serve --port 0` logged ("serving on http://127.0.0.1:PORT"), or -1.
+// The port `agegate serve --port 0` logged ("serving on http[s]://127.0.0.1:PORT"), or -1.
 int serve_port_from_log(const std::string& log);
 
 // The built `agegate` started as a child process, for tests that signal it
@@ -46,8 +46,10 @@ int serve_port_from_log(const std::string& log);
 // The destructor kills a child still running.
 class AgegateProcess {
  public:
+  // `run_as_uid` >= 0 (needs root): the child drops to that user and group
+  // id, with no supplementary groups, before it runs agegate.
   AgegateProcess(const std::vector<std::string>& args, const std::filesystem::path& cwd,
-                 const std::vector<std::string>& env = {});
+                 const std::vector<std::string>& env = {}, int run_as_uid = -1);
   ~AgegateProcess();
   AgegateProcess(const AgegateProcess&) = delete;
   AgegateProcess& operator=(const AgegateProcess&) = delete;

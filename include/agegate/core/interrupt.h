@@ -10,4 +10,9 @@ void install_interrupt_handler();
 bool interrupted();
 void clear_interrupt();
 
+// SIGHUP: "reload your files" (the service's certificate and tokens). The
+// handler only raises a flag; take_reload_request() reads and clears it.
+void install_reload_handler();
+bool take_reload_request();
+
 }  // namespace agegate

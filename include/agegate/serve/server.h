@@ -5,6 +5,21 @@
 // insights`; restricted goods never below the policy's challenge age),
 // GET /healthz, /readyz, /metrics (Prometheus).
 //
+// Security (serve/security.h; the threat model is in the README):
+//  - TLS: with tls_cert and tls_key the port speaks HTTPS only (TLS 1.2+,
+//    forward-secret AEAD ciphers); reload() (SIGHUP in `agegate serve`)
+//    takes a renewed certificate without dropping the service.
+//  - Mutual TLS: with tls_client_ca only terminals whose certificate that
+//    CA signed get through the handshake; the certificate's subject is the
+//    request's identity in the log and in the recorded event ("terminal").
+//  - Tokens: `token` and/or `token_file` (several, one per line, re-read by
+//    reload()), compared in constant time; after auth.max_failures failures
+//    within a minute an address gets 429 + Retry-After. No token is ever
+//    logged, echoed or counted.
+//  - Every JSON answer carries Cache-Control: no-store. With admin_port set,
+//    /healthz, /readyz and /metrics move to that (plain HTTP, by default
+//    local) port and the main port answers them 404.
+//
 // Checkout records (options.db set): an estimate that carries a checkout
 // context (store, lane and optionally transaction, cashier and the till's
 // time, as X-Agegate-Store / -Lane / -Transaction / -Cashier / -Time headers
@@ -38,6 +53,7 @@
 #include <string>
 
 #include "agegate/pipeline/face_pipeline.h"
+#include "agegate/serve/security.h"
 #include "agegate/store/records.h"
 
 namespace agegate {
@@ -53,6 +69,13 @@ struct ServerOptions {
   int64_t max_pixels = int64_t(24) * 1000 * 1000;   // 413 above (decompression bombs)
   int request_timeout_ms = 10000;      // queue wait + work; 503 when exceeded in the queue
   std::string token;                   // non-empty: require "Authorization: Bearer <token>" on /v1/*
+  std::filesystem::path token_file;    // more tokens, one per line (rotation); re-read by reload()
+  ThrottleOptions auth;                // repeated failures from one address -> 429
+  std::filesystem::path tls_cert;      // PEM chain; with tls_key: HTTPS only
+  std::filesystem::path tls_key;
+  std::filesystem::path tls_client_ca; // PEM CA: require terminals' client certificates (mutual TLS)
+  std::string admin_host = "127.0.0.1";
+  int admin_port = -1;                 // >= 0: /healthz, /readyz, /metrics here instead (0 = any free port)
   PipelineOptions pipeline;            // model, detector, --detect, policy, tensor threads
   std::string db;                      // "" = record nothing; sqlite:PATH or postgresql://...
   int retention_days = 90;             // records older than this are pruned hourly; 0 = keep
@@ -81,13 +104,19 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   void start();  // binds and serves on a background thread; throws IoError
+  // Re-reads the TLS certificate and key and the token file (each that is
+  // configured). What fails to load is logged and keeps the one in use;
+  // then the first failure is rethrown (IoError / InvalidInput naming the file).
+  void reload();
+  int admin_port() const;  // -1 without an admin port
   // Graceful stop: /readyz answers 503 and new estimations get 503
   // "shutting_down" while the admitted ones finish (at most
   // request_timeout_ms), then the socket closes and the thread joins.
   void stop();
   int port() const;
   // Blocks until interrupted() (SIGTERM/SIGINT via install_interrupt_handler)
-  // or stop(), polling every `poll_ms`; then stops gracefully.
+  // or stop(), polling every `poll_ms`; then stops gracefully. A SIGHUP
+  // (install_reload_handler) in between calls reload().
   void run_until_interrupted(int poll_ms = 100);
 
   // Test hook: every admitted estimation calls it first, holding its slot

@@ -53,6 +53,9 @@ struct CheckoutEvent {
   std::string reason;
   std::optional<double> estimate, low, high, p_under_legal;  // absent when no face
   double decode_ms = 0, detect_ms = 0, estimate_ms = 0, total_ms = 0;
+  // The terminal that sent the photo: its TLS client certificate's subject
+  // (serve --tls-client-ca), "" without mutual TLS. Names a till, never a shopper.
+  std::string terminal;
 
   bool asked_for_id() const { return decision != "no_check"; }
 };

@@ -28,7 +28,7 @@
 
 namespace agegate {
 
-inline constexpr int kStoreSchemaVersion = 2;  // 2: retail tables
+inline constexpr int kStoreSchemaVersion = 3;  // 2: retail tables; 3: checkout_events.terminal
 
 struct StoreOptions {
   int connections = 4;       // pool size: concurrent callers beyond this wait
