@@ -41,19 +41,19 @@ struct Moments {
 // A cell plus what its gap interval needs.
 struct MeanStats {
   MeanCell cell;
-  double variance = kNaN;
+  double variance_of_mean = kNaN;
 };
 
 MeanStats mean_cell(const Moments& m, int64_t min_count) {
   MeanStats s;
   s.cell.count = m.n;
   s.cell.small = m.n < min_count;
-  s.variance = m.variance();
   if (s.cell.small || m.n == 0) {
     s.cell.value = s.cell.low = s.cell.high = kNaN;
     return s;
   }
-  const double half = kZ95 * std::sqrt(s.variance / static_cast<double>(m.n));
+  s.variance_of_mean = m.variance() / static_cast<double>(m.n);
+  const double half = kZ95 * std::sqrt(s.variance_of_mean);
   s.cell.value = m.mean();
   s.cell.low = s.cell.value - half;
   s.cell.high = s.cell.value + half;
@@ -102,7 +102,7 @@ MeanStats standardised(const std::vector<Moments>& by_stratum, const std::vector
   s.cell.value = value;
   s.cell.low = value - half;
   s.cell.high = value + half;
-  s.variance = variance;  // already of the mean
+  s.variance_of_mean = variance;
   return s;
 }
 
@@ -128,25 +128,41 @@ void sort_by_value(std::vector<GapInput>& in) {
   std::stable_sort(in.begin(), in.end(), [](const GapInput& a, const GapInput& b) { return a.value < b.value; });
 }
 
-GroupGap mean_gap(const std::string& measure, std::vector<GapInput> in, bool higher_is_better) {
-  GroupGap g;
-  g.measure = measure;
-  if (in.size() < 2) return g;
+// The measured part of a gap: the two ends (best first when lower is
+// better), their values, the pairs and the Bonferroni-adjusted z. Fills
+// nothing but the measure when fewer than two cells are large enough.
+struct GapEnds {
+  GroupGap gap;
+  GapInput best, worst;
+  double z = 0;
+};
+
+GapEnds gap_ends(const std::string& measure, std::vector<GapInput> in, bool higher_is_better) {
+  GapEnds e;
+  e.gap.measure = measure;
+  if (in.size() < 2) return e;
   sort_by_value(in);
-  const GapInput lo = in.front();
-  const GapInput hi = in.back();
-  const GapInput& best = higher_is_better ? hi : lo;
-  const GapInput& worst = higher_is_better ? lo : hi;
+  e.best = higher_is_better ? in.back() : in.front();
+  e.worst = higher_is_better ? in.front() : in.back();
   const int k = static_cast<int>(in.size());
+  GroupGap& g = e.gap;
   g.measured = true;
   g.pairs = k * (k - 1) / 2;
-  g.best = best.group;
-  g.worst = worst.group;
-  g.best_value = best.value;
-  g.worst_value = worst.value;
-  g.gap = hi.value - lo.value;
-  const double z = normal_quantile(1 - kFamilyAlpha / (2.0 * g.pairs));
-  const double half = z * std::sqrt(hi.variance_of_mean + lo.variance_of_mean);
+  g.best = e.best.group;
+  g.worst = e.worst.group;
+  g.best_value = e.best.value;
+  g.worst_value = e.worst.value;
+  g.gap = std::fabs(e.worst.value - e.best.value);
+  e.z = normal_quantile(1 - kFamilyAlpha / (2.0 * g.pairs));
+  return e;
+}
+
+// Welch: the gap of two means, its half-width from their variances.
+GroupGap mean_gap(const std::string& measure, std::vector<GapInput> in, bool higher_is_better) {
+  GapEnds e = gap_ends(measure, std::move(in), higher_is_better);
+  GroupGap& g = e.gap;
+  if (!g.measured) return g;
+  const double half = e.z * std::sqrt(e.best.variance_of_mean + e.worst.variance_of_mean);
   g.low = g.gap - half;
   g.high = g.gap + half;
   g.beyond_noise = g.low > 0;
@@ -156,23 +172,13 @@ GroupGap mean_gap(const std::string& measure, std::vector<GapInput> in, bool hig
 // Newcombe's hybrid score interval (his method 10) for worst - best, from
 // Wilson intervals at the adjusted level.
 GroupGap rate_gap(const std::string& measure, std::vector<GapInput> in) {
-  GroupGap g;
-  g.measure = measure;
-  if (in.size() < 2) return g;
-  sort_by_value(in);
-  const GapInput best = in.front();
-  const GapInput worst = in.back();
-  const int k = static_cast<int>(in.size());
-  g.measured = true;
-  g.pairs = k * (k - 1) / 2;
-  g.best = best.group;
-  g.worst = worst.group;
-  g.best_value = best.value;
-  g.worst_value = worst.value;
-  g.gap = worst.value - best.value;
-  const double z = normal_quantile(1 - kFamilyAlpha / (2.0 * g.pairs));
-  const auto [lw, uw] = wilson_interval(worst.hits, worst.count, z);
-  const auto [lb, ub] = wilson_interval(best.hits, best.count, z);
+  GapEnds e = gap_ends(measure, std::move(in), /*higher_is_better=*/false);
+  GroupGap& g = e.gap;
+  if (!g.measured) return g;
+  const GapInput& best = e.best;
+  const GapInput& worst = e.worst;
+  const auto [lw, uw] = wilson_interval(worst.hits, worst.count, e.z);
+  const auto [lb, ub] = wilson_interval(best.hits, best.count, e.z);
   g.low = g.gap - std::sqrt((worst.value - lw) * (worst.value - lw) + (ub - best.value) * (ub - best.value));
   g.high = g.gap + std::sqrt((uw - worst.value) * (uw - worst.value) + (best.value - lb) * (best.value - lb));
   g.beyond_noise = g.low > 0;
@@ -409,7 +415,7 @@ GroupFigures group_figures(const std::vector<PredictionRow>& rows, const GroupTa
     col.unannotated = unannotated[c];
     std::map<std::string, std::vector<GapInput>> inputs;
     auto add_mean = [&inputs](const char* key, const MeanStats& m, const std::string& group) {
-      if (!m.cell.small && std::isfinite(m.cell.value)) inputs[key].push_back({m.cell.value, m.variance, 0, 0, group});
+      if (!m.cell.small && std::isfinite(m.cell.value)) inputs[key].push_back({m.cell.value, m.variance_of_mean, 0, 0, group});
     };
     for (const auto& [group, in] : members[c]) {
       GroupCell cell;
@@ -426,10 +432,7 @@ GroupFigures group_figures(const std::vector<PredictionRow>& rows, const GroupTa
         const int s = adult_stratum(r.real_age);
         if (s >= 0) asked_by_stratum[s].add(decide(r.pred_age, r.p_under_legal, policy) == Decision::kIdCheck);
       }
-      MeanStats mae = mean_cell(abs_err, options.min_count), coverage = mean_cell(cov, options.min_count);
-      // The interval of a mean needs the variance of the mean.
-      mae.variance /= static_cast<double>(std::max<int64_t>(abs_err.n, 1));
-      coverage.variance /= static_cast<double>(std::max<int64_t>(cov.n, 1));
+      const MeanStats mae = mean_cell(abs_err, options.min_count), coverage = mean_cell(cov, options.min_count);
       const MeanStats mae_std = standardised(by_band, band_weights, cell.count, options.min_count, /*binary=*/false);
       cell.mae = mae.cell;
       cell.bias = mean_cell(err, options.min_count).cell;

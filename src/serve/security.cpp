@@ -46,9 +46,12 @@ BioPtr open_pem(const fs::path& path, const char* what) {
   return bio;
 }
 
-std::string bio_text(BIO* bio) {
+// A certificate's subject, RFC 2253 ("CN=till-07,O=Store 12").
+std::string subject_of(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
   char* data = nullptr;
-  const long n = BIO_get_mem_data(bio, &data);
+  const long n = BIO_get_mem_data(bio.get(), &data);
   return n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string();
 }
 
@@ -95,11 +98,7 @@ std::string TlsIdentity::serial_hex() const {
   return out;
 }
 
-std::string TlsIdentity::subject() const {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert_), 0, XN_FLAG_RFC2253);
-  return bio_text(bio.get());
-}
+std::string TlsIdentity::subject() const { return subject_of(cert_); }
 
 int64_t TlsIdentity::not_after_unix() const {
   std::tm tm{};
@@ -153,10 +152,9 @@ std::string peer_subject(const SSL* ssl) {
   if (!ssl) return "";
   X509* peer = SSL_get1_peer_certificate(ssl);
   if (!peer) return "";
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), X509_get_subject_name(peer), 0, XN_FLAG_RFC2253);
+  std::string subject = subject_of(peer);
   X509_free(peer);
-  return bio_text(bio.get());
+  return subject;
 }
 
 void configure_server_tls(SSL_CTX* ctx, const TlsCredentials* credentials, const fs::path& client_ca) {

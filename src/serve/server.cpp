@@ -318,13 +318,14 @@ bool Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
              {{"queue", queued_ms}, {"decode", decode_ms}, {"detect", result.detect_ms},
               {"estimate", result.estimate_ms}, {"total", ms_since(t0)}}}};
   if (estimates.empty()) body["message"] = "no face found";
+  const std::string terminal = peer_subject(req.ssl);
   if (store && !context.empty()) {
     // The record: the decision the till was given (main face), never pixels.
     CheckoutEvent& e = event->emplace();
     e.event_id = new_event_id();
     e.time_ms = context.time_ms.value_or(now_ms());
     e.context = context;
-    e.terminal = peer_subject(req.ssl);
+    e.terminal = terminal;
     e.model = model_id;
     e.policy = policy_text;
     e.faces = static_cast<int>(estimates.size());
@@ -345,7 +346,6 @@ bool Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
     e.estimate_ms = result.estimate_ms;
     e.total_ms = ms_since(t0);
   }
-  const std::string terminal = peer_subject(req.ssl);
   log().info("estimate: {}x{} {} bytes, {} face(s) [{}], {:.1f} ms{}", img.width, img.height, req.body.size(),
              estimates.size(), decisions, ms_since(t0), terminal.empty() ? "" : ", terminal " + terminal);
   *out = std::move(body);

@@ -576,19 +576,15 @@ PruneResult Store::prune(int64_t before_ms) {
 StoreCounts Store::counts() const {
   return impl_->with_session("counting", [&](soci::session& sql) {
     StoreCounts c;
-    long long n = 0;
-    sql << "SELECT COUNT(*) FROM checkout_events", soci::into(n);
-    c.events = n;
-    sql << "SELECT COUNT(*) FROM sales", soci::into(n);
-    c.sales = n;
-    sql << "SELECT COUNT(*) FROM sale_lines", soci::into(n);
-    c.sale_lines = n;
-    sql << "SELECT COUNT(*) FROM retail_households", soci::into(n);
-    c.retail_households = n;
-    sql << "SELECT COUNT(*) FROM retail_products", soci::into(n);
-    c.retail_products = n;
-    sql << "SELECT COUNT(*) FROM retail_lines", soci::into(n);
-    c.retail_lines = n;
+    const std::pair<const char*, int64_t StoreCounts::*> tables[] = {
+        {"checkout_events", &StoreCounts::events},         {"sales", &StoreCounts::sales},
+        {"sale_lines", &StoreCounts::sale_lines},          {"retail_households", &StoreCounts::retail_households},
+        {"retail_products", &StoreCounts::retail_products}, {"retail_lines", &StoreCounts::retail_lines}};
+    for (const auto& [table, field] : tables) {
+      long long n = 0;
+      sql << std::string("SELECT COUNT(*) FROM ") + table, soci::into(n);
+      c.*field = n;
+    }
     return c;
   });
 }
