@@ -53,11 +53,12 @@ std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs) {
   return out;
 }
 
-void print_row(const std::string& name, const std::vector<FaceResult>& faces, const std::string& error) {
+void print_row(const std::string& name, const PhotoResult& result, const std::string& error) {
+  const std::vector<FaceResult>& faces = result.faces;
   if (!error.empty()) {
     std::printf("%-40s error: %s\n", name.c_str(), error.c_str());
   } else if (faces.empty()) {
-    std::printf("%-40s no face found: %s\n", name.c_str(), "ask for ID");
+    std::printf("%-40s %s: %s\n", name.c_str(), result.no_face_reason.c_str(), "ask for ID");
   }
   for (size_t i = 0; i < faces.size(); ++i) {
     const auto& d = faces[i].decision;
@@ -84,10 +85,10 @@ int run_predict(const PredictArgs& a) {
     std::printf("%-40s %6s %15s %9s  %-9s %s\n", "photo", "age", "interval", "P(<legal)", "decision", "reason");
   }
   for (const auto& path : photos) {
-    std::vector<FaceResult> faces;
+    PhotoResult result;
     std::string error;
     try {
-      faces = pipeline.run(read_image(path)).faces;
+      result = pipeline.run(read_image(path));
     } catch (const InvalidInput& e) {
       error = e.what();
     } catch (const IoError& e) {
@@ -95,13 +96,14 @@ int run_predict(const PredictArgs& a) {
     }
     if (!error.empty()) ++failures;
     if (!a.json) {
-      print_row(path.filename().string(), faces, error);
+      print_row(path.filename().string(), result, error);
       continue;
     }
     nlohmann::json j = {{"photo", path.string()}};
     if (!error.empty()) j["error"] = error;
+    if (error.empty() && result.faces.empty()) j["message"] = result.no_face_reason;
     nlohmann::json jf = nlohmann::json::array();
-    for (auto& f : faces) jf.push_back(to_json(f, policy));
+    for (auto& f : result.faces) jf.push_back(to_json(f, policy));
     j["faces"] = jf;
     out.push_back(j);
   }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <vector>
 
 #include "agegate/core/error.h"
@@ -58,7 +59,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "agegate: model error: %s\n", e.what());
     return cli::kModelError;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "agegate: error: %s\n", e.what());
+    // A library's own exception (an OpenCV assertion spans several lines of
+    // its source): one line, marked as ours to fix.
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    std::fprintf(stderr, "agegate: internal error (please report): %s\n", what.c_str());
     return cli::kFailed;
   }
   return cli::g_exit_code;

@@ -3,9 +3,14 @@
 
 #include <png.h>
 #include <turbojpeg.h>
+// jpeglib only for the header's markers (Adobe APP14, APP1 Exif); pixels come from TurboJPEG.
+#include <cstdio>  // jpeglib.h needs FILE
+#include <jpeglib.h>
+#include <libexif/exif-data.h>
 
 #include <csetjmp>
 #include <cstring>
+#include <algorithm>
 #include <memory>
 
 #include "agegate/core/error.h"
@@ -32,6 +37,79 @@ struct TjHandle {
 
 std::string tj_message(tjhandle h) { return tjGetErrorStr2(h); }
 
+constexpr uint8_t kExifHeader[] = {'E', 'x', 'i', 'f', 0, 0};
+constexpr int kMaxOrientation = 8;
+
+// The orientation in an Exif block that starts with "Exif\0\0" (as the JPEG
+// APP1 segment does); 1 when it has none or an invalid one. libexif parses;
+// it only reads, it never repairs what it finds.
+int exif_orientation(const uint8_t* data, size_t size) {
+  ExifData* ed = exif_data_new();
+  if (!ed) return kOrientationUpright;
+  exif_data_unset_option(ed, EXIF_DATA_OPTION_FOLLOW_SPECIFICATION);
+  exif_data_load_data(ed, data, static_cast<unsigned int>(size));
+  int orientation = kOrientationUpright;
+  ExifEntry* e = exif_content_get_entry(ed->ifd[EXIF_IFD_0], EXIF_TAG_ORIENTATION);
+  if (e && e->format == EXIF_FORMAT_SHORT && e->components >= 1 && e->data && e->size >= 2) {
+    orientation = exif_get_short(e->data, exif_data_get_byte_order(ed));
+  }
+  exif_data_unref(ed);
+  return orientation >= kOrientationUpright && orientation <= kMaxOrientation ? orientation
+                                                                                : kOrientationUpright;
+}
+
+bool swaps_sides(int orientation) { return orientation >= 5 && orientation <= kMaxOrientation; }
+
+// What a JPEG's markers say beyond its pixels.
+struct JpegMarkers {
+  bool adobe = false;  // Adobe APP14: CMYK is stored inverted (255 = no ink)
+  int orientation = kOrientationUpright;
+};
+
+struct JpegError {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+};
+
+[[noreturn]] void jpeg_on_error(j_common_ptr c) { std::longjmp(reinterpret_cast<JpegError*>(c->err)->jump, 1); }
+void jpeg_no_message(j_common_ptr) {}
+
+// Reads the header with jpeglib, keeping APP1. Runs under setjmp: only plain
+// data lives across it. False (and defaults) when the header is unreadable;
+// TurboJPEG then reports the error itself.
+bool read_jpeg_markers(const uint8_t* data, size_t size, JpegMarkers* out) {
+  jpeg_decompress_struct cinfo;
+  JpegError err;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = jpeg_on_error;
+  err.mgr.output_message = jpeg_no_message;
+  jpeg_create_decompress(&cinfo);
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
+  constexpr unsigned kMaxSegment = 0xFFFF;
+  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, kMaxSegment);
+  jpeg_read_header(&cinfo, TRUE);
+  out->adobe = cinfo.saw_Adobe_marker;
+  for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next) {
+    if (m->marker == JPEG_APP0 + 1 && m->data_length > sizeof(kExifHeader) &&
+        std::memcmp(m->data, kExifHeader, sizeof(kExifHeader)) == 0) {
+      out->orientation = exif_orientation(m->data, m->data_length);
+      break;
+    }
+  }
+  jpeg_destroy_decompress(&cinfo);
+  return true;
+}
+
+JpegMarkers jpeg_markers(const uint8_t* data, size_t size) {
+  JpegMarkers m;
+  if (!read_jpeg_markers(data, size, &m)) m = {};
+  return m;
+}
+
 void check_pixels(int64_t width, int64_t height, const DecodeLimits& limits,
                   const std::string& what) {
   if (width <= 0 || height <= 0) {
@@ -45,6 +123,7 @@ void check_pixels(int64_t width, int64_t height, const DecodeLimits& limits,
   }
 }
 
+// Stored (not yet oriented) size.
 ImageInfo jpeg_info(tjhandle h, const uint8_t* data, size_t size, const std::string& what,
                     int* colorspace = nullptr) {
   int w = 0, ht = 0, subsamp = 0, cs = 0;
@@ -55,15 +134,18 @@ ImageInfo jpeg_info(tjhandle h, const uint8_t* data, size_t size, const std::str
   return {ImageFormat::kJpeg, w, ht};
 }
 
-// TurboJPEG decodes CMYK/YCCK JPEGs only to CMYK pixels; convert with the
-// plain (non-inverted) formula TurboJPEG itself uses for its CMYK output.
-void cmyk_to_rgb(const std::vector<uint8_t>& cmyk, std::vector<uint8_t>* rgb) {
+// TurboJPEG decodes CMYK/YCCK JPEGs only to CMYK pixels, as stored. Files
+// with Adobe's APP14 marker (Photoshop's, and libjpeg's own whenever it writes
+// CMYK) store them inverted: 255 means no ink, so R = C*K/255. Without the
+// marker the values are plain ink amounts: R = (255-C)(255-K)/255.
+void cmyk_to_rgb(const std::vector<uint8_t>& cmyk, bool inverted, std::vector<uint8_t>* rgb) {
   constexpr int kMax = 255;
   constexpr size_t kCmykChannels = 4;
   for (size_t i = 0, o = 0; i + kCmykChannels <= cmyk.size(); i += kCmykChannels, o += kRgbChannels) {
-    int k = kMax - cmyk[i + 3];
+    const int k = inverted ? cmyk[i + 3] : kMax - cmyk[i + 3];
     for (int c = 0; c < kRgbChannels; ++c) {
-      (*rgb)[o + c] = static_cast<uint8_t>(((kMax - cmyk[i + c]) * k + kMax / 2) / kMax);
+      const int ink_free = inverted ? cmyk[i + c] : kMax - cmyk[i + c];
+      (*rgb)[o + c] = static_cast<uint8_t>((ink_free * k + kMax / 2) / kMax);
     }
   }
 }
@@ -90,7 +172,9 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& what,
   if (rc != 0) {
     throw InvalidInput(what + ": corrupt or truncated JPEG (" + tj_message(tj.h) + ")");
   }
-  if (cmyk) cmyk_to_rgb(cmyk_pixels, &img.rgb);
+  const JpegMarkers markers = jpeg_markers(data, size);
+  if (cmyk) cmyk_to_rgb(cmyk_pixels, markers.adobe, &img.rgb);
+  if (markers.orientation != kOrientationUpright) img = apply_orientation(img, markers.orientation);
   return img;
 }
 
@@ -139,8 +223,18 @@ class PngReader {
     out->format = ImageFormat::kPng;
     out->width = static_cast<int>(png_get_image_width(png_, info_));
     out->height = static_cast<int>(png_get_image_height(png_, info_));
+    // An eXIf chunk before the pixels holds the Exif block without its header.
+    png_uint_32 exif_size = 0;
+    png_bytep exif = nullptr;
+    if (png_get_eXIf_1(png_, info_, &exif_size, &exif) != 0 && exif && exif_size > 0) {
+      exif_.assign(kExifHeader, kExifHeader + sizeof(kExifHeader));
+      exif_.insert(exif_.end(), exif, exif + exif_size);
+    }
     return true;
   }
+
+  // The eXIf chunk's orientation (after read_header); 1 without one.
+  int orientation() const { return exif_.empty() ? kOrientationUpright : exif_orientation(exif_.data(), exif_.size()); }
 
   bool read_rgb8(uint8_t* pixels, int width, int height) {
     if (setjmp(png_jmpbuf(png_))) return false;
@@ -166,6 +260,7 @@ class PngReader {
 
  private:
   PngSource src_;
+  std::vector<uint8_t> exif_;  // "Exif\0\0" + the eXIf chunk
   png_structp png_ = nullptr;
   png_infop info_ = nullptr;
 };
@@ -190,6 +285,8 @@ Image decode_png(const uint8_t* data, size_t size, const std::string& what,
   if (!reader.read_rgb8(img.rgb.data(), info.width, info.height)) {
     throw InvalidInput(what + ": corrupt or truncated PNG (" + reader.error() + ")");
   }
+  const int orientation = reader.orientation();
+  if (orientation != kOrientationUpright) img = apply_orientation(img, orientation);
   return img;
 }
 
@@ -248,19 +345,54 @@ ImageFormat sniff_format(const uint8_t* data, size_t size) {
 }
 
 ImageInfo read_image_info(const uint8_t* data, size_t size, const std::string& what) {
+  ImageInfo info;
   switch (sniff_format(data, size)) {
     case ImageFormat::kJpeg: {
       TjHandle tj(tjInitDecompress());
       if (!tj.h) throw InvalidInput(what + ": cannot start JPEG decoder");
-      return jpeg_info(tj.h, data, size, what);
+      info = jpeg_info(tj.h, data, size, what);
+      info.orientation = jpeg_markers(data, size).orientation;
+      break;
     }
     case ImageFormat::kPng: {
       PngReader reader(data, size);
-      return png_info(reader, what);
+      info = png_info(reader, what);
+      info.orientation = reader.orientation();
+      break;
     }
-    case ImageFormat::kUnknown: break;
+    case ImageFormat::kUnknown:
+      throw InvalidInput(what + ": not a JPEG or PNG image (" + std::to_string(size) + " bytes)");
   }
-  throw InvalidInput(what + ": not a JPEG or PNG image (" + std::to_string(size) + " bytes)");
+  if (swaps_sides(info.orientation)) std::swap(info.width, info.height);
+  return info;
+}
+
+Image apply_orientation(const Image& stored, int orientation) {
+  if (orientation <= kOrientationUpright || orientation > kMaxOrientation) return stored;
+  const int w = stored.width, h = stored.height;
+  Image out;
+  out.width = swaps_sides(orientation) ? h : w;
+  out.height = swaps_sides(orientation) ? w : h;
+  out.rgb.resize(stored.rgb.size());
+  // For each shown pixel (x, y), the stored pixel (sx, sy) it comes from.
+  for (int y = 0; y < out.height; ++y) {
+    for (int x = 0; x < out.width; ++x) {
+      int sx = x, sy = y;
+      switch (orientation) {
+        case 2: sx = w - 1 - x; break;
+        case 3: sx = w - 1 - x; sy = h - 1 - y; break;
+        case 4: sy = h - 1 - y; break;
+        case 5: sx = y; sy = x; break;
+        case 6: sx = y; sy = h - 1 - x; break;
+        case 7: sx = w - 1 - y; sy = h - 1 - x; break;
+        case 8: sx = w - 1 - y; sy = x; break;
+        default: break;
+      }
+      const uint8_t* p = &stored.rgb[(size_t(sy) * w + sx) * kRgbChannels];
+      std::copy(p, p + kRgbChannels, &out.rgb[(size_t(y) * out.width + x) * kRgbChannels]);
+    }
+  }
+  return out;
 }
 
 Image decode_image(const uint8_t* data, size_t size, const std::string& what,

@@ -48,7 +48,10 @@ PhotoResult FacePipeline::run(const Image& photo) const {
   std::vector<FaceCrop> crops = faces_for_estimation(photo, impl_->options.detect, impl_->detector.get(),
                                                      model_info().preprocess.face_crop);
   r.detect_ms = ms_since(t);
-  if (crops.empty()) return r;
+  if (crops.empty()) {
+    r.no_face_reason = no_face_reason(photo);
+    return r;
+  }
   t = Clock::now();
   std::vector<Image> images;
   images.reserve(crops.size());

@@ -317,7 +317,7 @@ bool Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
             {"timing_ms",
              {{"queue", queued_ms}, {"decode", decode_ms}, {"detect", result.detect_ms},
               {"estimate", result.estimate_ms}, {"total", ms_since(t0)}}}};
-  if (estimates.empty()) body["message"] = "no face found";
+  if (estimates.empty()) body["message"] = result.no_face_reason;
   const std::string terminal = peer_subject(req.ssl);
   if (store && !context.empty()) {
     // The record: the decision the till was given (main face), never pixels.

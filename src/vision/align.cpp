@@ -96,9 +96,19 @@ const char* to_string(DetectMode m) {
   return "?";
 }
 
+bool too_small_for_a_face(const Image& photo) { return std::min(photo.width, photo.height) < kMinFaceSide; }
+
+std::string no_face_reason(const Image& photo) {
+  if (!too_small_for_a_face(photo)) return "no face found";
+  return "image is " + std::to_string(photo.width) + "x" + std::to_string(photo.height) +
+         ", too small to hold a face (its shorter side must be at least " + std::to_string(kMinFaceSide) +
+         " pixels)";
+}
+
 std::vector<FaceCrop> faces_for_estimation(const Image& photo, DetectMode mode,
                                            const FaceDetector* detector, const CropGeometry& g) {
   if (photo.empty()) throw InvalidInput("faces_for_estimation: empty image");
+  if (too_small_for_a_face(photo)) return {};
   if (mode == DetectMode::kOff) return {whole_photo(photo)};
   AGEGATE_CHECK(detector != nullptr, "a face detector is needed unless detection is off");
   std::vector<DetectedFace> faces = detector->detect(photo);

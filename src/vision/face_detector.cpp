@@ -5,6 +5,7 @@
 #include <opencv2/objdetect/face.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 #include "agegate/core/error.h"
 #include "agegate/core/run_info.h"
@@ -17,6 +18,9 @@ namespace {
 constexpr const char* kYuNetFile = "face_detection_yunet_2022mar.onnx";
 constexpr int kTopK = 5000;
 constexpr int kInitialInputSide = 320;
+// YuNet halves its input five times; below this its shape inference fails
+// (an OpenCV assertion, not an empty result), so smaller frames are padded.
+constexpr int kMinInputSide = 64;
 // YuNet output row: x y w h, 5 landmarks (x,y), score.
 constexpr int kColBox = 0;
 constexpr int kColLandmarks = 4;
@@ -52,14 +56,24 @@ FaceDetector::~FaceDetector() = default;
 
 std::vector<DetectedFace> FaceDetector::detect(const Image& frame) const {
   if (frame.empty()) throw InvalidInput("face detector: empty image");
+  if (std::min(frame.width, frame.height) < kMinFaceSide) return {};  // no face fits
   cv::Mat bgr = to_bgr_mat(frame);
   const int longer = std::max(frame.width, frame.height);
   double scale = 1.0;
   if (longer > options_.max_side) {
     scale = static_cast<double>(options_.max_side) / longer;
     cv::Mat small;
-    cv::resize(bgr, small, cv::Size(), scale, scale, cv::INTER_AREA);
+    // At least one pixel per side, whatever the aspect ratio.
+    const cv::Size to(std::max(1, int(std::lround(frame.width * scale))), std::max(1, int(std::lround(frame.height * scale))));
+    cv::resize(bgr, small, to, 0, 0, cv::INTER_AREA);
     bgr = small;
+  }
+  if (bgr.cols < kMinInputSide || bgr.rows < kMinInputSide) {
+    // Black border right and below: coordinates stay those of the frame.
+    cv::Mat padded;
+    cv::copyMakeBorder(bgr, padded, 0, std::max(0, kMinInputSide - bgr.rows), 0,
+                       std::max(0, kMinInputSide - bgr.cols), cv::BORDER_CONSTANT, cv::Scalar::all(0));
+    bgr = padded;
   }
   cv::Mat out;
   {

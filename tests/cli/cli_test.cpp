@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "agegate/core/fs.h"
+#include "agegate/data/image.h"
+#include "camera_images.h"
 #include "test_support.h"
 
 namespace agegate {
@@ -81,6 +83,35 @@ TEST(Cli, ModelCardCarriesTheShippedModelsValidationFiguresByGroup) {
     ++lines;
   }
   EXPECT_GE(lines, 20);  // two columns: title, header, 2-5 groups and a gap row, band table each
+}
+
+// Tiny, long thin and EXIF-turned photos: one line each, never a library's
+// assertion text, exit 0 (no face is an answer, not a failure).
+TEST(Cli, PredictAnswersTinyAndTurnedPhotosInOneLineEach) {
+  auto dir = testing::scratch_dir("predict-odd");
+  const std::vector<std::pair<std::string, std::pair<int, int>>> tiny = {
+      {"one.png", {1, 1}}, {"thumb16.png", {16, 16}}, {"wire.png", {1000, 1}}, {"pole.png", {1, 1000}}};
+  std::string args;
+  for (const auto& [name, wh] : tiny) {
+    write_image(dir / name, testing::test_pattern(wh.first, wh.second));
+    args += " " + (dir / name).string();
+  }
+  const Image face = read_image(testing::real_photo(3).first);
+  auto turned = testing::jpeg_with_orientation(testing::stored_for_orientation(face, 6), 6);
+  write_file_atomic(dir / "turned.jpg", std::string(turned.begin(), turned.end()));
+  auto r = run_agegate("-q predict" + args + " " + (dir / "turned.jpg").string());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err.find("OpenCV"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("ERROR"), std::string::npos) << r.err;
+  for (const auto& [name, wh] : tiny) {
+    const size_t at = r.out.find(name);
+    ASSERT_NE(at, std::string::npos) << r.out;
+    const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+    EXPECT_NE(line.find("too small to hold a face"), std::string::npos) << line;
+  }
+  const size_t at = r.out.find("turned.jpg");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(r.out.substr(at, r.out.find('\n', at) - at).find("no face"), std::string::npos) << r.out;
 }
 
 TEST(Cli, FlagsWinOverThePolicyFile) {

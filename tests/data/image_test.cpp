@@ -3,12 +3,15 @@
 #include <png.h>
 #include <turbojpeg.h>
 
+#include <algorithm>
+#include <cmath>
 #include <csetjmp>
 #include <fstream>
 
 #include "agegate/core/error.h"
 #include "agegate/core/fs.h"
 #include "agegate/data/image.h"
+#include "camera_images.h"
 #include "test_support.h"
 
 namespace agegate {
@@ -146,15 +149,17 @@ TEST(Image, GreyscaleJpegComesOutRgb) {
   }
 }
 
-TEST(Image, CmykJpegComesOutRgb) {
+TEST(Image, AdobeCmykJpegComesOutRgb) {
   const int w = 16, h = 16;
-  // Flat CMYK (0,255,255,0) is pure red in the plain formula.
+  // libjpeg writes CMYK with Adobe's APP14 marker, as Photoshop does: the
+  // values are inverted (255 = no ink), so (255,0,0,255) is no cyan, full
+  // magenta and yellow, no black: red.
   std::vector<uint8_t> cmyk(w * h * 4);
   for (int i = 0; i < w * h; ++i) {
-    cmyk[i * 4] = 0;
-    cmyk[i * 4 + 1] = 255;
-    cmyk[i * 4 + 2] = 255;
-    cmyk[i * 4 + 3] = 0;
+    cmyk[i * 4] = 255;
+    cmyk[i * 4 + 1] = 0;
+    cmyk[i * 4 + 2] = 0;
+    cmyk[i * 4 + 3] = 255;
   }
   auto jpg = tj_encode(cmyk, w, h, TJPF_CMYK, TJSAMP_444);
   Image img = decode_image(jpg.data(), jpg.size(), "cmyk.jpg");
@@ -162,6 +167,73 @@ TEST(Image, CmykJpegComesOutRgb) {
   EXPECT_GT(img.rgb[0], 240);
   EXPECT_LT(img.rgb[1], 15);
   EXPECT_LT(img.rgb[2], 15);
+}
+
+double mean_abs_diff(const Image& a, const Image& b) {
+  double sum = 0;
+  for (size_t i = 0; i < a.rgb.size(); ++i) sum += std::abs(int(a.rgb[i]) - int(b.rgb[i]));
+  return a.rgb.empty() ? 0 : sum / double(a.rgb.size());
+}
+
+TEST(Image, EveryCameraImageClassDecodesUprightAndRgb) {
+  // 40x24: not square, so a missed quarter turn shows in the size.
+  const Image upright = testing::test_pattern(40, 24);
+  const auto classes = testing::camera_image_classes(upright);
+  ASSERT_GE(classes.size(), 35u);
+  for (const auto& c : classes) {
+    SCOPED_TRACE(c.name);
+    ImageInfo info = read_image_info(c.bytes.data(), c.bytes.size(), c.name);
+    EXPECT_EQ(info.width, 40);
+    EXPECT_EQ(info.height, 24);
+    Image got = decode_image(c.bytes.data(), c.bytes.size(), c.name);
+    ASSERT_EQ(got.width, 40);
+    ASSERT_EQ(got.height, 24);
+    ASSERT_EQ(got.rgb.size(), upright.rgb.size());
+    EXPECT_LE(mean_abs_diff(got, c.expected), c.tolerance);
+  }
+}
+
+TEST(Image, OrientationFollowsTheExifDefinitionOfRowAndColumnZero) {
+  // EXIF 2.3, tag 274: value -> which side of the shown picture stored row 0
+  // and stored column 0 are. So stored pixel (0,0) lands in the corner of
+  // those two sides, and the end of stored row 0 in the row side's other corner.
+  enum Side { kTop, kBottom, kLeft, kRight };
+  const std::pair<Side, Side> row0_col0[9] = {{},
+                                              {kTop, kLeft},    {kTop, kRight},  {kBottom, kRight},
+                                              {kBottom, kLeft}, {kLeft, kTop},   {kRight, kTop},
+                                              {kRight, kBottom}, {kLeft, kBottom}};
+  const int w = 5, h = 3;
+  Image stored = testing::test_pattern(w, h);
+  const uint8_t first[3] = {1, 2, 3}, last[3] = {200, 201, 202};
+  std::copy(first, first + 3, stored.rgb.begin());
+  std::copy(last, last + 3, stored.rgb.begin() + (w - 1) * 3);
+  for (int o = 1; o <= 8; ++o) {
+    SCOPED_TRACE(o);
+    auto png = testing::png_with_orientation(stored, o);
+    Image shown = decode_image(png.data(), png.size(), "o.png");
+    const bool turned = o >= 5;
+    ASSERT_EQ(shown.width, turned ? h : w);
+    ASSERT_EQ(shown.height, turned ? w : h);
+    auto corner = [&](Side a, Side b) {
+      const bool right = a == kRight || b == kRight, bottom = a == kBottom || b == kBottom;
+      const int x = right ? shown.width - 1 : 0, y = bottom ? shown.height - 1 : 0;
+      return &shown.rgb[(size_t(y) * shown.width + x) * 3];
+    };
+    auto opposite = [](Side s) { return s == kTop ? kBottom : s == kBottom ? kTop : s == kLeft ? kRight : kLeft; };
+    const auto [row_side, col_side] = row0_col0[o];
+    EXPECT_TRUE(std::equal(first, first + 3, corner(row_side, col_side)));
+    EXPECT_TRUE(std::equal(last, last + 3, corner(row_side, opposite(col_side))));
+  }
+}
+
+TEST(Image, InvalidOrientationValuesAreIgnored) {
+  const Image img = testing::test_pattern(12, 8);
+  for (int o : {0, 9, 255}) {
+    auto jpg = testing::jpeg_with_orientation(img, o);
+    Image got = decode_image(jpg.data(), jpg.size(), "odd.jpg");
+    EXPECT_EQ(got.width, 12);
+    EXPECT_EQ(got.height, 8);
+  }
 }
 
 TEST(Image, PalettePngWithTransparencyComesOutRgb) {

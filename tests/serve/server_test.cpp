@@ -20,7 +20,9 @@
 #include "agegate/data/image.h"
 #include "agegate/model/model_file.h"
 #include "agegate/serve/server.h"
+#include "agegate/vision/face_detector.h"
 #include "agegate/core/error.h"
+#include "camera_images.h"
 #include "serve_fixture.h"
 #include "test_support.h"
 
@@ -398,6 +400,45 @@ TEST(Server, AFrameWithoutAFaceIsAnAnswerNotAnError) {
   EXPECT_EQ(j["message"], "no face found");
   std::string m = metrics_when(c, {"agegate_decisions_total{outcome=\"no_face\"} 1"});
   EXPECT_NE(m.find("agegate_decisions_total{outcome=\"no_face\"} 1"), std::string::npos) << m;
+}
+
+// Whatever decodable image a camera sends gets an answer, never a 500: tiny
+// and long thin images are "too small" with no faces, and every class of
+// JPEG and PNG (progressive, CMYK, EXIF-turned, 16-bit, palette, alpha) is
+// estimated like the plain photo.
+TEST(Server, EveryImageClassAndSizeIsAnsweredNeverA500) {
+  ServerOptions o = options();
+  Running s(o);
+  auto c = s.client();
+  for (auto [w, h] : std::vector<std::pair<int, int>>{{1, 1}, {5, 9}, {16, 16}, {23, 23}, {32, 32}, {1000, 1}, {1, 1000}}) {
+    SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h));
+    for (const std::string& body : {jpeg_of(testing::test_pattern(w, h)),
+                                    [&] { auto p = encode_png(testing::test_pattern(w, h)); return std::string(p.begin(), p.end()); }()}) {
+      auto r = c.Post("/v1/estimate", body, "application/octet-stream");
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->status, 200) << r->body;
+      auto j = json::parse(r->body);
+      if (std::min(w, h) < kMinFaceSide) {
+        EXPECT_TRUE(j["faces"].empty());
+        EXPECT_NE(j["message"].get<std::string>().find("too small to hold a face"), std::string::npos) << r->body;
+      }
+    }
+  }
+  // A real face in every encoding: the same decision as the plain JPEG, the
+  // estimate within a year (JPEG loss and palette quantisation aside).
+  const Image face = read_image(testing::real_photo(7).first);
+  auto plain = json::parse(c.Post("/v1/estimate", jpeg_of(face), "image/jpeg")->body);
+  ASSERT_EQ(plain["faces"].size(), 1u);
+  for (const auto& cls : testing::camera_image_classes(face)) {
+    SCOPED_TRACE(cls.name);
+    auto r = c.Post("/v1/estimate", std::string(cls.bytes.begin(), cls.bytes.end()), "application/octet-stream");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    auto j = json::parse(r->body);
+    ASSERT_EQ(j["faces"].size(), 1u) << r->body;
+    const bool grey = cls.name.find("grey") != std::string::npos, palette = cls.name.find("palette") != std::string::npos;
+    if (!grey && !palette) EXPECT_NEAR(j["faces"][0]["age"].get<double>(), plain["faces"][0]["age"].get<double>(), 1.0);
+  }
 }
 
 // Two shoppers in one frame: both are answered, the larger (nearer) face

@@ -12,6 +12,7 @@
 #include "agegate/data/image.h"
 #include "agegate/vision/align.h"
 #include "agegate/vision/face_detector.h"
+#include "camera_images.h"
 #include "test_support.h"
 
 namespace agegate {
@@ -171,6 +172,53 @@ TEST(FaceDetector, AMissingOrForeignModelFileIsAModelError) {
   write_image(dir / "x.png", resized(read_image(testing::real_photo(0).first), 8, 8));
   std::filesystem::rename(dir / "x.png", o.model);
   EXPECT_THROW(FaceDetector{o}, ModelError);
+}
+
+
+// Every size and aspect ratio a camera or a thumbnailer can produce: never an
+// exception (YuNet's shape inference used to assert below 64 pixels), no
+// face below kMinFaceSide, and the whole-photo path only from that size on.
+TEST(FaceDetector, AnySizeAndAspectRatioIsAnAnswer) {
+  const std::vector<std::pair<int, int>> sizes = {{1, 1},     {2, 3},    {8, 8},   {16, 16}, {23, 40},  {24, 24},
+                                                  {31, 31},   {32, 32},  {33, 17}, {48, 48}, {63, 64},  {64, 63},
+                                                  {1000, 1},  {1, 1000}, {700, 30}, {30, 700}, {2000, 24}, {24, 2000}};
+  for (auto [w, h] : sizes) {
+    SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h));
+    Image img = testing::test_pattern(w, h);
+    std::vector<DetectedFace> faces;
+    ASSERT_NO_THROW(faces = detector().detect(img));
+    if (std::min(w, h) < kMinFaceSide) EXPECT_TRUE(faces.empty());
+    for (DetectMode m : {DetectMode::kAuto, DetectMode::kOn, DetectMode::kOff}) {
+      std::vector<FaceCrop> crops;
+      ASSERT_NO_THROW(crops = faces_for_estimation(img, m, &detector()));
+      if (too_small_for_a_face(img)) {
+        EXPECT_TRUE(crops.empty());
+        EXPECT_NE(no_face_reason(img).find("too small"), std::string::npos);
+      }
+    }
+  }
+  // A 48x48 thumbnail of a real face is estimated (auto takes it as the crop).
+  Image thumb = resized(read_image(testing::real_photo(3).first), 48, 48);
+  EXPECT_EQ(faces_for_estimation(thumb, DetectMode::kAuto, &detector()).size(), 1u);
+}
+
+// A phone stores a portrait shot turned and says so in EXIF: decoded upright,
+// the face is found where it is in the shown picture.
+TEST(FaceDetector, FindsTheFaceInAPhotoStoredTurnedWithAnExifOrientation) {
+  Image frame = paste({{read_image(testing::real_photo(2).first), cv::Point(220, 140)}}, 640, 480);
+  for (int o : {3, 6, 8}) {
+    SCOPED_TRACE(o);
+    auto jpg = testing::jpeg_with_orientation(testing::stored_for_orientation(frame, o), o);
+    Image shown = decode_image(jpg.data(), jpg.size(), "turned.jpg");
+    ASSERT_EQ(shown.width, 640);
+    auto faces = detector().detect(shown);
+    ASSERT_FALSE(faces.empty());
+    const float cx = faces[0].box.x + faces[0].box.width / 2, cy = faces[0].box.y + faces[0].box.height / 2;
+    EXPECT_NEAR(cx, 320, 40);
+    EXPECT_NEAR(cy, 240, 40);
+    // The eyes are above the mouth: upright, not on its side.
+    EXPECT_LT(faces[0].landmarks[kRightEye].y, faces[0].landmarks[kRightMouth].y - 20);
+  }
 }
 
 }  // namespace

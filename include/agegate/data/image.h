@@ -24,11 +24,21 @@ struct Image {
   bool empty() const { return width == 0 || height == 0; }
 };
 
+// EXIF orientation (TIFF tag 274): how the stored pixels must be turned to
+// be seen upright. 1 upright, 2 mirrored, 3 turned 180°, 4 flipped, 5
+// transposed, 6 stored turned 90° anticlockwise (shown turned 90°
+// clockwise), 7 transversed, 8 stored turned 90° clockwise.
+inline constexpr int kOrientationUpright = 1;
+
 struct ImageInfo {
   ImageFormat format = ImageFormat::kUnknown;
-  int width = 0;
+  int width = 0;   // as shown, after the orientation is applied
   int height = 0;
+  int orientation = kOrientationUpright;  // from the JPEG's APP1 Exif or the PNG's eXIf; 1 when absent or invalid
 };
+
+// Turns stored pixels upright for an EXIF orientation 1-8 (others: unchanged).
+Image apply_orientation(const Image& stored, int orientation);
 
 // Limits applied before any pixel buffer is allocated (decompression bombs).
 struct DecodeLimits {
@@ -43,9 +53,11 @@ ImageFormat sniff_format(const uint8_t* data, size_t size);
 // "request body") when the bytes are not a readable JPEG/PNG.
 ImageInfo read_image_info(const uint8_t* data, size_t size, const std::string& what);
 
-// Full decode to RGB (greyscale, CMYK, palette, 16-bit and alpha are
-// converted). Throws InvalidInput naming `what` for corrupt, truncated,
-// unsupported or oversized data.
+// Full decode to RGB, upright: greyscale, 16-bit, palette and alpha PNG,
+// progressive, greyscale and CMYK/YCCK JPEG (Adobe's inverted CMYK, the
+// common kind, when the file carries Adobe's APP14 marker) are converted,
+// and the EXIF orientation is applied. Throws InvalidInput naming `what` for
+// corrupt, truncated, unsupported or oversized data.
 Image decode_image(const uint8_t* data, size_t size, const std::string& what,
                    const DecodeLimits& limits = {});
 

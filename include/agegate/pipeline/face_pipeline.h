@@ -48,6 +48,7 @@ struct FaceResult {
 
 struct PhotoResult {
   std::vector<FaceResult> faces;  // largest face first
+  std::string no_face_reason;     // when faces is empty: no_face_reason() (vision/align.h)
   double detect_ms = 0;
   double estimate_ms = 0;
 };

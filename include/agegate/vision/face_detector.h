@@ -20,6 +20,11 @@
 
 namespace agegate {
 
+// A frame or crop whose shorter side is below this holds no face the
+// detector or the age network can use: detection finds none, and the
+// pipeline answers "too small" instead of estimating from a few pixels.
+inline constexpr int kMinFaceSide = 24;
+
 struct PointF {
   float x = 0;
   float y = 0;
@@ -62,7 +67,8 @@ class FaceDetector {
   FaceDetector(const FaceDetector&) = delete;
   FaceDetector& operator=(const FaceDetector&) = delete;
 
-  // All faces above the score threshold, largest box first. Thread-safe.
+  // All faces above the score threshold, largest box first; none for a frame
+  // smaller than kMinFaceSide (any size and aspect ratio is accepted). Thread-safe.
   std::vector<DetectedFace> detect(const Image& frame) const;
   const FaceDetectorOptions& options() const { return options_; }
 
