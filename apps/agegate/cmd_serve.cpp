@@ -30,7 +30,14 @@ void setup(CLI::App& app) {
   cmd->add_option("--port", o.port, "port (0 = any free port)")->capture_default_str();
   cmd->add_option("--threads", o.threads, "estimations running at once")->capture_default_str();
   cmd->add_option("--max-queue", o.max_queue, "estimations waiting; beyond this: 503")->capture_default_str();
-  cmd->add_option("--io-threads", o.io_threads, "connection threads")->capture_default_str();
+  cmd->add_option("--max-connections", o.max_connections, "connections open at once; beyond: closed at once")
+      ->capture_default_str();
+  cmd->add_option("--read-deadline-ms", o.read_deadline_ms,
+                  "a request (line, headers, body) must arrive whole within this")
+      ->capture_default_str();
+  cmd->add_option("--keep-alive-ms", o.keep_alive_ms, "idle time allowed between requests on one connection")
+      ->capture_default_str();
+  cmd->add_option("--keep-alive-requests", o.keep_alive_requests, "requests per connection")->capture_default_str();
   cmd->add_option("--max-body-bytes", o.max_body_bytes, "largest request body")->capture_default_str();
   cmd->add_option("--max-pixels", o.max_pixels, "largest image (width x height)")->capture_default_str();
   cmd->add_option("--timeout-ms", o.request_timeout_ms, "time limit per request")->capture_default_str();

@@ -24,6 +24,7 @@
 #include "agegate/insights/insights.h"
 #include "agegate/model/model_file.h"
 #include "agegate/store/store.h"
+#include "transport.h"
 
 namespace agegate {
 namespace {
@@ -37,6 +38,23 @@ constexpr std::array<double, 12> kBuckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+// Health checks and scrapes need few connections; they must not crowd out the main port.
+constexpr int kAdminConnections = 16;
+
+std::string connection_exposition(const ConnectionStats& c) {
+  std::ostringstream o;
+  o << "# HELP agegate_connections_open Connections open now (both ports).\n"
+    << "# TYPE agegate_connections_open gauge\nagegate_connections_open " << c.open.load() << "\n"
+    << "# HELP agegate_connections_total Connections by outcome: accepted, rejected (over --max-connections), "
+       "deadline (a request not whole within --read-deadline-ms), tls_failed (handshake).\n"
+    << "# TYPE agegate_connections_total counter\n"
+    << "agegate_connections_total{outcome=\"accepted\"} " << c.accepted.load() << "\n"
+    << "agegate_connections_total{outcome=\"rejected\"} " << c.rejected.load() << "\n"
+    << "agegate_connections_total{outcome=\"deadline\"} " << c.deadline_cut.load() << "\n"
+    << "agegate_connections_total{outcome=\"tls_failed\"} " << c.tls_failed.load() << "\n";
+  return o.str();
 }
 
 void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message) {
@@ -143,7 +161,10 @@ void ServerOptions::validate() const {
   if (port < 0 || port > 65535) throw InvalidInput("serve: --port must be 0..65535");
   if (threads < 1) throw InvalidInput("serve: --threads must be >= 1");
   if (max_queue < 0) throw InvalidInput("serve: --max-queue must be >= 0");
-  if (io_threads < threads + 1) throw InvalidInput("serve: --io-threads must exceed --threads");
+  if (max_connections < threads + 1) throw InvalidInput("serve: --max-connections must exceed --threads");
+  if (read_deadline_ms < 1) throw InvalidInput("serve: --read-deadline-ms must be >= 1");
+  if (keep_alive_ms < 0) throw InvalidInput("serve: --keep-alive-ms must be >= 0");
+  if (keep_alive_requests < 1) throw InvalidInput("serve: --keep-alive-requests must be >= 1");
   if (max_body_bytes < 1) throw InvalidInput("serve: --max-body-bytes must be >= 1");
   if (max_pixels < 1) throw InvalidInput("serve: --max-pixels must be >= 1");
   if (request_timeout_ms < 1) throw InvalidInput("serve: --timeout-ms must be >= 1");
@@ -174,8 +195,10 @@ struct Server::Impl {
   std::condition_variable maintenance_cv;
   bool maintenance_stop = false;
   std::unique_ptr<TlsCredentials> tls;        // null: plain HTTP
-  std::unique_ptr<httplib::Server> http;      // an httplib::SSLServer with TLS
-  std::unique_ptr<httplib::Server> admin;     // health and metrics, when on their own port
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ssl_ctx{nullptr, SSL_CTX_free};  // outlives http
+  ConnectionStats connections;                // both ports
+  std::unique_ptr<BoundedServer> http;        // speaks TLS when ssl_ctx is set
+  std::unique_ptr<BoundedServer> admin;       // health and metrics, when on their own port
   std::thread thread;
   std::thread admin_thread;
   int bound_port = -1;
@@ -540,22 +563,19 @@ void Server::Impl::health_routes(httplib::Server& server) {
     res.set_content(json{{"ready", ready}, {"model", model_json}}.dump(), "application/json");
   });
   server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.exposition(admitted.load()), "text/plain; version=0.0.4");
+    res.set_content(metrics.exposition(admitted.load()) + connection_exposition(connections),
+                    "text/plain; version=0.0.4");
   });
 }
 
 void Server::Impl::routes() {
   httplib::Server& http = *this->http;
-  http.new_task_queue = [n = opt.io_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   // httplib refuses bodies above this with 413 before reading them.
   http.set_payload_max_length(static_cast<size_t>(opt.max_body_bytes));
-  http.set_read_timeout(std::chrono::milliseconds(opt.request_timeout_ms));
-  http.set_write_timeout(std::chrono::milliseconds(opt.request_timeout_ms));
   // Answers about shoppers must not be kept by a proxy or a browser cache.
   http.set_default_headers({{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}});
   if (admin) {
     admin->set_default_headers({{"Cache-Control", "no-store"}});
-    admin->new_task_queue = [] { return new httplib::ThreadPool(2); };
     health_routes(*admin);
   } else {
     health_routes(http);
@@ -633,32 +653,29 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   }
   impl_->throttle = std::make_unique<AuthThrottle>(impl_->opt.auth);
   impl_->load_tokens();
+  ConnectionLimits limits;
+  limits.max_connections = impl_->opt.max_connections;
+  limits.read_deadline_ms = impl_->opt.read_deadline_ms;
+  limits.idle_ms = impl_->opt.keep_alive_ms;
+  limits.max_requests = impl_->opt.keep_alive_requests;
+  limits.write_timeout_ms = impl_->opt.request_timeout_ms;
   if (!impl_->opt.tls_cert.empty()) {
     impl_->tls = std::make_unique<TlsCredentials>(impl_->opt.tls_cert, impl_->opt.tls_key);
-    // httplib hands us the context to set up; a failure there is kept and
-    // rethrown here, since httplib's callback can only say "invalid".
-    std::exception_ptr failed;
-    auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
-      try {
-        configure_server_tls(&ctx, impl_->tls.get(), impl_->opt.tls_client_ca);
-        return true;
-      } catch (...) {
-        failed = std::current_exception();
-        return false;
-      }
-    });
-    if (failed) std::rethrow_exception(failed);
-    if (!server->is_valid()) throw IoError("serve: OpenSSL could not create a TLS context");
+    impl_->ssl_ctx.reset(SSL_CTX_new(TLS_server_method()));
+    if (!impl_->ssl_ctx) throw IoError("serve: OpenSSL could not create a TLS context");
+    configure_server_tls(impl_->ssl_ctx.get(), impl_->tls.get(), impl_->opt.tls_client_ca);
     const auto id = impl_->tls->current();
     log().info("TLS certificate {} (serial {}, expires {}){}", id->subject(), id->serial_hex(),
                format_iso8601(id->not_after_unix() * 1000),
                impl_->opt.tls_client_ca.empty() ? "" : "; client certificates required (" +
                                                             impl_->opt.tls_client_ca.string() + ")");
-    impl_->http = std::move(server);
-  } else {
-    impl_->http = std::make_unique<httplib::Server>();
   }
-  if (impl_->opt.admin_port >= 0) impl_->admin = std::make_unique<httplib::Server>();
+  impl_->http = std::make_unique<BoundedServer>(limits, &impl_->connections, impl_->ssl_ctx.get());
+  if (impl_->opt.admin_port >= 0) {
+    ConnectionLimits admin_limits = limits;
+    admin_limits.max_connections = kAdminConnections;
+    impl_->admin = std::make_unique<BoundedServer>(admin_limits, &impl_->connections, nullptr);
+  }
   if (!impl_->opt.recommendations.empty()) {
     impl_->recommender = Recommender::load(impl_->opt.recommendations);
     log().info("recommendations from {} ({} bands; challenge age {})", impl_->opt.recommendations.string(),
@@ -683,6 +700,7 @@ void Server::start() {
   if (s.bound_port <= 0) {
     throw IoError("serve: cannot listen on " + s.opt.host + ":" + std::to_string(s.opt.port));
   }
+  s.http->widen_backlog();
   if (s.admin) {
     s.admin_bound = bind_server(*s.admin, s.opt.admin_host, s.opt.admin_port);
     if (s.admin_bound <= 0) {
@@ -690,6 +708,7 @@ void Server::start() {
       throw IoError("serve: cannot listen on " + s.opt.admin_host + ":" + std::to_string(s.opt.admin_port) +
                     " (--admin-port)");
     }
+    s.admin->widen_backlog();
     s.admin_thread = std::thread([&s] { s.admin->listen_after_bind(); });
   }
   s.thread = std::thread([&s] { s.http->listen_after_bind(); });

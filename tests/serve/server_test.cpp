@@ -437,7 +437,9 @@ TEST(Server, EveryImageClassAndSizeIsAnsweredNeverA500) {
     auto j = json::parse(r->body);
     ASSERT_EQ(j["faces"].size(), 1u) << r->body;
     const bool grey = cls.name.find("grey") != std::string::npos, palette = cls.name.find("palette") != std::string::npos;
-    if (!grey && !palette) EXPECT_NEAR(j["faces"][0]["age"].get<double>(), plain["faces"][0]["age"].get<double>(), 1.0);
+    if (!grey && !palette) {
+      EXPECT_NEAR(j["faces"][0]["age"].get<double>(), plain["faces"][0]["age"].get<double>(), 1.0);
+    }
   }
 }
 

@@ -64,10 +64,16 @@ struct ServerOptions {
   int port = kDefaultPort;             // 0 = pick a free port (see Server::port())
   int threads = 2;                     // estimations running at once
   int max_queue = 8;                   // estimations waiting; beyond: 503
-  int io_threads = 64;                 // connection threads (cheap; they mostly wait)
+  // Connections (serve/transport.h): one thread each, at most max_connections
+  // open (beyond: closed at once); a request must arrive whole within
+  // read_deadline_ms however slowly it trickles; keep-alive is bounded.
+  int max_connections = 256;
+  int read_deadline_ms = 5000;
+  int keep_alive_ms = 5000;            // idle time allowed between requests
+  int keep_alive_requests = 100;       // requests per connection
   int64_t max_body_bytes = int64_t(8) << 20;        // 413 above
   int64_t max_pixels = int64_t(24) * 1000 * 1000;   // 413 above (decompression bombs)
-  int request_timeout_ms = 10000;      // queue wait + work; 503 when exceeded in the queue
+  int request_timeout_ms = 10000;      // queue wait + work (503 when exceeded in the queue); writing the answer
   std::string token;                   // non-empty: require "Authorization: Bearer <token>" on /v1/*
   std::filesystem::path token_file;    // more tokens, one per line (rotation); re-read by reload()
   ThrottleOptions auth;                // repeated failures from one address -> 429
