@@ -100,7 +100,7 @@ void add_chart(HtmlPage& page, const std::string& name, const std::string& capti
 }  // namespace
 
 void write_audit_report(const AuditResult& r, const fs::path& dir, const ChartOptions& charts) {
-  fs::create_directories(dir / kCharts);
+  create_folder(dir / kCharts);
   const bool has_cashiers = !r.cashiers.empty(), has_weeks = !r.weeks.empty();
   if (has_cashiers) cashier_chart(r, dir / kCharts, charts);
   if (has_weeks) weekly_chart(r, dir / kCharts, charts);

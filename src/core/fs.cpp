@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "agegate/core/error.h"
@@ -13,32 +14,75 @@
 namespace agegate {
 namespace fs = std::filesystem;
 
+namespace {
+constexpr const char* kTempMarker = ".tmp";
+
+std::string reason(int err) { return std::strerror(err); }
+
+// Best effort: makes the rename itself durable (power loss); a folder that
+// cannot be opened for it (some network file systems) is not an error.
+void sync_folder(const fs::path& dir) {
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+}  // namespace
+
 void write_file_atomic(const fs::path& path, std::string_view data) {
   std::error_code ec;
   if (path.has_parent_path()) {
     fs::create_directories(path.parent_path(), ec);
-    if (ec) throw IoError("cannot create folder " + path.parent_path().string() + ": " + ec.message());
+    if (ec) throw IoError("cannot write " + path.string() + ": cannot create folder " + path.parent_path().string() + ": " + ec.message());
   }
   std::random_device rd;
   fs::path tmp = path;
-  tmp += ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(rd());
+  tmp += kTempMarker + std::to_string(::getpid()) + "-" + std::to_string(rd());
   {
     std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw IoError("cannot write " + tmp.string() + ": " + std::strerror(errno));
-    bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
-    ok = (std::fflush(f) == 0) && ok;
-    ok = (::fsync(::fileno(f)) == 0) && ok;
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok) {
+    if (!f) throw IoError("cannot write " + path.string() + ": " + reason(errno));
+    int err = 0;
+    if (std::fwrite(data.data(), 1, data.size(), f) != data.size()) err = errno;
+    if (std::fflush(f) != 0 && !err) err = errno;
+    if (::fsync(::fileno(f)) != 0 && !err) err = errno;
+    if (std::fclose(f) != 0 && !err) err = errno;
+    if (err) {
       fs::remove(tmp, ec);
-      throw IoError("failed writing " + path.string() + ": " + std::strerror(errno));
+      throw IoError("cannot write " + path.string() + ": " + reason(err) + " (" + std::to_string(data.size()) +
+                    " bytes; the previous file, if any, is unchanged)");
     }
   }
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);
-    throw IoError("cannot rename temporary file onto " + path.string() + ": " + ec.message());
+    throw IoError("cannot write " + path.string() + ": cannot rename the temporary file onto it: " + ec.message());
   }
+  sync_folder(path.parent_path());
+}
+
+void create_folder(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError("cannot create folder " + dir.string() + ": " + ec.message());
+}
+
+int remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  int removed = 0;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t at = name.rfind(kTempMarker);
+    if (at == std::string::npos || at == 0) continue;
+    const std::string tail = name.substr(at + std::strlen(kTempMarker));  // <pid>-<n>
+    const size_t dash = tail.find('-');
+    const auto digits = [](const std::string& t) {
+      return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (dash == std::string::npos || !digits(tail.substr(0, dash)) || !digits(tail.substr(dash + 1))) continue;
+    std::error_code rm;
+    if (fs::remove(it->path(), rm)) ++removed;
+  }
+  return removed;
 }
 
 std::string read_file(const fs::path& path, uint64_t max_bytes) {

@@ -159,7 +159,7 @@ void evaluation_chart(const InsightsResult& r, const fs::path& dir, const ChartO
 }  // namespace
 
 void write_insights_report(const InsightsResult& r, const fs::path& dir, const ChartOptions& charts) {
-  fs::create_directories(dir / kCharts);
+  create_folder(dir / kCharts);
   const bool any = r.banded_baskets > 0;
   if (any) {
     heat_chart(r, dir / kCharts, charts);

@@ -415,7 +415,7 @@ ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOp
 
   ModelReportSummary s;
   s.best_epoch = run["best_epoch"].get<int>();
-  fs::create_directories(out_dir / kChartsFolder);
+  create_folder(out_dir / kChartsFolder);
   HtmlPage page("Training report: " + fs::absolute(run_dir).filename().string());
   page.paragraph("Run folder: " + fs::absolute(run_dir).string() + "; data: " +
                  run["data_dir"].get<std::string>());
@@ -474,7 +474,7 @@ ModelReportSummary write_evaluation_report(const fs::path& predictions_csv,
   check_options(options);
   auto predictions = read_predictions_csv(predictions_csv);
   ModelReportSummary s;
-  fs::create_directories(out_dir / kChartsFolder);
+  create_folder(out_dir / kChartsFolder);
   HtmlPage page("Evaluation report: " + fs::absolute(data_dir).filename().string());
   page.paragraph("Predictions: " + fs::absolute(predictions_csv).string() + "; data: " +
                  fs::absolute(data_dir).string());

@@ -62,6 +62,7 @@ class Trainer {
 
   TrainOptions opt_;
   fs::path run_;
+  bool resuming_ = false;  // --resume and a checkpoint to resume from
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   Split split_;
   std::optional<GroupTable> groups_;  // demographics: read, never a model input
@@ -93,21 +94,29 @@ double Trainer::minutes_since_start() const {
 }
 
 void Trainer::open_run_folder() {
-  if (opt_.resume && !fs::exists(run_ / kCheckpointFile)) {
-    throw InvalidInput("--resume: no checkpoint at " + (run_ / kCheckpointFile).string());
+  resuming_ = opt_.resume && fs::exists(run_ / kCheckpointFile);
+  if (opt_.resume && !resuming_) {
+    // Killed before its first checkpoint: nothing to lose, so it starts over.
+    if (!fs::exists(run_ / "options.json")) {
+      throw InvalidInput("--resume: no run in " + run_.string() + " (no checkpoint.pt, no options.json)");
+    }
+    log().warn("--resume: {} has no complete checkpoint yet (stopped in its first epoch): starting from epoch 1",
+               run_.string());
   }
   if (!opt_.resume && fs::exists(run_ / kMetricsFile)) {
     throw InvalidInput("run folder " + run_.string() +
                        " already holds a run; use --resume to continue it or pick another --out");
   }
-  fs::create_directories(run_);
+  create_folder(run_);
+  // A run killed while writing leaves its temporary file behind; never read, removed here.
+  if (opt_.resume) remove_stale_temporaries(run_);
   write_file_atomic(run_ / (opt_.resume ? "options-resume.json" : "options.json"),
                     run_metadata("train", opt_.to_json(), opt_.seed).dump(2) + "\n");
 }
 
 // Validated rows and the seeded split; on resume the split is re-read so it cannot drift.
 void Trainer::load_split() {
-  if (opt_.resume) {
+  if (opt_.resume && fs::exists(run_ / kSplitFile)) {
     split_ = read_split_csv(run_ / kSplitFile, opt_.data_dir);
   } else {
     LabelsOptions lo;
@@ -138,7 +147,7 @@ void Trainer::build_model() {
   device_ = cuda ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU);
   config_.backbone = opt_.backbone;
   net_ = AgeNet(config_);
-  if (opt_.pretrained && !opt_.resume) {
+  if (opt_.pretrained && !resuming_) {
     if (opt_.backbone != "mobilenet_v2") {
       log().warn("no ImageNet weights exist here for {}; it starts from random initialisation", opt_.backbone);
     } else {
@@ -165,11 +174,16 @@ void Trainer::build_model() {
   schedule_ = LrSchedule{opt_.warmup_epochs, opt_.epochs};
 }
 
+constexpr uint64_t kEpochSeedStride = 1000003;
+
 // One epoch of training steps, then validation and the checkpoint.
 bool Trainer::run_epoch(int epoch) {
   const auto epoch_start = std::chrono::steady_clock::now();
   const int64_t steps = std::max<int64_t>(1, train_loader_->batches_per_epoch());
   train_loader_->start_epoch(epoch);
+  // Augmentation and dropout draw from torch's generator: seeded per epoch, so
+  // an epoch resumed after a kill draws what it would have drawn unbroken.
+  torch::manual_seed(opt_.seed * kEpochSeedStride + static_cast<uint64_t>(epoch));
   Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(opt_.epochs),
                     steps * opt_.batch_size, "img");
   StepResult totals;
@@ -225,9 +239,12 @@ void Trainer::record_epoch(int epoch, const StepResult& totals, double train_sec
   }
   log().info("epoch {}: train loss {:.3f} mae {:.2f} | val loss {:.3f} mae {:.3f}{} | {:.0f} img/s, {}", epoch,
              totals.loss, train_mae, v.loss, v.mae, gain ? " (best)" : "", ips, format_duration(secs));
-  write_metrics_csv(run_ / kMetricsFile, state_.history);
+  // The checkpoint first: metrics.csv is what it says, so a kill between the
+  // two leaves a run that resumes (and rewrites metrics.csv), never one that
+  // claims an epoch its checkpoint lacks.
   state_.next_epoch = epoch + 1;
   save_checkpoint(run_ / kCheckpointFile, *net_, *optimizer_, state_);
+  write_metrics_csv(run_ / kMetricsFile, state_.history);
 }
 
 // Best-epoch restore, calibration, the model file and run.json.
@@ -317,7 +334,7 @@ TrainResult Trainer::run() {
   at::set_num_threads(opt_.threads > 0 ? opt_.threads : default_thread_count());
   load_split();
   build_model();
-  if (opt_.resume) {
+  if (resuming_) {
     state_ = load_checkpoint(run_ / kCheckpointFile, *net_, *optimizer_, device_);
     log().info("resuming {} at epoch {} (best so far: epoch {}, val MAE {:.3f})", run_.string(), state_.next_epoch,
                state_.best_epoch, state_.best_mae);

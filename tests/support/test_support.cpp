@@ -123,9 +123,9 @@ fs::path make_mini_dataset(const std::string& name, int count, bool spread_ages)
   return dir;
 }
 
-CommandResult run_agegate(const std::string& args) {
+CommandResult run_agegate(const std::string& args, const std::string& shell_prefix) {
   fs::path tmp = scratch_dir("cmd");
-  std::string cmd = std::string("'") + AGEGATE_TEST_AGEGATE_EXE + "' " + args + " >'" +
+  std::string cmd = shell_prefix + "'" + AGEGATE_TEST_AGEGATE_EXE + "' " + args + " >'" +
                     (tmp / "out").string() + "' 2>'" + (tmp / "err").string() + "'";
   int status = std::system(cmd.c_str());
   CommandResult r;

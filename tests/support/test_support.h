@@ -35,7 +35,9 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
-CommandResult run_agegate(const std::string& args);
+// `shell_prefix` goes before the program in the sh command line, e.g.
+// "ulimit -f 256; exec " or "exec setpriv --reuid=65534 ... ".
+CommandResult run_agegate(const std::string& args, const std::string& shell_prefix = "");
 
 // The port `agegate serve --port 0` logged ("serving on http[s]://127.0.0.1:PORT"), or -1.
 int serve_port_from_log(const std::string& log);

@@ -3,11 +3,16 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <thread>
+
+#include <unistd.h>
 
 #include "agegate/core/fs.h"
 #include "agegate/core/format.h"
@@ -216,6 +221,124 @@ TEST(EndToEnd, CtrlCWritesACheckpointThatResumeContinues) {
   EXPECT_NE(r.err.find("resuming"), std::string::npos) << r.err;
   EXPECT_EQ(csv_rows(run / "metrics.csv"), 2);
   EXPECT_TRUE(fs::exists(run / "model.agm"));
+}
+
+// Largest difference between two model files' weights (0 = bit for bit).
+double weight_difference(const fs::path& a, const fs::path& b) {
+  LoadedModel ma = load_model_file(a), mb = load_model_file(b);
+  auto pa = ma.net->named_parameters(), pb = mb.net->named_parameters();
+  EXPECT_EQ(pa.size(), pb.size());
+  double worst = 0;
+  for (const auto& p : pa) {
+    const at::Tensor* q = pb.find(p.key());
+    if (!q) return INFINITY;
+    worst = std::max(worst, (p.value() - *q).abs().max().item<double>());
+  }
+  return worst;
+}
+
+// SIGKILL at several moments of a run (inside an epoch, just as an epoch's
+// checkpoint is being written, inside the resumed epoch), each followed by
+// --resume: the run ends with the weights of a run never interrupted (same
+// seed, same thread count), and no temporary file is left behind.
+TEST(EndToEnd, KilledAtAnyMomentAndResumedItEndsWithTheSameWeights) {
+  fs::path data = testing::make_mini_dataset("data", 48);
+  const std::vector<std::string> quick = {"--epochs", "3", "--max-photos", "48", "--batch-size", "8",
+                                          "--input-size", "64", "--no-report", "--workers", "2",
+                                          "--seed", "7", "--threads", "2", "--data", data.string()};
+  fs::path whole = testing::scratch_dir("whole") / "r";
+  std::string quick_args;
+  for (const auto& a : quick) quick_args += " " + a;
+  auto ref = run_agegate("-q train --out " + whole.string() + quick_args);
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+
+  fs::path run = testing::scratch_dir("killed") / "r";
+  auto args = [&](bool resume) {
+    std::vector<std::string> a = {"train", "--out", run.string()};
+    if (resume) a.push_back("--resume");
+    a.insert(a.end(), quick.begin(), quick.end());
+    return a;
+  };
+  // Where each kill lands: the line to wait for, then a pause in ms.
+  const std::vector<std::pair<std::string, int>> kills = {
+      {"split:", 150},     // inside epoch 1: nothing finished yet
+      {"epoch 1:", 0},     // epoch 1 logged, its checkpoint being written
+      {"epoch 2/3", 100},  // inside epoch 2 of the resumed (or restarted) run
+      {"epoch 2:", 300},   // epoch 2's checkpoint written: inside epoch 3 (or done)
+  };
+  int runs = 0;
+  for (const auto& [line, pause_ms] : kills) {
+    const bool resume = fs::exists(run / "checkpoint.pt");
+    testing::AgegateProcess p(args(resume), testing::scratch_dir("cwd"));
+    const std::string err = p.wait_for_stderr(line, 120);
+    ASSERT_NE(err.find(line), std::string::npos) << err;
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    p.signal(SIGKILL);
+    p.wait(60);
+    ++runs;
+    // Whatever is on disk is whole: a checkpoint that loads, never a torn one.
+    if (fs::exists(run / "checkpoint.pt")) {
+      EXPECT_GT(fs::file_size(run / "checkpoint.pt"), 1000u);
+    }
+  }
+  // Resume until it finishes (an epoch lost per kill at most).
+  auto last = run_agegate("-q train --resume --out " + run.string() + quick_args);
+  ASSERT_EQ(last.exit_code, 0) << last.err;
+  EXPECT_NE(last.err.find("resuming"), std::string::npos) << last.err;  // from epoch 2's checkpoint
+  EXPECT_EQ(runs, 4);
+  EXPECT_EQ(csv_rows(run / "metrics.csv"), 3);
+  EXPECT_EQ(weight_difference(whole / "model.agm", run / "model.agm"), 0.0)
+      << "a killed and resumed run must end where an unbroken one does";
+  for (const auto& e : fs::directory_iterator(run)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  }
+}
+
+// A full disk (a file size limit, as `ulimit -f` sets) while the checkpoint
+// is written, and a read-only run or report folder: a clear error naming the
+// path, exit 3, and what was already there is intact.
+TEST(EndToEnd, AFullOrReadOnlyFolderFailsNamingThePathAndKeepsWhatWasThere) {
+  fs::path data = testing::make_mini_dataset("data", 48);
+  fs::path run = testing::scratch_dir("full") / "r";
+  const std::string common = " --data " + data.string() + " --out " + run.string() + kQuickTrain;
+  auto first = run_agegate("-q train --epochs 1" + common);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string checkpoint = read_file(run / "checkpoint.pt");
+  const std::string model = read_file(run / "model.agm");
+  // 256 KB per file: options.json fits, the checkpoint (megabytes) does not.
+  auto full = run_agegate("-q train --epochs 2 --resume" + common, "trap '' XFSZ; ulimit -f 256; exec ");
+  EXPECT_EQ(full.exit_code, 3) << full.err;
+  EXPECT_NE(full.err.find("cannot write " + (run / "checkpoint.pt").string()), std::string::npos) << full.err;
+  EXPECT_NE(full.err.find("File too large"), std::string::npos) << full.err;
+  EXPECT_EQ(read_file(run / "checkpoint.pt"), checkpoint);
+  EXPECT_EQ(read_file(run / "model.agm"), model);
+  for (const auto& e : fs::directory_iterator(run)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  }
+  // The same run resumed with room finishes.
+  auto room = run_agegate("-q train --epochs 2 --resume" + common);
+  EXPECT_EQ(room.exit_code, 0) << room.err;
+
+  // Read-only: a folder we may not write (as root, tested as `nobody`).
+  fs::path locked = testing::scratch_dir("locked");
+  write_file_atomic(locked / "keep.txt", "mine\n");
+  fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                              fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  const std::string as_reader = ::geteuid() == 0 ? "exec setpriv --reuid=65534 --regid=65534 --clear-groups " : "exec ";
+  auto ro_train = run_agegate("-q train --epochs 1 --data " + data.string() + " --out " + (locked / "run").string() +
+                                  kQuickTrain,
+                              as_reader);
+  EXPECT_EQ(ro_train.exit_code, 3) << ro_train.err;
+  EXPECT_NE(ro_train.err.find((locked / "run").string()), std::string::npos) << ro_train.err;
+  EXPECT_NE(ro_train.err.find("ermission denied"), std::string::npos) << ro_train.err;
+  auto ro_report = run_agegate("-q evaluate --model " + (run / "model.agm").string() + " --data " + data.string() +
+                                   " --report " + (locked / "report").string(),
+                               as_reader);
+  EXPECT_EQ(ro_report.exit_code, 3) << ro_report.err;
+  EXPECT_NE(ro_report.err.find((locked / "report").string()), std::string::npos) << ro_report.err;
+  EXPECT_EQ(read_file(locked / "keep.txt"), "mine\n");
+  EXPECT_EQ(std::distance(fs::directory_iterator(locked), fs::directory_iterator()), 1);
+  fs::permissions(locked, fs::perms::owner_all);
 }
 
 // A report page's figures against the JSON they came from: the metrics
