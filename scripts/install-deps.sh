@@ -17,7 +17,7 @@ pkgs=(
   libsoci-dev libboost-dev libsqlite3-dev libpq-dev
 )
 if [ "${1:-}" = "--with-test-tools" ]; then
-  pkgs+=(chromium wrk imagemagick postgresql openssl)
+  pkgs+=(chromium wrk imagemagick postgresql openssl clang)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

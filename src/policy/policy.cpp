@@ -111,7 +111,7 @@ Policy Policy::from_file(const std::filesystem::path& path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e999
     throw InvalidInput("policy file " + path.string() + " is not valid JSON: " + e.what());
   }
   try {

@@ -57,9 +57,13 @@ std::string connection_exposition(const ConnectionStats& c) {
   return o.str();
 }
 
+// Answers carry text that came from clients (a bad header echoed in an
+// error): bytes that are not UTF-8 become U+FFFD instead of an exception.
+std::string json_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message) {
   res.status = status;
-  res.set_content(json{{"error", {{"code", code}, {"message", message}}}}.dump(), "application/json");
+  res.set_content(json_text(json{{"error", {{"code", code}, {"message", message}}}}), "application/json");
 }
 
 // Prometheus counters and the latency histogram. Thread-safe.
@@ -457,7 +461,7 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
   release.free_slot();
   if (event) record(*event, &body);
   res.status = 200;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(json_text(body), "application/json");
 }
 
 // POST /v1/sales: one sale object, an array of them, or {"sales": [...]};
@@ -472,7 +476,7 @@ void Server::Impl::sales(const httplib::Request& req, httplib::Response& res) {
   json body;
   try {
     body = json::parse(req.body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999
     return send_error(res, 400, "bad_json", std::string("the body is not valid JSON: ") + e.what());
   }
   const json* list = &body;
@@ -498,7 +502,7 @@ void Server::Impl::sales(const httplib::Request& req, httplib::Response& res) {
   }
   metrics.sales(w.inserted);
   res.status = 201;
-  res.set_content(json{{"inserted", w.inserted}, {"duplicates", w.duplicates}}.dump(), "application/json");
+  res.set_content(json_text(json{{"inserted", w.inserted}, {"duplicates", w.duplicates}}), "application/json");
 }
 
 // GET /v1/recommendations?age=34 or ?band=25-34, optional k: categories to
@@ -532,7 +536,7 @@ void Server::Impl::recommendations(const httplib::Request& req, httplib::Respons
   } catch (const InvalidInput& e) {
     return send_error(res, 400, "bad_query", e.what());
   }
-  res.set_content(body.dump(), "application/json");
+  res.set_content(json_text(body), "application/json");
 }
 
 void Server::Impl::prune_loop() {
@@ -560,7 +564,7 @@ void Server::Impl::health_routes(httplib::Server& server) {
   server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     const bool ready = pipeline && !stopping.load() && !interrupted();
     res.status = ready ? 200 : 503;
-    res.set_content(json{{"ready", ready}, {"model", model_json}}.dump(), "application/json");
+    res.set_content(json_text(json{{"ready", ready}, {"model", model_json}}), "application/json");
   });
   server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics.exposition(admitted.load()) + connection_exposition(connections),
@@ -781,6 +785,8 @@ void Server::stop() {
 }
 
 int Server::port() const { return impl_->bound_port; }
+
+std::string Server::handle_bytes(std::string_view request) { return impl_->http->handle_bytes(request); }
 
 void Server::run_until_interrupted(int poll_ms) {
   while (!interrupted() && impl_->thread.joinable()) {

@@ -286,6 +286,39 @@ SSL* tls_accept(SSL_CTX* ctx, int fd, Clock::time_point until) {
   }
 }
 
+// A request held in memory: the "connection" of handle_bytes().
+class MemoryStream final : public httplib::Stream {
+ public:
+  explicit MemoryStream(std::string_view in) : in_(in) {}
+  bool is_readable() const override { return pos_ < in_.size(); }
+  bool is_writable() const override { return true; }
+  ssize_t read(char* ptr, size_t size) override {
+    const size_t n = std::min(size, in_.size() - pos_);
+    std::memcpy(ptr, in_.data() + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    out_.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 0;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 0;
+  }
+  socket_t socket() const override { return INVALID_SOCKET; }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+  std::string out_;
+};
+
 void close_socket(int fd) {
   ::shutdown(fd, SHUT_RDWR);
   ::close(fd);
@@ -305,6 +338,13 @@ BoundedServer::BoundedServer(ConnectionLimits limits, ConnectionStats* stats, SS
     : limits_(limits), stats_(stats), ssl_ctx_(ssl_ctx) {
   new_task_queue = [cap = limits_.max_connections] { return new ConnectionPool(cap); };
   set_keep_alive_max_count(static_cast<size_t>(limits_.max_requests));
+}
+
+std::string BoundedServer::handle_bytes(std::string_view request) {
+  MemoryStream strm(request);
+  bool closed = false;
+  process_request(strm, /*close_connection=*/true, closed, nullptr);
+  return strm.take();
 }
 
 void BoundedServer::widen_backlog() {

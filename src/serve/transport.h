@@ -19,6 +19,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace agegate {
 
@@ -48,6 +50,11 @@ class BoundedServer : public httplib::Server {
   // of connections (tills reconnecting after a network blip) waits out SYN
   // retries of 1 s and more; Linux lets listen() be called again to widen it.
   void widen_backlog();
+
+  // One raw HTTP request (bytes as they would arrive) through the same
+  // parser and routes, without a socket; returns the raw answer. For the
+  // request handler's fuzz target and tests.
+  std::string handle_bytes(std::string_view request);
 
  private:
   bool process_and_close_socket(socket_t sock) override;

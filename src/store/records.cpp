@@ -200,7 +200,7 @@ std::vector<Sale> read_jsonl(const std::filesystem::path& path, std::vector<Sale
       json j;
       try {
         j = json::parse(line);
-      } catch (const json::parse_error& e) {
+      } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999
         throw InvalidInput(where + ": not valid JSON (" + std::string(e.what()) + ")");
       }
       sales.push_back(parse_sale(j, where));

@@ -202,6 +202,12 @@ TEST(Policy, FilesLoadAndErrorsNameTheFile) {
   auto empty = write("empty.json", "");
   EXPECT_THROW(Policy::from_file(empty), InvalidInput);
 
+  // Found by fuzz_policy: a number too large for a double escaped as a JSON
+  // library exception (the CLI said "internal error").
+  auto huge = write("huge.json", R"({"legal_age": 9E999})");
+  msg = invalid_message([&] { Policy::from_file(huge); });
+  EXPECT_TRUE(contains(msg, "huge.json")) << msg;
+
   try {
     Policy::from_file(dir / "missing.json");
     FAIL() << "missing file accepted";

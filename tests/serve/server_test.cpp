@@ -412,8 +412,8 @@ TEST(Server, EveryImageClassAndSizeIsAnsweredNeverA500) {
   auto c = s.client();
   for (auto [w, h] : std::vector<std::pair<int, int>>{{1, 1}, {5, 9}, {16, 16}, {23, 23}, {32, 32}, {1000, 1}, {1, 1000}}) {
     SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h));
-    for (const std::string& body : {jpeg_of(testing::test_pattern(w, h)),
-                                    [&] { auto p = encode_png(testing::test_pattern(w, h)); return std::string(p.begin(), p.end()); }()}) {
+    const auto png = encode_png(testing::test_pattern(w, h));
+    for (const std::string& body : {jpeg_of(testing::test_pattern(w, h)), std::string(png.begin(), png.end())}) {
       auto r = c.Post("/v1/estimate", body, "application/octet-stream");
       ASSERT_TRUE(r);
       ASSERT_EQ(r->status, 200) << r->body;
@@ -441,6 +441,38 @@ TEST(Server, EveryImageClassAndSizeIsAnsweredNeverA500) {
       EXPECT_NEAR(j["faces"][0]["age"].get<double>(), plain["faces"][0]["age"].get<double>(), 1.0);
     }
   }
+}
+
+// The socket-free entry the request fuzz target uses answers like the port.
+TEST(Server, HandleBytesRunsTheSameRoutesWithoutASocket) {
+  Server server(options());  // never started
+  const std::string health = server.handle_bytes("GET /healthz HTTP/1.1\r\nHost: till\r\n\r\n");
+  EXPECT_EQ(health.rfind("HTTP/1.1 200", 0), 0u) << health;
+  const std::string jpeg = jpeg_of(read_image(testing::real_photo(2).first));
+  const std::string est = server.handle_bytes("POST /v1/estimate HTTP/1.1\r\nHost: till\r\nContent-Type: image/jpeg\r\n"
+                                              "Content-Length: " + std::to_string(jpeg.size()) + "\r\n\r\n" + jpeg);
+  EXPECT_EQ(est.rfind("HTTP/1.1 200", 0), 0u) << est.substr(0, 200);
+  EXPECT_NE(est.find("\"faces\""), std::string::npos);
+  const std::string junk = server.handle_bytes("POST /v1/estimate HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+  EXPECT_EQ(junk.rfind("HTTP/1.1 4", 0), 0u) << junk;
+  // Found by fuzz_estimate: a header that is not UTF-8, echoed in the error
+  // message, made the JSON encoder throw (500). Now 400 with U+FFFD.
+  const std::string bad_time = server.handle_bytes(
+      "POST /v1/estimate?store=s1&lane=2 HTTP/1.1\r\nX-Agegate-Time: 2026-1\x8e\x01\r\nContent-Type: image/jpeg\r\n"
+      "Content-Length: " + std::to_string(jpeg.size()) + "\r\n\r\n" + jpeg);
+  EXPECT_EQ(bad_time.rfind("HTTP/1.1 400", 0), 0u) << bad_time.substr(0, 300);
+  EXPECT_NE(bad_time.find("bad_context"), std::string::npos) << bad_time.substr(0, 300);
+  // The same class of bug as fuzz_policy found: a number JSON cannot hold is 400, not 500.
+  const std::string huge = R"({"sales":[{"store":"s1","lane":9E999}]})";
+  ServerOptions with_db = options();
+  with_db.db = "sqlite:" + (testing::scratch_dir("handle-bytes") / "s.db").string();
+  Server recording(with_db);
+  const std::string sales = recording.handle_bytes("POST /v1/sales HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: " +
+                                                   std::to_string(huge.size()) + "\r\n\r\n" + huge);
+  EXPECT_EQ(sales.rfind("HTTP/1.1 400", 0), 0u) << sales.substr(0, 300);
+  EXPECT_NE(sales.find("bad_json"), std::string::npos) << sales.substr(0, 300);
+  EXPECT_TRUE(server.handle_bytes("\x16\x03\x01 not http").rfind("HTTP/1.1 400", 0) == 0 ||
+              server.handle_bytes("\x16\x03\x01 not http").empty());
 }
 
 // Two shoppers in one frame: both are answered, the larger (nearer) face

@@ -51,6 +51,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "agegate/pipeline/face_pipeline.h"
 #include "agegate/serve/security.h"
@@ -124,6 +125,11 @@ class Server {
   // or stop(), polling every `poll_ms`; then stops gracefully. A SIGHUP
   // (install_reload_handler) in between calls reload().
   void run_until_interrupted(int poll_ms = 100);
+
+  // One raw HTTP request through the main port's parser and routes, without
+  // a socket or start(); returns the raw answer (status line, headers, body).
+  // The request handler's fuzz target (fuzz/) drives the service this way.
+  std::string handle_bytes(std::string_view request);
 
   // Test hook: every admitted estimation calls it first, holding its slot
   // (tests block it on a latch to make a queue fill deterministically).
