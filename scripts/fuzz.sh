@@ -26,9 +26,12 @@ max_len=$([ "$target" = model_file ] && echo 16000000 || echo 2000000)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 export OMP_NUM_THREADS=1
+# Inputs that once crashed a target run first, every time (fuzz/regressions/TARGET/).
+regressions=()
+[ -d "fuzz/regressions/$target" ] && regressions=("fuzz/regressions/$target")
 set +e
 "$bin" -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=4096 -timeout=30 -print_final_stats=1 \
-  -artifact_prefix="$findings/" "$corpus/$target" >"$log" 2>&1
+  -artifact_prefix="$findings/" "$corpus/$target" "${regressions[@]}" >"$log" 2>&1
 rc=$?
 set -e
 execs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
