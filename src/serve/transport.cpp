@@ -337,7 +337,6 @@ struct Counted {
 BoundedServer::BoundedServer(ConnectionLimits limits, ConnectionStats* stats, SSL_CTX* ssl_ctx)
     : limits_(limits), stats_(stats), ssl_ctx_(ssl_ctx) {
   new_task_queue = [cap = limits_.max_connections] { return new ConnectionPool(cap); };
-  set_keep_alive_max_count(static_cast<size_t>(limits_.max_requests));
 }
 
 std::string BoundedServer::handle_bytes(std::string_view request) {

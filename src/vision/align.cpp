@@ -96,8 +96,6 @@ const char* to_string(DetectMode m) {
   return "?";
 }
 
-bool too_small_for_a_face(const Image& photo) { return std::min(photo.width, photo.height) < kMinFaceSide; }
-
 std::string no_face_reason(const Image& photo) {
   if (!too_small_for_a_face(photo)) return "no face found";
   return "image is " + std::to_string(photo.width) + "x" + std::to_string(photo.height) +

@@ -56,7 +56,7 @@ FaceDetector::~FaceDetector() = default;
 
 std::vector<DetectedFace> FaceDetector::detect(const Image& frame) const {
   if (frame.empty()) throw InvalidInput("face detector: empty image");
-  if (std::min(frame.width, frame.height) < kMinFaceSide) return {};  // no face fits
+  if (too_small_for_a_face(frame)) return {};
   cv::Mat bgr = to_bgr_mat(frame);
   const int longer = std::max(frame.width, frame.height);
   double scale = 1.0;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <csetjmp>
 #include <fstream>
 
 #include "agegate/core/error.h"
@@ -32,59 +31,9 @@ void expect_invalid_naming(F&& f, const std::string& what) {
   }
 }
 
-// Encodes raw pixels of any TurboJPEG pixel format (grey, CMYK) to JPEG.
-std::vector<uint8_t> tj_encode(const std::vector<uint8_t>& px, int w, int h, TJPF pf, TJSAMP samp) {
-  tjhandle tj = tjInitCompress();
-  unsigned char* buf = nullptr;
-  unsigned long len = 0;
-  int rc = tjCompress2(tj, px.data(), w, 0, h, pf, &buf, &len, samp, /*quality=*/95, 0);
-  tjDestroy(tj);
-  EXPECT_EQ(rc, 0);
-  std::vector<uint8_t> out(buf, buf + len);
-  tjFree(buf);
-  return out;
-}
-
-// Minimal libpng writer for formats encode_png never produces.
-struct PngSpec {
-  int width, height, bit_depth, color_type;
-  std::vector<png_color> palette;
-  std::vector<png_byte> trans;
-  // Write the header and a token IDAT chunk instead of real rows (a "bomb").
-  bool header_only = false;
-};
-
-void append(png_structp png, png_bytep data, png_size_t n) {
-  auto* out = static_cast<std::vector<uint8_t>*>(png_get_io_ptr(png));
-  out->insert(out->end(), data, data + n);
-}
-
-std::vector<uint8_t> write_png(const PngSpec& s, const std::vector<uint8_t>& rows_bytes) {
-  std::vector<uint8_t> out;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png_create_info_struct(png);
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_write_struct(&png, &info);
-    ADD_FAILURE() << "libpng failed writing the test image";
-    return {};
-  }
-  png_set_write_fn(png, &out, append, nullptr);
-  png_set_IHDR(png, info, s.width, s.height, s.bit_depth, s.color_type, PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  if (!s.palette.empty()) png_set_PLTE(png, info, s.palette.data(), int(s.palette.size()));
-  if (!s.trans.empty()) png_set_tRNS(png, info, s.trans.data(), int(s.trans.size()), nullptr);
-  png_write_info(png, info);
-  if (s.header_only) {
-    png_byte token[] = {0x78, 0x9C, 0x01, 0x02, 0x03};
-    png_write_chunk(png, reinterpret_cast<png_const_bytep>("IDAT"), token, sizeof(token));
-  } else {
-    size_t row = rows_bytes.size() / size_t(s.height);
-    for (int y = 0; y < s.height; ++y) png_write_row(png, const_cast<png_bytep>(rows_bytes.data() + y * row));
-    png_write_end(png, nullptr);
-  }
-  png_destroy_write_struct(&png, &info);
-  return out;
-}
+using testing::jpeg_of_pixels;
+using testing::png_of_layout;
+using testing::PngLayout;
 
 TEST(Image, DecodesRealJpegPhoto) {
   auto bytes = photo_bytes(0);
@@ -140,7 +89,7 @@ TEST(Image, GreyscaleJpegComesOutRgb) {
   const int w = 32, h = 24;
   std::vector<uint8_t> grey(w * h);
   for (int i = 0; i < w * h; ++i) grey[i] = uint8_t((i * 7) % 256);
-  auto jpg = tj_encode(grey, w, h, TJPF_GRAY, TJSAMP_GRAY);
+  auto jpg = jpeg_of_pixels(grey, w, h, TJPF_GRAY, TJSAMP_GRAY);
   Image img = decode_image(jpg.data(), jpg.size(), "grey.jpg");
   ASSERT_EQ(img.rgb.size(), size_t(w * h * 3));
   for (int i = 0; i < w * h; ++i) {
@@ -161,7 +110,7 @@ TEST(Image, AdobeCmykJpegComesOutRgb) {
     cmyk[i * 4 + 2] = 0;
     cmyk[i * 4 + 3] = 255;
   }
-  auto jpg = tj_encode(cmyk, w, h, TJPF_CMYK, TJSAMP_444);
+  auto jpg = jpeg_of_pixels(cmyk, w, h, TJPF_CMYK, TJSAMP_444);
   Image img = decode_image(jpg.data(), jpg.size(), "cmyk.jpg");
   ASSERT_EQ(img.rgb.size(), size_t(w * h * 3));
   EXPECT_GT(img.rgb[0], 240);
@@ -237,9 +186,15 @@ TEST(Image, InvalidOrientationValuesAreIgnored) {
 }
 
 TEST(Image, PalettePngWithTransparencyComesOutRgb) {
-  PngSpec s{4, 2, 8, PNG_COLOR_TYPE_PALETTE, {{255, 0, 0}, {0, 0, 255}}, {0, 255}};
-  std::vector<uint8_t> idx = {0, 1, 0, 1, 1, 1, 0, 0};
-  auto png = write_png(s, idx);
+  PngLayout s;
+  s.width = 4;
+  s.height = 2;
+  s.color_type = PNG_COLOR_TYPE_PALETTE;
+  s.palette = {{255, 0, 0}, {0, 0, 255}};
+  s.trans = {0, 255};
+  const std::vector<uint8_t> idx = {0, 1, 0, 1, 1, 1, 0, 0};
+  s.rows = idx;
+  auto png = png_of_layout(s);
   Image img = decode_image(png.data(), png.size(), "pal.png");
   ASSERT_EQ(img.width, 4);
   ASSERT_EQ(img.rgb.size(), 4u * 2 * 3);
@@ -256,10 +211,15 @@ TEST(Image, PalettePngWithTransparencyComesOutRgb) {
 }
 
 TEST(Image, SixteenBitGreyAlphaPngComesOutRgb8) {
-  PngSpec s{3, 1, 16, PNG_COLOR_TYPE_GRAY_ALPHA, {}, {}};
+  PngLayout s;
+  s.width = 3;
+  s.height = 1;
+  s.bit_depth = 16;
+  s.color_type = PNG_COLOR_TYPE_GRAY_ALPHA;
   // Big-endian 16-bit grey then alpha: 0x0000, 0x8000, 0xFFFF grey.
   std::vector<uint8_t> row = {0, 0, 255, 255, 0x80, 0, 255, 255, 255, 255, 0, 0};
-  auto png = write_png(s, row);
+  s.rows = row;
+  auto png = png_of_layout(s);
   Image img = decode_image(png.data(), png.size(), "ga16.png");
   ASSERT_EQ(img.rgb.size(), 9u);
   EXPECT_EQ(img.rgb[0], 0);
@@ -313,8 +273,10 @@ TEST(Image, GarbageAndEmptyDataAreRejected) {
 }
 
 TEST(Image, HugePngHeaderIsRejectedBeforeAllocation) {
-  PngSpec s{30000, 30000, 8, PNG_COLOR_TYPE_RGB, {}, {}, /*header_only=*/true};
-  auto png = write_png(s, {});
+  PngLayout s;
+  s.width = s.height = 30000;
+  s.header_only = true;
+  auto png = png_of_layout(s);
   ImageInfo info = read_image_info(png.data(), png.size(), "bomb.png");
   EXPECT_EQ(info.width, 30000);
   EXPECT_EQ(info.height, 30000);

@@ -27,13 +27,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-ServerOptions options() {
-  ServerOptions o;
-  o.port = 0;
-  o.pipeline.model = testing::tiny_model();
-  o.pipeline.threads = 1;
-  return o;
-}
+ServerOptions options() { return testing::tiny_server_options(); }
 
 int connect_to(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

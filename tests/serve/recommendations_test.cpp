@@ -41,14 +41,7 @@ std::filesystem::path recommendations_file() {
   return dir / "recommendations.json";
 }
 
-ServerOptions options() {
-  ServerOptions o;
-  o.port = 0;
-  o.pipeline.model = testing::tiny_model();
-  o.pipeline.threads = 1;
-  o.pipeline.detect = DetectMode::kOff;
-  return o;
-}
+ServerOptions options() { return testing::tiny_server_options(DetectMode::kOff); }
 
 std::vector<std::string> categories(const httplib::Result& r) {
   std::vector<std::string> out;

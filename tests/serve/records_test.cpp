@@ -18,14 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-using testing::tiny_model;
 
 ServerOptions options(const std::string& db) {
-  ServerOptions o;
-  o.port = 0;
-  o.pipeline.model = tiny_model();
-  o.pipeline.threads = 1;
-  o.pipeline.detect = DetectMode::kOff;
+  ServerOptions o = testing::tiny_server_options(DetectMode::kOff);
   o.db = db;
   return o;
 }

@@ -61,11 +61,7 @@ struct Pki {
 };
 
 ServerOptions tls_options(const Pki& pki) {
-  ServerOptions o;
-  o.port = 0;
-  o.pipeline.model = tiny_model();
-  o.pipeline.threads = 1;
-  o.pipeline.detect = DetectMode::kOff;
+  ServerOptions o = testing::tiny_server_options(DetectMode::kOff);
   o.tls_cert = pki / "server.pem";
   o.tls_key = pki / "server.key";
   return o;
@@ -264,14 +260,7 @@ TEST(Tokens, ThrottleBlocksAfterRepeatedFailuresAndDoubles) {
   EXPECT_FALSE(w.blocked("a", t0 + std::chrono::seconds(61 * 5)));
 }
 
-ServerOptions plain_options() {
-  ServerOptions o;
-  o.port = 0;
-  o.pipeline.model = tiny_model();
-  o.pipeline.threads = 1;
-  o.pipeline.detect = DetectMode::kOff;
-  return o;
-}
+ServerOptions plain_options() { return testing::tiny_server_options(DetectMode::kOff); }
 
 TEST(Tokens, WrongTokensGet401Then429AndTheBlockEnds) {
   ServerOptions o = plain_options();

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "agegate/model/model_file.h"
+#include "agegate/serve/server.h"
 
 namespace agegate::testing {
 
@@ -20,6 +21,17 @@ inline std::filesystem::path tiny_model() {
     return dir / "random.agm";
   }();
   return p;
+}
+
+// A service on any free port with that model and one tensor thread (the
+// tests change what they test from here).
+inline ServerOptions tiny_server_options(DetectMode detect = DetectMode::kAuto) {
+  ServerOptions o;
+  o.port = 0;
+  o.pipeline.model = tiny_model();
+  o.pipeline.threads = 1;
+  o.pipeline.detect = detect;
+  return o;
 }
 
 }  // namespace agegate::testing

@@ -43,13 +43,7 @@ struct Running {
   Server server;
 };
 
-ServerOptions options() {
-  ServerOptions o;
-  o.port = 0;
-  o.pipeline.model = tiny_model();
-  o.pipeline.threads = 1;
-  return o;
-}
+ServerOptions options() { return testing::tiny_server_options(); }
 
 // Request counters are recorded by httplib's logger right after the response
 // is written, so a client may see its answer a moment before the count.

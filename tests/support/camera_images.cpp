@@ -15,19 +15,6 @@ namespace {
 constexpr int kQuality = 95;
 constexpr double kJpegTolerance = 6.0;
 
-std::vector<uint8_t> tj_compress(const uint8_t* px, int w, int h, TJPF pf, TJSAMP samp, int flags) {
-  tjhandle tj = tjInitCompress();
-  unsigned char* buf = nullptr;
-  unsigned long len = 0;
-  const int rc = tjCompress2(tj, px, w, 0, h, pf, &buf, &len, samp, kQuality, flags);
-  std::string err = rc != 0 ? tjGetErrorStr2(tj) : "";
-  tjDestroy(tj);
-  if (rc != 0) throw std::runtime_error("test JPEG encoding failed: " + err);
-  std::vector<uint8_t> out(buf, buf + len);
-  tjFree(buf);
-  return out;
-}
-
 // The Exif block (starting "Exif\0\0") holding only an orientation tag.
 std::vector<uint8_t> exif_block(int orientation, bool big_endian) {
   ExifData* ed = exif_data_new();
@@ -47,21 +34,12 @@ std::vector<uint8_t> exif_block(int orientation, bool big_endian) {
   return out;
 }
 
-struct PngOut {
-  int width = 0, height = 0, bit_depth = 8, color_type = PNG_COLOR_TYPE_RGB;
-  bool interlaced = false;
-  std::vector<png_color> palette;
-  std::vector<png_byte> trans;
-  std::vector<uint8_t> exif;  // without the "Exif\0\0" header
-  std::vector<uint8_t> rows;  // packed rows, height of them
-};
-
 void png_append(png_structp png, png_bytep data, png_size_t n) {
   auto* out = static_cast<std::vector<uint8_t>*>(png_get_io_ptr(png));
   out->insert(out->end(), data, data + n);
 }
 
-bool png_write_all(png_structp png, png_infop info, const PngOut* s, std::vector<uint8_t>* out) {
+bool png_write_all(png_structp png, png_infop info, const PngLayout* s, std::vector<uint8_t>* out) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_write_fn(png, out, png_append, nullptr);
   png_set_IHDR(png, info, s->width, s->height, s->bit_depth, s->color_type,
@@ -71,6 +49,11 @@ bool png_write_all(png_structp png, png_infop info, const PngOut* s, std::vector
   if (!s->trans.empty()) png_set_tRNS(png, info, s->trans.data(), int(s->trans.size()), nullptr);
   if (!s->exif.empty()) png_set_eXIf_1(png, info, png_uint_32(s->exif.size()), const_cast<png_bytep>(s->exif.data()));
   png_write_info(png, info);
+  if (s->header_only) {
+    png_byte token[] = {0x78, 0x9C, 0x01, 0x02, 0x03};
+    png_write_chunk(png, reinterpret_cast<png_const_bytep>("IDAT"), token, sizeof(token));
+    return true;
+  }
   const size_t row = s->rows.size() / size_t(s->height);
   const int passes = png_set_interlace_handling(png);
   for (int p = 0; p < passes; ++p) {
@@ -80,7 +63,9 @@ bool png_write_all(png_structp png, png_infop info, const PngOut* s, std::vector
   return true;
 }
 
-std::vector<uint8_t> png_encode(const PngOut& s) {
+}  // namespace
+
+std::vector<uint8_t> png_of_layout(const PngLayout& s) {
   std::vector<uint8_t> out;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   png_infop info = png_create_info_struct(png);
@@ -90,8 +75,23 @@ std::vector<uint8_t> png_encode(const PngOut& s) {
   return out;
 }
 
-PngOut rgb_png(const Image& img) {
-  PngOut s;
+std::vector<uint8_t> jpeg_of_pixels(const std::vector<uint8_t>& px, int w, int h, int pf, int samp, int flags) {
+  tjhandle tj = tjInitCompress();
+  unsigned char* buf = nullptr;
+  unsigned long len = 0;
+  const int rc = tjCompress2(tj, px.data(), w, 0, h, pf, &buf, &len, samp, kQuality, flags);
+  std::string err = rc != 0 ? tjGetErrorStr2(tj) : "";
+  tjDestroy(tj);
+  if (rc != 0) throw std::runtime_error("test JPEG encoding failed: " + err);
+  std::vector<uint8_t> out(buf, buf + len);
+  tjFree(buf);
+  return out;
+}
+
+namespace {
+
+PngLayout rgb_png(const Image& img) {
+  PngLayout s;
   s.width = img.width;
   s.height = img.height;
   s.rows = img.rgb;
@@ -101,9 +101,9 @@ PngOut rgb_png(const Image& img) {
 uint8_t px(const Image& img, int x, int y, int c) { return img.rgb[(size_t(y) * img.width + x) * 3 + c]; }
 
 // Grey at `bits` per pixel, packed as PNG wants; `expected` receives what libpng expands it to.
-PngOut grey_png(const Image& img, int bits, Image* expected) {
+PngLayout grey_png(const Image& img, int bits, Image* expected) {
   Image grey = to_grey(img);
-  PngOut s;
+  PngLayout s;
   s.width = img.width;
   s.height = img.height;
   s.bit_depth = bits;
@@ -167,7 +167,7 @@ Image stored_for_orientation(const Image& upright, int orientation) {
 }
 
 std::vector<uint8_t> jpeg_with_orientation(const Image& stored, int orientation, bool big_endian) {
-  std::vector<uint8_t> jpg = tj_compress(stored.rgb.data(), stored.width, stored.height, TJPF_RGB, TJSAMP_444, 0);
+  std::vector<uint8_t> jpg = jpeg_of_pixels(stored.rgb, stored.width, stored.height, TJPF_RGB, TJSAMP_444, 0);
   std::vector<uint8_t> exif = exif_block(orientation, big_endian);
   const size_t seg = exif.size() + 2;
   std::vector<uint8_t> app1 = {0xFF, 0xE1, uint8_t(seg >> 8), uint8_t(seg & 0xFF)};
@@ -177,10 +177,10 @@ std::vector<uint8_t> jpeg_with_orientation(const Image& stored, int orientation,
 }
 
 std::vector<uint8_t> png_with_orientation(const Image& stored, int orientation) {
-  PngOut s = rgb_png(stored);
+  PngLayout s = rgb_png(stored);
   std::vector<uint8_t> exif = exif_block(orientation, false);
   s.exif.assign(exif.begin() + 6, exif.end());  // eXIf holds the block without "Exif\0\0"
-  return png_encode(s);
+  return png_of_layout(s);
 }
 
 std::vector<uint8_t> cmyk_jpeg(const Image& img) {
@@ -192,11 +192,11 @@ std::vector<uint8_t> cmyk_jpeg(const Image& img) {
     cmyk[o + 2] = img.rgb[i + 2];
     cmyk[o + 3] = 255;
   }
-  return tj_compress(cmyk.data(), img.width, img.height, TJPF_CMYK, TJSAMP_444, 0);
+  return jpeg_of_pixels(cmyk, img.width, img.height, TJPF_CMYK, TJSAMP_444, 0);
 }
 
 std::vector<uint8_t> progressive_jpeg(const Image& img) {
-  return tj_compress(img.rgb.data(), img.width, img.height, TJPF_RGB, TJSAMP_420, TJFLAG_PROGRESSIVE);
+  return jpeg_of_pixels(img.rgb, img.width, img.height, TJPF_RGB, TJSAMP_420, TJFLAG_PROGRESSIVE);
 }
 
 std::vector<CameraImage> camera_image_classes(const Image& upright) {
@@ -204,11 +204,11 @@ std::vector<CameraImage> camera_image_classes(const Image& upright) {
   auto add = [&](std::string name, std::vector<uint8_t> bytes, Image expected, double tol) {
     out.push_back({std::move(name), std::move(bytes), std::move(expected), tol});
   };
-  add("jpeg-baseline", tj_compress(upright.rgb.data(), upright.width, upright.height, TJPF_RGB, TJSAMP_420, 0),
+  add("jpeg-baseline", jpeg_of_pixels(upright.rgb, upright.width, upright.height, TJPF_RGB, TJSAMP_420, 0),
       upright, kJpegTolerance);
   add("jpeg-progressive", progressive_jpeg(upright), upright, kJpegTolerance);
   Image grey = to_grey(upright);
-  add("jpeg-grey", tj_compress(grey.rgb.data(), upright.width, upright.height, TJPF_RGB, TJSAMP_GRAY, 0), grey,
+  add("jpeg-grey", jpeg_of_pixels(grey.rgb, upright.width, upright.height, TJPF_RGB, TJSAMP_GRAY, 0), grey,
       kJpegTolerance);
   add("jpeg-cmyk-adobe", cmyk_jpeg(upright), upright, kJpegTolerance);
   for (int o = 1; o <= 8; ++o) {
@@ -218,44 +218,44 @@ std::vector<CameraImage> camera_image_classes(const Image& upright) {
         kJpegTolerance);
     add("png-exif" + std::to_string(o), png_with_orientation(stored, o), upright, 0);
   }
-  add("png-rgb", png_encode(rgb_png(upright)), upright, 0);
+  add("png-rgb", png_of_layout(rgb_png(upright)), upright, 0);
   {
-    PngOut s = rgb_png(upright);
+    PngLayout s = rgb_png(upright);
     s.interlaced = true;
-    add("png-interlaced", png_encode(s), upright, 0);
+    add("png-interlaced", png_of_layout(s), upright, 0);
   }
   {
-    PngOut s = rgb_png(upright);
+    PngLayout s = rgb_png(upright);
     s.color_type = PNG_COLOR_TYPE_RGB_ALPHA;
     s.rows.clear();
     for (size_t i = 0; i < upright.rgb.size(); i += 3) {
       s.rows.insert(s.rows.end(), {upright.rgb[i], upright.rgb[i + 1], upright.rgb[i + 2], uint8_t(i % 251)});
     }
-    add("png-rgba", png_encode(s), upright, 0);
+    add("png-rgba", png_of_layout(s), upright, 0);
   }
   {
-    PngOut s = rgb_png(upright);
+    PngLayout s = rgb_png(upright);
     s.bit_depth = 16;
     s.rows.clear();
     for (uint8_t v : upright.rgb) s.rows.insert(s.rows.end(), {v, uint8_t(255 - v)});  // low byte is dropped
-    add("png-rgb16", png_encode(s), upright, 0);
+    add("png-rgb16", png_of_layout(s), upright, 0);
   }
   for (int bits : {1, 2, 4, 8, 16}) {
     Image expected;
-    PngOut s = grey_png(upright, bits, &expected);
-    add("png-grey" + std::to_string(bits), png_encode(s), expected, 0);
+    PngLayout s = grey_png(upright, bits, &expected);
+    add("png-grey" + std::to_string(bits), png_of_layout(s), expected, 0);
   }
   {
-    PngOut s;
+    PngLayout s;
     s.width = upright.width;
     s.height = upright.height;
     s.color_type = PNG_COLOR_TYPE_GRAY_ALPHA;
     for (size_t i = 0; i < grey.rgb.size(); i += 3) s.rows.insert(s.rows.end(), {grey.rgb[i], uint8_t(i % 200)});
-    add("png-grey-alpha", png_encode(s), grey, 0);
+    add("png-grey-alpha", png_of_layout(s), grey, 0);
   }
   for (bool trns : {false, true}) {
     // A 3-3-2 bit palette: every colour maps to its nearest entry.
-    PngOut s;
+    PngLayout s;
     s.width = upright.width;
     s.height = upright.height;
     s.color_type = PNG_COLOR_TYPE_PALETTE;
@@ -274,7 +274,7 @@ std::vector<CameraImage> camera_image_classes(const Image& upright) {
       expected.rgb[i + 1] = s.palette[idx].green;
       expected.rgb[i + 2] = s.palette[idx].blue;
     }
-    add(trns ? "png-palette-trns" : "png-palette", png_encode(s), expected, 0);
+    add(trns ? "png-palette-trns" : "png-palette", png_of_layout(s), expected, 0);
   }
   return out;
 }

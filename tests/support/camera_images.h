@@ -8,6 +8,8 @@
 //     // got ~ c.expected within c.tolerance (mean absolute difference, 0-255)
 //   }
 #pragma once
+#include <png.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +17,23 @@
 #include "agegate/data/image.h"
 
 namespace agegate::testing {
+
+// Raw pixels of any TurboJPEG pixel format (TJPF_RGB, TJPF_GRAY, TJPF_CMYK)
+// to JPEG at quality 95, with TurboJPEG subsampling and flags.
+std::vector<uint8_t> jpeg_of_pixels(const std::vector<uint8_t>& pixels, int width, int height, int pixel_format,
+                                    int subsampling, int flags = 0);
+
+// Any PNG libpng can write, including the layouts encode_png never writes.
+struct PngLayout {
+  int width = 0, height = 0, bit_depth = 8, color_type = PNG_COLOR_TYPE_RGB;
+  std::vector<png_color> palette;
+  std::vector<png_byte> trans;
+  bool header_only = false;   // the header and a token IDAT instead of rows (a "bomb")
+  bool interlaced = false;    // Adam7
+  std::vector<uint8_t> exif;  // an eXIf chunk (the block without "Exif\0\0")
+  std::vector<uint8_t> rows;  // packed rows, `height` of them
+};
+std::vector<uint8_t> png_of_layout(const PngLayout& layout);
 
 struct CameraImage {
   std::string name;            // e.g. "jpeg-exif6", "png-palette-trns"

@@ -187,7 +187,9 @@ TEST(FaceDetector, AnySizeAndAspectRatioIsAnAnswer) {
     Image img = testing::test_pattern(w, h);
     std::vector<DetectedFace> faces;
     ASSERT_NO_THROW(faces = detector().detect(img));
-    if (std::min(w, h) < kMinFaceSide) EXPECT_TRUE(faces.empty());
+    if (std::min(w, h) < kMinFaceSide) {
+      EXPECT_TRUE(faces.empty());
+    }
     for (DetectMode m : {DetectMode::kAuto, DetectMode::kOn, DetectMode::kOff}) {
       std::vector<FaceCrop> crops;
       ASSERT_NO_THROW(crops = faces_for_estimation(img, m, &detector()));

@@ -42,9 +42,7 @@ struct FaceCrop {
 // Largest face first. No face -> empty vector (not an exception). With kOff
 // (or kAuto on a photo that already is a crop) the result is the photo itself.
 // `detector` may be null only with kOff. Throws InvalidInput for an empty image.
-// True when the photo's shorter side is below kMinFaceSide: no face is
-// looked for or estimated, whatever the mode.
-bool too_small_for_a_face(const Image& photo);
+// A photo too_small_for_a_face() (face_detector.h) gives no crop, whatever the mode.
 // Why a photo gave no face, for people: "no face found", or its size and the minimum.
 std::string no_face_reason(const Image& photo);
 

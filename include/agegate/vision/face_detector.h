@@ -10,6 +10,7 @@
 // the model file is missing or unreadable; detect() never throws for an image
 // without faces (it returns an empty vector).
 #pragma once
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <memory>
@@ -24,6 +25,7 @@ namespace agegate {
 // detector or the age network can use: detection finds none, and the
 // pipeline answers "too small" instead of estimating from a few pixels.
 inline constexpr int kMinFaceSide = 24;
+inline bool too_small_for_a_face(const Image& photo) { return std::min(photo.width, photo.height) < kMinFaceSide; }
 
 struct PointF {
   float x = 0;
