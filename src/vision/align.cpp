@@ -8,7 +8,6 @@
 
 #include "agegate/core/error.h"
 #include "agegate/core/numeric.h"
-#include "cv_image.h"
 
 namespace agegate {
 
@@ -36,24 +35,6 @@ FaceCrop whole_photo(const Image& photo) {
 }
 }  // namespace
 
-cv::Mat to_bgr_mat(const Image& img) {
-  cv::Mat rgb(img.height, img.width, CV_8UC3, const_cast<uint8_t*>(img.rgb.data()));
-  cv::Mat bgr;
-  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-  return bgr;
-}
-
-Image from_bgr_mat(const cv::Mat& bgr) {
-  AGEGATE_CHECK(bgr.type() == CV_8UC3, "expected an 8-bit 3-channel image");
-  Image img;
-  img.width = bgr.cols;
-  img.height = bgr.rows;
-  img.rgb.resize(static_cast<size_t>(img.width) * img.height * 3);
-  cv::Mat rgb(img.height, img.width, CV_8UC3, img.rgb.data());
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  return img;
-}
-
 Image align_face(const Image& frame, const DetectedFace& face, const CropGeometry& g) {
   if (frame.empty()) throw InvalidInput("align_face: empty image");
   if (g.output_size < 8 || g.side_per_box <= 0) throw InvalidInput("align_face: bad crop geometry");
@@ -74,10 +55,15 @@ Image align_face(const Image& frame, const DetectedFace& face, const CropGeometr
                                       angle * 180.0 / kPi, scale);
   m.at<double>(0, 2) += g.output_size / 2.0 - cx;
   m.at<double>(1, 2) += g.output_size / 2.0 - cy;
-  cv::Mat src = to_bgr_mat(frame), dst;
-  cv::warpAffine(src, dst, m, cv::Size(g.output_size, g.output_size),
-                 scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR, cv::BORDER_REPLICATE);
-  return from_bgr_mat(dst);
+  // Warped in RGB straight from and into the images' buffers (interpolation
+  // is per channel, so no BGR round trip is needed).
+  const cv::Mat src(frame.height, frame.width, CV_8UC3, const_cast<uint8_t*>(frame.rgb.data()));
+  Image out;
+  out.width = out.height = g.output_size;
+  out.rgb.resize(static_cast<size_t>(g.output_size) * g.output_size * 3);
+  cv::Mat dst(g.output_size, g.output_size, CV_8UC3, out.rgb.data());
+  cv::warpAffine(src, dst, m, dst.size(), scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  return out;
 }
 
 DetectMode parse_detect_mode(const std::string& s) {

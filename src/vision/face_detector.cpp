@@ -6,10 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 
 #include "agegate/core/error.h"
 #include "agegate/core/run_info.h"
-#include "cv_image.h"
 
 namespace agegate {
 namespace fs = std::filesystem;
@@ -21,6 +21,7 @@ constexpr int kInitialInputSide = 320;
 // YuNet halves its input five times; below this its shape inference fails
 // (an OpenCV assertion, not an empty result), so smaller frames are padded.
 constexpr int kMinInputSide = 64;
+constexpr int kStride = 32;  // YuNet's coarsest feature map
 // YuNet output row: x y w h, 5 landmarks (x,y), score.
 constexpr int kColBox = 0;
 constexpr int kColLandmarks = 4;
@@ -29,8 +30,18 @@ constexpr int kColScore = 14;
 
 fs::path default_face_detector_model() { return default_weights_dir() / kYuNetFile; }
 
+// One YuNet network per instance: cv::FaceDetectorYN keeps its input size
+// (and the anchor boxes made for it) as state, so an instance serves one
+// detect() at a time and is re-sized only when the frame size changes.
+struct YuNet {
+  cv::Ptr<cv::FaceDetectorYN> net;
+  cv::Size input;
+};
+
 struct FaceDetector::Impl {
-  cv::Ptr<cv::FaceDetectorYN> yunet;
+  std::vector<YuNet> nets;
+  std::vector<YuNet*> free;  // guarded by FaceDetector::mutex_
+  std::condition_variable available;
 };
 
 FaceDetector::FaceDetector(FaceDetectorOptions options)
@@ -41,46 +52,80 @@ FaceDetector::FaceDetector(FaceDetectorOptions options)
   if (!fs::is_regular_file(options_.model, ec)) {
     throw ModelError("face detector model not found: " + options_.model.string());
   }
-  try {
-    impl_->yunet = cv::FaceDetectorYN::create(options_.model.string(), "",
-                                              cv::Size(kInitialInputSide, kInitialInputSide),
-                                              options_.score_threshold, options_.nms_threshold,
-                                              kTopK);
-  } catch (const cv::Exception& e) {
-    throw ModelError("cannot load face detector " + options_.model.string() + ": " + e.what());
+  if (options_.instances < 1) throw InvalidInput("face detector: instances must be >= 1");
+  impl_->nets.resize(static_cast<size_t>(options_.instances));
+  for (YuNet& y : impl_->nets) {
+    try {
+      y.input = cv::Size(kInitialInputSide, kInitialInputSide);
+      y.net = cv::FaceDetectorYN::create(options_.model.string(), "", y.input, options_.score_threshold,
+                                         options_.nms_threshold, kTopK);
+    } catch (const cv::Exception& e) {
+      throw ModelError("cannot load face detector " + options_.model.string() + ": " + e.what());
+    }
+    if (!y.net) throw ModelError("cannot load face detector " + options_.model.string());
+    impl_->free.push_back(&y);
   }
-  if (!impl_->yunet) throw ModelError("cannot load face detector " + options_.model.string());
 }
 
 FaceDetector::~FaceDetector() = default;
 
+void FaceDetector::give_back(void* instance) const {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    impl_->free.push_back(static_cast<YuNet*>(instance));
+  }
+  impl_->available.notify_one();
+}
+
 std::vector<DetectedFace> FaceDetector::detect(const Image& frame) const {
   if (frame.empty()) throw InvalidInput("face detector: empty image");
   if (too_small_for_a_face(frame)) return {};
-  cv::Mat bgr = to_bgr_mat(frame);
   const int longer = std::max(frame.width, frame.height);
   double scale = 1.0;
+  // Downscale the RGB frame first and convert only the small copy to BGR
+  // (area averaging is per channel, so the order gives the same pixels).
+  cv::Mat rgb(frame.height, frame.width, CV_8UC3, const_cast<uint8_t*>(frame.rgb.data()));
+  cv::Mat bgr;
   if (longer > options_.max_side) {
     scale = static_cast<double>(options_.max_side) / longer;
     cv::Mat small;
     // At least one pixel per side, whatever the aspect ratio.
     const cv::Size to(std::max(1, int(std::lround(frame.width * scale))), std::max(1, int(std::lround(frame.height * scale))));
-    cv::resize(bgr, small, to, 0, 0, cv::INTER_AREA);
-    bgr = small;
+    cv::resize(rgb, small, to, 0, 0, cv::INTER_AREA);
+    cv::cvtColor(small, bgr, cv::COLOR_RGB2BGR);
+  } else {
+    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
   }
-  if (bgr.cols < kMinInputSide || bgr.rows < kMinInputSide) {
-    // Black border right and below: coordinates stay those of the frame.
-    cv::Mat padded;
-    cv::copyMakeBorder(bgr, padded, 0, std::max(0, kMinInputSide - bgr.rows), 0,
-                       std::max(0, kMinInputSide - bgr.cols), cv::BORDER_CONSTANT, cv::Scalar::all(0));
-    bgr = padded;
+  {
+    // Black border right and below (coordinates stay those of the frame) up
+    // to the next multiple of YuNet's stride and at least kMinInputSide.
+    const auto padded_side = [](int n) { return std::max(kMinInputSide, (n + kStride - 1) / kStride * kStride); };
+    const int bottom = padded_side(bgr.rows) - bgr.rows, right = padded_side(bgr.cols) - bgr.cols;
+    if (bottom > 0 || right > 0) {
+      cv::Mat padded;
+      cv::copyMakeBorder(bgr, padded, 0, bottom, 0, right, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+      bgr = padded;
+    }
+  }
+  YuNet* y = nullptr;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    impl_->available.wait(lock, [this] { return !impl_->free.empty(); });
+    y = impl_->free.back();
+    impl_->free.pop_back();
   }
   cv::Mat out;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    impl_->yunet->setInputSize(bgr.size());
-    impl_->yunet->detect(bgr, out);
+  try {
+    if (y->input != bgr.size()) {
+      y->net->setInputSize(bgr.size());
+      y->input = bgr.size();
+    }
+    y->net->detect(bgr, out);
+  } catch (...) {
+    give_back(y);
+    throw;
   }
+  give_back(y);
   std::vector<DetectedFace> faces;
   const float inv = static_cast<float>(1.0 / scale);
   for (int i = 0; i < out.rows; ++i) {

@@ -3,12 +3,18 @@
 //   agegate::FaceDetector det;                       // loads the default YuNet model
 //   std::vector<agegate::DetectedFace> faces = det.detect(frame);  // largest first
 //
+// Speed: faces at a till are large, so frames are detected at max_side
+// (320 px on the longer side by default; 640x480 -> 320x240) and the boxes
+// and landmarks mapped back to the frame's pixels: about 4x less work than
+// the full frame (bench/speed.sh measures both).
+//
 // Thread-safety: cv::FaceDetectorYN keeps per-call state (its input size), so
-// one FaceDetector serialises detect() with a mutex; several threads may share
-// it. Detection costs a few ms next to tens of ms for the age network, so a
-// shared detector is not the bottleneck. Construction throws ModelError when
-// the model file is missing or unreadable; detect() never throws for an image
-// without faces (it returns an empty vector).
+// one network runs one detect() at a time. A FaceDetector holds `instances`
+// networks (one per thread that detects at once, e.g. the service's
+// estimation slots); detect() takes a free one and waits when all are busy.
+// Construction throws ModelError when the model file is missing or
+// unreadable; detect() never throws for an image without faces (it returns
+// an empty vector).
 #pragma once
 #include <algorithm>
 #include <array>
@@ -53,13 +59,15 @@ enum Landmark { kRightEye = 0, kLeftEye = 1, kNoseTip = 2, kRightMouth = 3, kLef
 struct FaceDetectorOptions {
   static constexpr float kDefaultScoreThreshold = 0.9f;
   static constexpr float kDefaultNmsThreshold = 0.3f;
-  static constexpr int kDefaultMaxSide = 640;
+  static constexpr int kDefaultMaxSide = 320;
+  static constexpr int kReferenceMaxSide = 640;  // before the speed work: the reference path
   std::filesystem::path model;  // empty = default_weights_dir()/face_detection_yunet_2022mar.onnx
   float score_threshold = kDefaultScoreThreshold;
   float nms_threshold = kDefaultNmsThreshold;
   // Frames whose longer side exceeds this are downscaled for detection (speed);
   // boxes and landmarks are mapped back to full-frame pixels.
   int max_side = kDefaultMaxSide;
+  int instances = 1;  // YuNet networks: detections that may run at once
 };
 
 class FaceDetector {
@@ -76,6 +84,7 @@ class FaceDetector {
 
  private:
   struct Impl;
+  void give_back(void* instance) const;
   FaceDetectorOptions options_;
   std::unique_ptr<Impl> impl_;
   mutable std::mutex mutex_;
