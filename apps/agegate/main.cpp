@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "agegate/core/allocator.h"
 #include "agegate/core/error.h"
 #include "agegate/core/interrupt.h"
 #include "agegate/core/log.h"
@@ -28,6 +29,7 @@ void set_exit_code(int code) { g_exit_code = code; }
 
 int main(int argc, char** argv) {
   using namespace agegate;
+  tune_allocator_for_tensors();
   CLI::App app{"agegate: estimate a shopper's age from a face photo, with an interval and a "
                "Challenge-25 decision"};
   app.set_version_flag("--version", agegate_version() + " (" + git_revision() + ")");

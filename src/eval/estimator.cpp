@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
 
 #include "agegate/core/run_info.h"
@@ -24,6 +25,12 @@ Estimator::Estimator(const std::filesystem::path& model_file, EstimatorOptions o
   impl_->model = load_model_file(model_file);
   impl_->model.net->eval();
   impl_->options = options;
+  if (options.channels_last) {
+    at::NoGradGuard no_grad;
+    for (at::Tensor& p : impl_->model.net->parameters()) {
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+    }
+  }
   at::set_num_threads(options.threads > 0 ? options.threads : default_thread_count());
 }
 
@@ -39,7 +46,9 @@ std::vector<AgeDistribution> Estimator::estimate(const std::vector<Image>& faces
     size_t end = std::min(faces.size(), start + kMaxBatch);
     std::vector<at::Tensor> prepared;
     for (size_t i = start; i < end; ++i) prepared.push_back(prepare(faces[i], info.preprocess));
-    at::Tensor logits = forward_prepared(impl_->model.net, info.preprocess, at::stack(prepared), c10::kCPU);
+    at::Tensor batch = at::stack(prepared);
+    if (impl_->options.channels_last) batch = batch.contiguous(at::MemoryFormat::ChannelsLast);
+    at::Tensor logits = forward_prepared(impl_->model.net, info.preprocess, batch, c10::kCPU);
     for (auto& d : to_distributions(logits, t)) out.push_back(std::move(d));
   }
   return out;

@@ -1,6 +1,8 @@
 // Photo -> faces -> estimates -> decision (see face_pipeline.h).
 #include "agegate/pipeline/face_pipeline.h"
 
+#include <opencv2/core/utility.hpp>
+
 #include <chrono>
 
 #include "agegate/core/run_info.h"
@@ -27,10 +29,16 @@ FacePipeline::FacePipeline(PipelineOptions options) : impl_(std::make_unique<Imp
   EstimatorOptions eo;
   eo.threads = impl_->options.threads;
   eo.apply_calibration = impl_->options.calibrated;
+  eo.channels_last = impl_->options.channels_last;
   impl_->estimator = std::make_unique<Estimator>(impl_->options.model, eo);
+  // OpenCV's detection and warping get the same thread count as the tensors
+  // (process-wide, as at::set_num_threads is).
+  cv::setNumThreads(impl_->options.threads > 0 ? impl_->options.threads : default_thread_count());
   if (impl_->options.detect != DetectMode::kOff) {
     FaceDetectorOptions fo;
     fo.model = impl_->options.detector_model;
+    fo.max_side = impl_->options.detect_max_side;
+    fo.instances = impl_->options.detectors;
     impl_->detector = std::make_unique<FaceDetector>(fo);
   }
 }

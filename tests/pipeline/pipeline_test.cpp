@@ -2,6 +2,9 @@
 // crop geometry comes from the model file, not from a constant in the code.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
+
 #include "agegate/core/error.h"
 #include "agegate/core/run_info.h"
 #include "agegate/data/image.h"
@@ -77,6 +80,71 @@ TEST(FacePipeline, CropsCameraFramesWithTheModelFilesGeometry) {
   // Same weights, same detected box: only the crop differs, so the estimate does.
   EXPECT_FLOAT_EQ(ra.faces[0].box.width, rb.faces[0].box.width);
   EXPECT_GT(std::abs(ra.faces[0].dist.mean() - rb.faces[0].dist.mean()), 0.1);
+}
+
+// The speed work's fast path against the reference path it replaced
+// (PipelineOptions::use_reference_path; bench/speed.sh times both).
+// Estimation alone (channels-last vs NCHW) must give the same answers up to
+// float rounding; detection at 320 instead of 640 px moves the detector's box
+// by a few pixels, which moves single estimates about as much as moving the
+// frame by 3 pixels does (bench: agegate_speed accuracy), so on frames the
+// check is that the same faces are found in the same places and the error
+// against the true ages stays the same.
+TEST(FacePipeline, TheFastPathGivesTheReferencePathsAnswersOnRealPhotos) {
+  constexpr int kCrops = 16;
+  constexpr int kFrames = 24;
+  constexpr double kMaxCropDifference = 1e-3;  // years
+  constexpr float kMaxCentreShift = 12;        // frame pixels
+  constexpr double kMaxMaeChange = 0.75;       // years, on kFrames photos
+  constexpr double kMaxMeanDifference = 2.5;   // years, mean |fast - reference| per frame
+  PipelineOptions fast_o, ref_o;
+  fast_o.threads = ref_o.threads = 2;
+  ref_o.use_reference_path();
+  {
+    fast_o.detect = ref_o.detect = DetectMode::kOff;
+    FacePipeline fast(fast_o), ref(ref_o);
+    for (int i = 0; i < kCrops; ++i) {
+      const Image photo = read_image(testing::real_photo(i * 53).first);
+      const PhotoResult f = fast.run(photo), r = ref.run(photo);
+      ASSERT_EQ(f.faces.size(), 1u);
+      ASSERT_EQ(r.faces.size(), 1u);
+      EXPECT_NEAR(f.faces[0].dist.mean(), r.faces[0].dist.mean(), kMaxCropDifference) << "photo " << i * 53;
+      EXPECT_NEAR(f.faces[0].decision.p_under_legal, r.faces[0].decision.p_under_legal, 1e-5);
+      EXPECT_EQ(f.faces[0].decision.decision, r.faces[0].decision.decision);
+    }
+  }
+  fast_o.detect = ref_o.detect = DetectMode::kOn;
+  FacePipeline fast(fast_o), ref(ref_o);
+  double err_fast = 0, err_ref = 0, diff = 0;
+  for (int i = 0; i < kFrames; ++i) {
+    const auto [path, age] = testing::real_photo(i * 31);
+    const Image photo = read_image(path);
+    Image frame;
+    frame.width = 640;
+    frame.height = 480;
+    frame.rgb.assign(640 * 480 * 3, kGrey);
+    const int x = (i * 97) % (640 - photo.width), y = (i * 61) % (480 - photo.height);
+    for (int row = 0; row < photo.height; ++row) {
+      std::copy_n(&photo.rgb[static_cast<size_t>(row) * photo.width * 3], photo.width * 3,
+                  &frame.rgb[(static_cast<size_t>(row + y) * 640 + x) * 3]);
+    }
+    const PhotoResult f = fast.run(frame), r = ref.run(frame);
+    ASSERT_EQ(f.faces.size(), r.faces.size()) << "photo " << i * 31;
+    ASSERT_FALSE(f.faces.empty()) << "photo " << i * 31;
+    const BoxF& fb = f.faces[0].box;
+    const BoxF& rb = r.faces[0].box;
+    EXPECT_NEAR(fb.x + fb.width / 2, rb.x + rb.width / 2, kMaxCentreShift) << "photo " << i * 31;
+    EXPECT_NEAR(fb.y + fb.height / 2, rb.y + rb.height / 2, kMaxCentreShift) << "photo " << i * 31;
+    err_fast += std::abs(f.faces[0].dist.mean() - age) / kFrames;
+    err_ref += std::abs(r.faces[0].dist.mean() - age) / kFrames;
+    diff += std::abs(f.faces[0].dist.mean() - r.faces[0].dist.mean()) / kFrames;
+  }
+  EXPECT_NEAR(err_fast, err_ref, kMaxMaeChange);
+  EXPECT_LT(diff, kMaxMeanDifference);
+  RecordProperty("mae_fast", std::to_string(err_fast));
+  RecordProperty("mae_reference", std::to_string(err_ref));
+  RecordProperty("mean_difference", std::to_string(diff));
+  std::printf("frames: MAE fast %.3f, reference %.3f; mean |difference| %.3f years\n", err_fast, err_ref, diff);
 }
 
 }  // namespace

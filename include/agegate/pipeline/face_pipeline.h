@@ -36,6 +36,17 @@ struct PipelineOptions {
   Policy policy;
   int threads = 0;  // tensor threads; 0 = default_thread_count()
   bool calibrated = true;  // false: temperature 1 (the raw distribution), not the model file's
+  // Speed (bench/speed.sh measures each against the reference path):
+  int detect_max_side = FaceDetectorOptions::kDefaultMaxSide;  // frames are detected at this longer side
+  int detectors = 1;          // YuNet instances: detections that run at once (serve: one per slot)
+  bool channels_last = true;  // EstimatorOptions::channels_last
+
+  // The path before the speed work, kept as the benchmarks' reference:
+  // detection at 640 px and NCHW estimation.
+  void use_reference_path() {
+    detect_max_side = FaceDetectorOptions::kReferenceMaxSide;
+    channels_last = false;
+  }
 };
 
 struct FaceResult {
