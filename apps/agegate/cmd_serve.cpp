@@ -41,7 +41,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--max-body-bytes", o.max_body_bytes, "largest request body")->capture_default_str();
   cmd->add_option("--max-pixels", o.max_pixels, "largest image (width x height)")->capture_default_str();
   cmd->add_option("--timeout-ms", o.request_timeout_ms, "time limit per request")->capture_default_str();
-  cmd->add_option("--torch-threads", o.pipeline.threads, "intra-op threads (0 = default)")->capture_default_str();
+  cmd->add_option("--torch-threads", o.pipeline.threads, "tensor and OpenCV threads per estimation (0 = cores / --threads)")->capture_default_str();
   cmd->add_option("--token", o.token,
                   "require Authorization: Bearer <token>, 16+ characters (prefer AGEGATE_TOKEN or --token-file: "
                   "a command line is visible to other users)")
@@ -76,6 +76,7 @@ void setup(CLI::App& app) {
   cmd->add_flag("--no-calibration", a->no_calibration, "use the raw distribution (temperature 1)");
   a->policy.add_to(cmd);
   cmd->add_option("--test-delay-ms", a->test_delay_ms, "tests only: slow every estimation down")->group("");
+  cmd->add_flag("--reference-path", o.reference_path, "benchmarks only: the service before the speed work")->group("");
   cmd->callback([a] {
     ServerOptions o = a->server;
     o.pipeline.detect = parse_detect_mode(a->detect);

@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -638,7 +639,18 @@ void Server::Impl::routes() {
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   options.validate();
   impl_->opt = std::move(options);
-  impl_->pipeline = std::make_unique<FacePipeline>(impl_->opt.pipeline);
+  // Thread budget: `threads` estimations run at once, each on its own
+  // thread; their tensor and OpenCV work gets the cores divided among them,
+  // so the defaults never run more compute threads than cores. One YuNet
+  // network per slot, so detections do not wait for each other.
+  PipelineOptions& po = impl_->opt.pipeline;
+  if (po.threads == 0) po.threads = std::max(1, default_thread_count() / impl_->opt.threads);
+  po.detectors = impl_->opt.threads;
+  if (impl_->opt.reference_path) {
+    po.use_reference_path();
+    po.detectors = 1;
+  }
+  impl_->pipeline = std::make_unique<FacePipeline>(po);
   const ModelInfo& info = impl_->pipeline->model_info();
   impl_->model_json = {{"file", impl_->pipeline->options().model.filename().string()},
                        {"backbone", info.config.backbone},
@@ -663,6 +675,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   limits.idle_ms = impl_->opt.keep_alive_ms;
   limits.max_requests = impl_->opt.keep_alive_requests;
   limits.write_timeout_ms = impl_->opt.request_timeout_ms;
+  limits.tcp_nodelay = !impl_->opt.reference_path;
   if (!impl_->opt.tls_cert.empty()) {
     impl_->tls = std::make_unique<TlsCredentials>(impl_->opt.tls_cert, impl_->opt.tls_key);
     impl_->ssl_ctx.reset(SSL_CTX_new(TLS_server_method()));
@@ -718,8 +731,9 @@ void Server::start() {
   s.thread = std::thread([&s] { s.http->listen_after_bind(); });
   if (s.store && s.opt.retention_days > 0) s.maintenance = std::thread([&s] { s.prune_loop(); });
   const auto tokens = s.current_tokens();
-  log().info("serving on {}://{}:{} (threads {}, queue {}, detect {}, auth {}{})", s.tls ? "https" : "http",
-             s.opt.host, s.bound_port, s.opt.threads, s.opt.max_queue, to_string(s.opt.pipeline.detect),
+  log().info("serving on {}://{}:{} (threads {} x {} tensor thread(s), queue {}, detect {}{}, auth {}{})",
+             s.tls ? "https" : "http", s.opt.host, s.bound_port, s.opt.threads, s.opt.pipeline.threads,
+             s.opt.max_queue, to_string(s.opt.pipeline.detect), s.opt.reference_path ? ", reference path" : "",
              tokens && !tokens->empty() ? std::to_string(tokens->size()) + " token(s)" : "off",
              s.opt.tls_client_ca.empty() ? "" : ", client certificates");
   if (s.admin) log().info("health and metrics on http://{}:{}", s.opt.admin_host, s.admin_bound);

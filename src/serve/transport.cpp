@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -365,6 +367,10 @@ bool BoundedServer::process_and_close_socket(socket_t sock) {
   ++stats_->accepted;
   Counted open(stats_->open);
   ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL, 0) | O_NONBLOCK);
+  if (limits_.tcp_nodelay) {  // see ConnectionLimits
+    const int one = 1;
+    (void)::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
   const milliseconds deadline(limits_.read_deadline_ms);
   const auto running = [this] { return svr_sock_ != INVALID_SOCKET; };  // false once stop() began
   ConnectionStream strm(sock, limits_, running);

@@ -30,6 +30,10 @@ struct ConnectionLimits {
   int idle_ms = 5000;
   int max_requests = 100;
   int write_timeout_ms = 10000;
+  // TCP_NODELAY on every connection: httplib sends an answer's headers and
+  // body with two writes, and with Nagle's algorithm the body waits for the
+  // client's delayed ACK (about 40 ms on Linux) on keep-alive connections.
+  bool tcp_nodelay = true;
 };
 
 // Counters for /metrics; shared by the main and the admin port.

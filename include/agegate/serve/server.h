@@ -83,7 +83,10 @@ struct ServerOptions {
   std::filesystem::path tls_client_ca; // PEM CA: require terminals' client certificates (mutual TLS)
   std::string admin_host = "127.0.0.1";
   int admin_port = -1;                 // >= 0: /healthz, /readyz, /metrics here instead (0 = any free port)
-  PipelineOptions pipeline;            // model, detector, --detect, policy, tensor threads
+  PipelineOptions pipeline;            // model, detector, --detect, policy, tensor threads (0: cores / threads)
+  // The service before the speed work (bench/speed.sh's reference): Nagle's
+  // algorithm on, one shared detector, PipelineOptions::use_reference_path().
+  bool reference_path = false;
   std::string db;                      // "" = record nothing; sqlite:PATH or postgresql://...
   int retention_days = 90;             // records older than this are pruned hourly; 0 = keep
   std::filesystem::path recommendations;  // "" = /v1/recommendations answers 503
