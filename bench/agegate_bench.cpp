@@ -4,7 +4,8 @@
 //   inference: MobileNetV2 (shipped arch)  vs ResNet-18 and ResNet-50 (the study's family), batch 1
 //   training:  MobileNetV2 step            vs ResNet-18 step, batch 32: the trainer's own
 //              train_step() (augment, normalise, forward, loss, backward, AdamW step)
-// Run: build/bench/agegate_bench [--benchmark_filter=...]; AGEGATE_BENCH_SIZE sets the input side (default 128).
+// Run: build/bench/agegate_bench [--benchmark_filter=...]; AGEGATE_BENCH_SIZE sets the input side (default 128);
+// AGEGATE_MALLOC=default keeps glibc's malloc thresholds (the reference for core/allocator.h).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "agegate/core/allocator.h"
 #include "agegate/core/fs.h"
 #include "agegate/core/run_info.h"
 #include "agegate/data/image.h"
@@ -149,6 +151,9 @@ BENCHMARK(BM_TrainStepResNet18Reference)->Unit(benchmark::kMillisecond)->UseReal
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As agegate does; AGEGATE_MALLOC=default measures glibc's defaults.
+  const bool tuned = tune_allocator_for_tensors();
+  benchmark::AddCustomContext("malloc", tuned ? "tuned for tensors (core/allocator.h)" : "glibc defaults");
   at::set_num_threads(default_thread_count());
   benchmark::AddCustomContext("threads", std::to_string(at::get_num_threads()));
   benchmark::AddCustomContext("input_size", std::to_string(input_size()));
