@@ -2,6 +2,7 @@
 // crop geometry comes from the model file, not from a constant in the code.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -94,7 +95,10 @@ TEST(FacePipeline, TheFastPathGivesTheReferencePathsAnswersOnRealPhotos) {
   constexpr int kCrops = 16;
   constexpr int kFrames = 24;
   constexpr double kMaxCropDifference = 1e-3;  // years
-  constexpr float kMaxCentreShift = 12;        // frame pixels
+  // Box centres agree within this share of the reference box's side (a
+  // box at half resolution is a few detection pixels off; a wrong mapping
+  // back to the frame would be off by the face's size or more).
+  constexpr float kMaxCentreShift = 0.15f;
   constexpr double kMaxMaeChange = 0.75;       // years, on kFrames photos
   constexpr double kMaxMeanDifference = 2.5;   // years, mean |fast - reference| per frame
   PipelineOptions fast_o, ref_o;
@@ -133,8 +137,9 @@ TEST(FacePipeline, TheFastPathGivesTheReferencePathsAnswersOnRealPhotos) {
     ASSERT_FALSE(f.faces.empty()) << "photo " << i * 31;
     const BoxF& fb = f.faces[0].box;
     const BoxF& rb = r.faces[0].box;
-    EXPECT_NEAR(fb.x + fb.width / 2, rb.x + rb.width / 2, kMaxCentreShift) << "photo " << i * 31;
-    EXPECT_NEAR(fb.y + fb.height / 2, rb.y + rb.height / 2, kMaxCentreShift) << "photo " << i * 31;
+    const float slack = kMaxCentreShift * std::max(rb.width, rb.height);
+    EXPECT_NEAR(fb.x + fb.width / 2, rb.x + rb.width / 2, slack) << "photo " << i * 31;
+    EXPECT_NEAR(fb.y + fb.height / 2, rb.y + rb.height / 2, slack) << "photo " << i * 31;
     err_fast += std::abs(f.faces[0].dist.mean() - age) / kFrames;
     err_ref += std::abs(r.faces[0].dist.mean() - age) / kFrames;
     diff += std::abs(f.faces[0].dist.mean() - r.faces[0].dist.mean()) / kFrames;
