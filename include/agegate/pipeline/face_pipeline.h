@@ -10,7 +10,8 @@
 // Camera frames are cropped with the crop geometry stored in the model
 // file's preprocessing spec (the geometry of that model's training photos).
 // Thread-safety: run() is const and may be called from many threads at once
-// (the model is shared read-only; the detector serialises itself). Errors:
+// (the model is shared read-only; each detection takes one of the detector's
+// `detectors` YuNet networks and waits while all are busy). Errors:
 // the constructor throws ModelError (model or detector file) and
 // InvalidInput (bad policy); run() throws InvalidInput for an empty image.
 #pragma once
@@ -34,7 +35,7 @@ struct PipelineOptions {
   std::filesystem::path detector_model;  // empty: the default YuNet
   DetectMode detect = DetectMode::kAuto;
   Policy policy;
-  int threads = 0;  // tensor threads; 0 = default_thread_count()
+  int threads = 0;  // tensor and OpenCV threads (process-wide); 0 = default_thread_count()
   bool calibrated = true;  // false: temperature 1 (the raw distribution), not the model file's
   // Speed (bench/speed.sh measures each against the reference path):
   int detect_max_side = FaceDetectorOptions::kDefaultMaxSide;  // frames are detected at this longer side

@@ -7,7 +7,7 @@
 //   auto crops = agegate::faces_for_estimation(photo, agegate::DetectMode::kAuto, &det, spec.face_crop);
 //   if (crops.empty()) { /* no face: a result, not an error */ }
 //
-// Thread-safe (pure functions; the detector serialises itself).
+// Thread-safe (pure functions; the detector hands out its networks one call at a time).
 #pragma once
 #include <optional>
 #include <string>
