@@ -128,12 +128,13 @@ PipelineOptions pipeline_options(const std::string& path, int threads, DetectMod
 void timings(const Args& a) {
   const Image face = read_image(first_photo().path);
   const Image frame = frame_with(face, 1.0, (kFrameWidth - face.width) / 2, (kFrameHeight - face.height) / 2);
-  const bool fast = a.path == "fast";
+  // One source for what each path is: PipelineOptions::use_reference_path().
+  const PipelineOptions po = pipeline_options(a.path, a.threads, DetectMode::kOn);
   std::printf("path %s\nthreads %d\n", a.path.c_str(), a.threads);
   {
     EstimatorOptions eo;
     eo.threads = a.threads;
-    eo.channels_last = fast;
+    eo.channels_last = po.channels_last;
     Estimator est(default_model_path(), eo);
     const std::vector<Image> one{face};
     std::printf("estimate_ms %.3f\n", p50_ms(a.reps, [&] { est.estimate(one); }));
@@ -141,13 +142,13 @@ void timings(const Args& a) {
   {
     cv::setNumThreads(a.threads);
     FaceDetectorOptions fo;
-    fo.max_side = fast ? FaceDetectorOptions::kDefaultMaxSide : FaceDetectorOptions::kReferenceMaxSide;
+    fo.max_side = po.detect_max_side;
     FaceDetector det(fo);
     if (det.detect(frame).empty()) throw std::runtime_error("no face found in the benchmark frame");
     std::printf("detect_ms %.3f\n", p50_ms(a.reps, [&] { det.detect(frame); }));
   }
   {
-    FacePipeline pipeline(pipeline_options(a.path, a.threads, DetectMode::kOn));
+    FacePipeline pipeline(po);
     const std::vector<uint8_t> jpeg = jpeg_of(frame);
     std::printf("frame_ms %.3f\n", p50_ms(a.reps, [&] {
                   Image img = decode_image(jpeg.data(), jpeg.size(), "frame");

@@ -646,10 +646,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   PipelineOptions& po = impl_->opt.pipeline;
   if (po.threads == 0) po.threads = std::max(1, default_thread_count() / impl_->opt.threads);
   po.detectors = impl_->opt.threads;
-  if (impl_->opt.reference_path) {
-    po.use_reference_path();
-    po.detectors = 1;
-  }
+  if (impl_->opt.reference_path) po.use_reference_path();
   impl_->pipeline = std::make_unique<FacePipeline>(po);
   const ModelInfo& info = impl_->pipeline->model_info();
   impl_->model_json = {{"file", impl_->pipeline->options().model.filename().string()},

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
+#include <mutex>
 
 #include "agegate/core/error.h"
 #include "agegate/core/run_info.h"
@@ -40,9 +41,37 @@ struct YuNet {
 
 struct FaceDetector::Impl {
   std::vector<YuNet> nets;
-  std::vector<YuNet*> free;  // guarded by FaceDetector::mutex_
+  std::mutex mutex;
   std::condition_variable available;
+  std::vector<YuNet*> free;  // guarded by mutex
 };
+
+namespace {
+// A network taken from the free list for one detect(), given back on exit.
+class Lease {
+ public:
+  explicit Lease(FaceDetector::Impl& impl) : impl_(impl) {
+    std::unique_lock<std::mutex> lock(impl_.mutex);
+    impl_.available.wait(lock, [this] { return !impl_.free.empty(); });
+    net_ = impl_.free.back();
+    impl_.free.pop_back();
+  }
+  ~Lease() {
+    {
+      std::lock_guard<std::mutex> lock(impl_.mutex);
+      impl_.free.push_back(net_);
+    }
+    impl_.available.notify_one();
+  }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  YuNet& operator*() const { return *net_; }
+
+ private:
+  FaceDetector::Impl& impl_;
+  YuNet* net_ = nullptr;
+};
+}  // namespace
 
 FaceDetector::FaceDetector(FaceDetectorOptions options)
     : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
@@ -68,14 +97,6 @@ FaceDetector::FaceDetector(FaceDetectorOptions options)
 }
 
 FaceDetector::~FaceDetector() = default;
-
-void FaceDetector::give_back(void* instance) const {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    impl_->free.push_back(static_cast<YuNet*>(instance));
-  }
-  impl_->available.notify_one();
-}
 
 std::vector<DetectedFace> FaceDetector::detect(const Image& frame) const {
   if (frame.empty()) throw InvalidInput("face detector: empty image");
@@ -107,25 +128,16 @@ std::vector<DetectedFace> FaceDetector::detect(const Image& frame) const {
       bgr = padded;
     }
   }
-  YuNet* y = nullptr;
-  {
-    std::unique_lock<std::mutex> lock(mutex_);
-    impl_->available.wait(lock, [this] { return !impl_->free.empty(); });
-    y = impl_->free.back();
-    impl_->free.pop_back();
-  }
   cv::Mat out;
-  try {
-    if (y->input != bgr.size()) {
-      y->net->setInputSize(bgr.size());
-      y->input = bgr.size();
+  {
+    Lease lease(*impl_);
+    YuNet& y = *lease;
+    if (y.input != bgr.size()) {
+      y.net->setInputSize(bgr.size());
+      y.input = bgr.size();
     }
-    y->net->detect(bgr, out);
-  } catch (...) {
-    give_back(y);
-    throw;
+    y.net->detect(bgr, out);
   }
-  give_back(y);
   std::vector<DetectedFace> faces;
   const float inv = static_cast<float>(1.0 / scale);
   for (int i = 0; i < out.rows; ++i) {

@@ -12,6 +12,7 @@
 #include "agegate/eval/estimator.h"
 #include "agegate/model/model_file.h"
 #include "agegate/pipeline/face_pipeline.h"
+#include "camera_images.h"
 #include "test_support.h"
 
 namespace agegate {
@@ -19,7 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kPad = 150;
-constexpr uint8_t kGrey = 128;
 
 // The shipped model saved again with another crop geometry (a trained
 // network: a random one answers nearly the same age for any crop).
@@ -32,14 +32,8 @@ fs::path model_with(const CropGeometry& g, const std::string& name) {
 }
 
 Image padded(const Image& photo) {
-  Image out;
-  out.width = photo.width + 2 * kPad;
-  out.height = photo.height + 2 * kPad;
-  out.rgb.assign(static_cast<size_t>(out.width) * out.height * 3, kGrey);
-  for (int y = 0; y < photo.height; ++y) {
-    std::copy_n(&photo.rgb[static_cast<size_t>(y) * photo.width * 3], photo.width * 3,
-                &out.rgb[(static_cast<size_t>(y + kPad) * out.width + kPad) * 3]);
-  }
+  Image out = testing::grey_frame(photo.width + 2 * kPad, photo.height + 2 * kPad);
+  testing::paste(out, photo, kPad, kPad);
   return out;
 }
 
@@ -123,15 +117,8 @@ TEST(FacePipeline, TheFastPathGivesTheReferencePathsAnswersOnRealPhotos) {
   for (int i = 0; i < kFrames; ++i) {
     const auto [path, age] = testing::real_photo(i * 31);
     const Image photo = read_image(path);
-    Image frame;
-    frame.width = 640;
-    frame.height = 480;
-    frame.rgb.assign(640 * 480 * 3, kGrey);
-    const int x = (i * 97) % (640 - photo.width), y = (i * 61) % (480 - photo.height);
-    for (int row = 0; row < photo.height; ++row) {
-      std::copy_n(&photo.rgb[static_cast<size_t>(row) * photo.width * 3], photo.width * 3,
-                  &frame.rgb[(static_cast<size_t>(row + y) * 640 + x) * 3]);
-    }
+    Image frame = testing::grey_frame(640, 480);
+    testing::paste(frame, photo, (i * 97) % (640 - photo.width), (i * 61) % (480 - photo.height));
     const PhotoResult f = fast.run(frame), r = ref.run(frame);
     ASSERT_EQ(f.faces.size(), r.faces.size()) << "photo " << i * 31;
     ASSERT_FALSE(f.faces.empty()) << "photo " << i * 31;

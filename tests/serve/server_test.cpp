@@ -356,24 +356,6 @@ TEST(Server, MetricsCountWhatWasSent) {
   EXPECT_EQ(decisions, 3);  // one face per photo with detection off
 }
 
-Image grey_frame(int width, int height) {
-  Image img;
-  img.width = width;
-  img.height = height;
-  img.rgb.assign(static_cast<size_t>(width) * height * 3, 128);
-  return img;
-}
-
-// Pastes `photo` scaled by an integer factor (nearest neighbour) at (x, y).
-void paste(Image& frame, const Image& photo, int x, int y, int scale) {
-  for (int py = 0; py < photo.height * scale; ++py) {
-    for (int px = 0; px < photo.width * scale; ++px) {
-      const uint8_t* src = &photo.rgb[(static_cast<size_t>(py / scale) * photo.width + px / scale) * 3];
-      std::copy_n(src, 3, &frame.rgb[(static_cast<size_t>(y + py) * frame.width + x + px) * 3]);
-    }
-  }
-}
-
 std::string jpeg_of(const Image& img) {
   auto bytes = encode_jpeg(img, 92);
   return std::string(bytes.begin(), bytes.end());
@@ -384,7 +366,7 @@ TEST(Server, AFrameWithoutAFaceIsAnAnswerNotAnError) {
   o.pipeline.detect = DetectMode::kOn;
   Running s(o);
   auto c = s.client();
-  auto r = c.Post("/v1/estimate", jpeg_of(grey_frame(640, 480)), "image/jpeg");
+  auto r = c.Post("/v1/estimate", jpeg_of(testing::grey_frame(640, 480)), "image/jpeg");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   auto j = json::parse(r->body);
@@ -475,9 +457,9 @@ TEST(Server, MainFaceIsTheLargestOfSeveral) {
   ServerOptions o = options();
   o.pipeline.detect = DetectMode::kOn;
   Running s(o);
-  Image frame = grey_frame(960, 560);
-  paste(frame, read_image(testing::real_photo(5).first), 500, 80, 2);  // 400x400 on the right
-  paste(frame, read_image(testing::real_photo(8).first), 80, 180, 1);  // 200x200 on the left
+  Image frame = testing::grey_frame(960, 560);
+  testing::paste(frame, read_image(testing::real_photo(5).first), 500, 80, 2);  // 400x400 on the right
+  testing::paste(frame, read_image(testing::real_photo(8).first), 80, 180, 1);  // 200x200 on the left
   auto c = s.client();
   auto r = c.Post("/v1/estimate", jpeg_of(frame), "image/jpeg");
   ASSERT_TRUE(r);

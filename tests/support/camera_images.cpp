@@ -5,6 +5,7 @@
 #include <png.h>
 #include <turbojpeg.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csetjmp>
 #include <stdexcept>
@@ -277,6 +278,23 @@ std::vector<CameraImage> camera_image_classes(const Image& upright) {
     add(trns ? "png-palette-trns" : "png-palette", png_of_layout(s), expected, 0);
   }
   return out;
+}
+
+Image grey_frame(int width, int height) {
+  Image img;
+  img.width = width;
+  img.height = height;
+  img.rgb.assign(static_cast<size_t>(width) * height * 3, 128);
+  return img;
+}
+
+void paste(Image& frame, const Image& photo, int x, int y, int scale) {
+  for (int py = 0; py < photo.height * scale; ++py) {
+    for (int px = 0; px < photo.width * scale; ++px) {
+      const uint8_t* src = &photo.rgb[(static_cast<size_t>(py / scale) * photo.width + px / scale) * 3];
+      std::copy_n(src, 3, &frame.rgb[(static_cast<size_t>(y + py) * frame.width + x + px) * 3]);
+    }
+  }
 }
 
 }  // namespace agegate::testing

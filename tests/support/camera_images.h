@@ -66,4 +66,10 @@ std::vector<CameraImage> camera_image_classes(const Image& upright);
 // orientation mistakes and channel swaps show.
 Image test_pattern(int width, int height);
 
+// Camera frames made from real photos: a grey (128) frame, and a photo
+// pasted into it at (x, y), enlarged by an integer factor (nearest
+// neighbour). The photo must fit.
+Image grey_frame(int width, int height);
+void paste(Image& frame, const Image& photo, int x, int y, int scale = 1);
+
 }  // namespace agegate::testing

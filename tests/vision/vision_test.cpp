@@ -34,18 +34,10 @@ const FaceDetector& detector() {
   return det;
 }
 
-// Pastes `img` at at (x,y) onto a canvas of the given size filled with grey.
+// Pastes each image at its point onto a grey canvas of the given size.
 Image paste(const std::vector<std::pair<Image, cv::Point>>& parts, int w, int h) {
-  Image out;
-  out.width = w;
-  out.height = h;
-  out.rgb.assign(static_cast<size_t>(w) * h * 3, kGrey);
-  for (const auto& [img, at] : parts) {
-    for (int y = 0; y < img.height; ++y) {
-      std::copy_n(&img.rgb[static_cast<size_t>(y) * img.width * 3], img.width * 3,
-                  &out.rgb[(static_cast<size_t>(y + at.y) * w + at.x) * 3]);
-    }
-  }
+  Image out = testing::grey_frame(w, h);
+  for (const auto& part : parts) testing::paste(out, part.first, part.second.x, part.second.y);
   return out;
 }
 

@@ -4,9 +4,9 @@
 //   std::vector<agegate::DetectedFace> faces = det.detect(frame);  // largest first
 //
 // Speed: faces at a till are large, so frames are detected at max_side
-// (320 px on the longer side by default; 640x480 -> 320x240) and the boxes
-// and landmarks mapped back to the frame's pixels: about 4x less work than
-// the full frame (bench/speed.sh measures both).
+// (320 px on the longer side by default; 640x480 -> 320x240, padded to
+// YuNet's 32-px stride) and the boxes and landmarks mapped back to the
+// frame's pixels: about 3x faster than the full frame (bench/speed.sh).
 //
 // Thread-safety: cv::FaceDetectorYN keeps per-call state (its input size), so
 // one network runs one detect() at a time. A FaceDetector holds `instances`
@@ -20,7 +20,6 @@
 #include <array>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "agegate/data/image.h"
@@ -82,12 +81,11 @@ class FaceDetector {
   std::vector<DetectedFace> detect(const Image& frame) const;
   const FaceDetectorOptions& options() const { return options_; }
 
+  struct Impl;  // the networks and their free list (face_detector.cpp)
+
  private:
-  struct Impl;
-  void give_back(void* instance) const;
   FaceDetectorOptions options_;
   std::unique_ptr<Impl> impl_;
-  mutable std::mutex mutex_;
 };
 
 std::filesystem::path default_face_detector_model();
