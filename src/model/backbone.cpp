@@ -281,11 +281,12 @@ std::shared_ptr<BackboneImpl> make_resnet(int depth, const ResNetOptions& option
 }
 
 std::vector<std::string> backbone_names() {
-  return {"mobilenet_v2", "resnet18", "resnet34", "resnet50"};
+  return {"mobilenet_v2", "face_resnet", "resnet18", "resnet34", "resnet50"};
 }
 
 std::shared_ptr<BackboneImpl> make_backbone(const std::string& name) {
   if (name == "mobilenet_v2") return make_mobilenet_v2();
+  if (name == "face_resnet") return make_face_resnet();
   if (name == "resnet18") return make_resnet(/*depth=*/18, ResNetOptions{});
   if (name == "resnet34") return make_resnet(/*depth=*/34, ResNetOptions{});
   if (name == "resnet50") return make_resnet(/*depth=*/50, ResNetOptions{});

@@ -80,28 +80,42 @@ void copy_checked(at::Tensor& dst, const at::Tensor& src, const std::string& wha
   dst.copy_(src);
 }
 
-void check_sha256(const fs::path& file, const std::string& digest, ImportReport& report) {
-  fs::path sums = file.parent_path() / kShaSumsFile;
-  std::ifstream in(sums);
-  if (!in) return;
-  std::string line;
-  const std::string name = file.filename().string();
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string hash, entry;
-    if (!(fields >> hash >> entry)) continue;
-    if (!entry.empty() && entry[0] == '*') entry.erase(0, 1);  // binary-mode marker
-    if (entry != name) continue;
-    if (hash != digest) {
-      throw ModelError(file.string() + ": SHA-256 " + digest + " differs from " + hash +
-                       " listed in " + sums.string());
-    }
-    report.sha256_checked = true;
-    return;
+}  // namespace
+
+nlohmann::json ImportReport::to_json() const {
+  nlohmann::json j = {{"source", source}, {"file", file}, {"sha256", sha256}, {"sha256_checked", sha256_checked},
+                      {"convs", convs}};
+  if (!data_file.empty()) {
+    j["data_file"] = data_file;
+    j["data_sha256"] = data_sha256;
+    j["data_sha256_checked"] = data_sha256_checked;
   }
+  return j;
 }
 
-}  // namespace
+bool check_listed_sha256(const fs::path& file, const std::string& digest) {
+  // The file's own folder first, then its parent's (where an entry names
+  // "folder/file"), as in ../shared/weights/SHA256SUMS.
+  fs::path entry_name = file.filename();
+  for (fs::path dir = file.parent_path(); ; entry_name = dir.filename() / entry_name, dir = dir.parent_path()) {
+    const fs::path sums = dir / kShaSumsFile;
+    std::ifstream in(sums);
+    std::string line;
+    while (in && std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string hash, entry;
+      if (!(fields >> hash >> entry)) continue;
+      if (!entry.empty() && entry[0] == '*') entry.erase(0, 1);  // binary-mode marker
+      if (entry != entry_name.generic_string()) continue;
+      if (hash != digest) {
+        throw ModelError(file.string() + ": SHA-256 " + digest + " differs from " + hash + " listed in " +
+                         sums.string());
+      }
+      return true;
+    }
+    if (entry_name.has_parent_path() || dir.empty() || dir == dir.parent_path()) return false;
+  }
+}
 
 std::string sha256_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -136,10 +150,11 @@ ImportReport import_mobilenet_v2_imagenet(BackboneImpl& mobilenet, const fs::pat
     throw InvalidInput("ImageNet import needs a mobilenet_v2 backbone, not " + mobilenet.name());
   }
   ImportReport report;
+  report.source = "imagenet_mobilenet_v2";
   report.file = file.string();
   if (!fs::is_regular_file(file)) throw ModelError("ImageNet weights not found: " + file.string());
   report.sha256 = sha256_file(file);
-  check_sha256(file, report.sha256, report);
+  report.sha256_checked = check_listed_sha256(file, report.sha256);
   torch::jit::Module ts = load_torchscript(file);
 
   auto params = mobilenet.named_parameters(/*recurse=*/true);

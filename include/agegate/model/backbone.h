@@ -1,6 +1,8 @@
-// Convolutional backbones in torchvision's layout: MobileNetV2 (ImageNet
+// Convolutional backbones: MobileNetV2 in torchvision's layout (ImageNet
 // weights imported from the int8 TorchScript, batch-norm folded into biased
-// convolutions) and ResNet-18/34/50 (random init, with batch-norm).
+// convolutions), ResNet-18/34/50 (random init, with batch-norm), and dlib's
+// face-identity ResNet in face-api.js's layout ("face_resnet": weights
+// imported from TensorFlow.js by model/tfjs_import.h).
 //
 // A backbone maps [N,3,S,S] float32 normalised RGB to pooled features [N,C].
 // Parameter names follow torchvision ("features.2.conv.0.0.weight",
@@ -32,7 +34,7 @@ struct ResNetOptions {
   bool zero_init_residual = true;
 };
 
-// "mobilenet_v2", "resnet18", "resnet34", "resnet50". Throws InvalidInput
+// "mobilenet_v2", "face_resnet", "resnet18", "resnet34", "resnet50". Throws InvalidInput
 // listing the known names otherwise. Weights are randomly initialised.
 std::shared_ptr<BackboneImpl> make_backbone(const std::string& name);
 // MobileNetV2 uses torchvision's ReLU6. Its quantisable twin (where our
@@ -41,6 +43,13 @@ std::shared_ptr<BackboneImpl> make_backbone(const std::string& name);
 // ReLU6 vs 0.959-0.978 with ReLU on 4 faces), so we keep torchvision's.
 std::shared_ptr<BackboneImpl> make_mobilenet_v2();
 std::shared_ptr<BackboneImpl> make_resnet(int depth, const ResNetOptions& options);
+// dlib's face-recognition ResNet (29 convs, each with a per-channel scale
+// layer), pooled 256-d features; trained for 150x150 input. The 128-d
+// identity descriptor's projection is not part of it (import_face_resnet
+// hands it out separately).
+std::shared_ptr<BackboneImpl> make_face_resnet();
+// Its smallest input side: below it the last stride-2 block gets fewer than 3 pixels.
+inline constexpr int kFaceResNetMinInput = 103;
 std::vector<std::string> backbone_names();
 
 }  // namespace agegate

@@ -16,6 +16,7 @@
 //   auto rep = agegate::import_mobilenet_v2_imagenet(*mnv2, weights / agegate::kMobileNetFile);
 #pragma once
 #include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <string>
@@ -28,11 +29,16 @@ inline constexpr const char* kMobileNetFile = "mobilenet_quantized.pt";
 inline constexpr int kMobileNetConvs = 52;
 
 struct ImportReport {
+  std::string source;  // "imagenet_mobilenet_v2" or "face_api_face_recognition"
   int convs = 0;       // conv layers filled (52 expected)
   int linears = 0;     // 1 when the classifier was filled
-  std::string file;    // path read
+  std::string file;    // path read (a TF.js import: the manifest)
   std::string sha256;  // hex SHA-256 of the file, to record in what is made from it
   bool sha256_checked = false;  // true when a SHA256SUMS entry next to it matched
+  // A TF.js import's weights file (the manifest names it), with its SHA-256.
+  std::string data_file, data_sha256;
+  bool data_sha256_checked = false;
+  nlohmann::json to_json() const;  // what the model file records
 };
 
 // Fills `mobilenet` (from make_backbone("mobilenet_v2")). If `classifier_weight`
@@ -52,5 +58,9 @@ at::Tensor torchscript_imagenet_logits(const std::filesystem::path& torchscript_
 
 // Hex SHA-256 of a file (OpenSSL EVP). Throws IoError.
 std::string sha256_file(const std::filesystem::path& path);
+// Looks `file` up in a SHA256SUMS beside it ("name") or one folder up
+// ("folder/name"). true when listed with `digest`, false when not listed;
+// throws ModelError when listed with another digest.
+bool check_listed_sha256(const std::filesystem::path& file, const std::string& digest);
 
 }  // namespace agegate

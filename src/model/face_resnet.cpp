@@ -1,0 +1,146 @@
+// The face-identity ResNet of dlib, as face-api.js's FaceRecognitionNet lays
+// it out: 29 convolutions, each followed by a per-channel scale layer (dlib's
+// affine layer, where its batch-norm went), 150x150 input, pooled 256-d
+// features. The wiring is taken from face-api.js@0.22.2's own description of
+// it (build/commonjs/faceRecognitionNet/); module and parameter names follow
+// the TensorFlow.js weights ("conv64_down/conv1/scale/weights" is our
+// "conv64_down.conv1.scale.weights"), so the import (model/tfjs_import.h)
+// maps by name.
+//
+// Padding is TensorFlow's: "valid" (none) for the stride-2 convolutions and
+// pooling, "same" (symmetric, 1 px) for the 3x3 stride-1 ones. A down-block
+// adds its average-pooled input, zero-padded to its channel count; where the
+// strided conv came out one row and column short of the pooling (an even
+// input side), the conv's output gets a zero row and column at the bottom
+// and right first, as face-api.js does.
+#include <torch/nn/init.h>
+#include <torch/nn/modules/conv.h>
+#include <ATen/ATen.h>
+
+#include <array>
+
+#include "agegate/core/error.h"
+#include "agegate/model/backbone.h"
+
+namespace agegate {
+namespace {
+
+namespace nn = torch::nn;
+
+// dlib's affine layer: y = x * weights + biases, per channel.
+class ScaleImpl : public nn::Module {
+ public:
+  explicit ScaleImpl(int64_t channels) {
+    weights_ = register_parameter("weights", at::ones({channels}));
+    biases_ = register_parameter("biases", at::zeros({channels}));
+  }
+  at::Tensor forward(const at::Tensor& x) {
+    return at::addcmul(biases_.view({1, -1, 1, 1}), x, weights_.view({1, -1, 1, 1}));
+  }
+
+ private:
+  at::Tensor weights_, biases_;
+};
+TORCH_MODULE(Scale);
+
+// conv (with bias) -> scale -> optional ReLU.
+class ConvLayerImpl : public nn::Module {
+ public:
+  ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, bool down) {
+    conv_ = register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, kernel)
+                                                   .stride(down ? 2 : 1)
+                                                   .padding(down ? 0 : (kernel - 1) / 2)
+                                                   .bias(true)));
+    scale_ = register_module("scale", Scale(out));
+    nn::init::kaiming_normal_(conv_->weight, /*a=*/0.0, torch::kFanOut, torch::kReLU);
+    nn::init::zeros_(conv_->bias);
+  }
+  at::Tensor forward(const at::Tensor& x, bool relu) {
+    at::Tensor y = scale_->forward(conv_->forward(x));
+    return relu ? at::relu(y) : y;
+  }
+
+ private:
+  nn::Conv2d conv_{nullptr};
+  Scale scale_{nullptr};
+};
+TORCH_MODULE(ConvLayer);
+
+class FaceResidualImpl : public nn::Module {
+ public:
+  FaceResidualImpl(int64_t in, int64_t out, bool down) : down_(down) {
+    conv1_ = register_module("conv1", ConvLayer(in, out, /*kernel=*/3, down));
+    conv2_ = register_module("conv2", ConvLayer(out, out, /*kernel=*/3, /*down=*/false));
+  }
+  at::Tensor forward(const at::Tensor& x) {
+    at::Tensor y = conv2_->forward(conv1_->forward(x, /*relu=*/true), /*relu=*/false);
+    if (!down_) return at::relu(y + x);
+    at::Tensor pooled = at::avg_pool2d(x, /*kernel_size=*/{2, 2}, /*stride=*/{2, 2});
+    const int64_t short_h = pooled.size(2) - y.size(2), short_w = pooled.size(3) - y.size(3);
+    if (short_h > 0 || short_w > 0) y = at::constant_pad_nd(y, {0, short_w, 0, short_h});
+    const int64_t extra = y.size(1) - pooled.size(1);
+    if (extra > 0) pooled = at::constant_pad_nd(pooled, {0, 0, 0, 0, 0, extra});
+    return at::relu(y + pooled);
+  }
+
+ private:
+  bool down_;
+  ConvLayer conv1_{nullptr}, conv2_{nullptr};
+};
+TORCH_MODULE(FaceResidual);
+
+struct BlockSpec {
+  const char* name;
+  int64_t out;
+  bool down;
+};
+// After conv32_down and the max-pool, in order.
+constexpr std::array<BlockSpec, 14> kBlocks{{{"conv32_1", 32, false},
+                                             {"conv32_2", 32, false},
+                                             {"conv32_3", 32, false},
+                                             {"conv64_down", 64, true},
+                                             {"conv64_1", 64, false},
+                                             {"conv64_2", 64, false},
+                                             {"conv64_3", 64, false},
+                                             {"conv128_down", 128, true},
+                                             {"conv128_1", 128, false},
+                                             {"conv128_2", 128, false},
+                                             {"conv256_down", 256, true},
+                                             {"conv256_1", 256, false},
+                                             {"conv256_2", 256, false},
+                                             {"conv256_down_out", 256, true}}};
+constexpr int64_t kStemChannels = 32;
+constexpr int64_t kStemKernel = 7;
+
+class FaceResNetImpl : public BackboneImpl {
+ public:
+  FaceResNetImpl() {
+    stem_ = register_module("conv32_down", ConvLayer(/*in=*/3, kStemChannels, kStemKernel, /*down=*/true));
+    int64_t in = kStemChannels;
+    for (const auto& b : kBlocks) {
+      blocks_.push_back(register_module(b.name, FaceResidual(in, b.out, b.down)));
+      in = b.out;
+    }
+  }
+  at::Tensor forward(const at::Tensor& x) override {
+    if (x.dim() != 4 || x.size(2) < kFaceResNetMinInput || x.size(3) < kFaceResNetMinInput) {
+      throw InvalidInput("face_resnet needs [N,3,S,S] input with S >= " + std::to_string(kFaceResNetMinInput) +
+                         " (its four stride-2 blocks), got " + c10::str(x.sizes()));
+    }
+    at::Tensor y = at::max_pool2d(stem_->forward(x, /*relu=*/true), /*kernel_size=*/{3, 3}, /*stride=*/{2, 2});
+    for (auto& b : blocks_) y = b->forward(y);
+    return y.mean({2, 3});
+  }
+  int64_t feature_dim() const override { return kBlocks.back().out; }
+  std::string name() const override { return "face_resnet"; }
+
+ private:
+  ConvLayer stem_{nullptr};
+  std::vector<FaceResidual> blocks_;
+};
+
+}  // namespace
+
+std::shared_ptr<BackboneImpl> make_face_resnet() { return std::make_shared<FaceResNetImpl>(); }
+
+}  // namespace agegate
