@@ -62,7 +62,7 @@ void CropGeometry::validate() const {
 
 nlohmann::json PreprocessSpec::to_json() const {
   return {{"input_size", input_size}, {"color_order", color_order}, {"mean", mean},
-          {"std", std}, {"crop", crop}, {"face_crop", face_crop.to_json()}};
+          {"std", std}, {"crop", crop}, {"face_crop", face_crop.to_json()}, {"flip_average", flip_average}};
 }
 
 PreprocessSpec PreprocessSpec::from_json(const nlohmann::json& j) {
@@ -82,6 +82,8 @@ PreprocessSpec PreprocessSpec::from_json(const nlohmann::json& j) {
     if (j.contains(field)) s.crop = j.at(field).get<float>();
     field = "face_crop";
     if (j.contains(field)) s.face_crop = CropGeometry::from_json(j.at(field));
+    field = "flip_average";
+    if (j.contains(field)) s.flip_average = j.at(field).get<bool>();
   } catch (const nlohmann::json::exception& e) {
     throw ModelError(std::string("preprocessing spec: field '") + field + "' missing or wrong type (" +
                      e.what() + ")");

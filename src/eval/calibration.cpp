@@ -65,17 +65,17 @@ void check_options(const CalibrationOptions& o) {
 
 // Through AgeDistribution::from_logits, the one softmax; a bin whose
 // probability underflows double counts as kMinProb.
-double nll(const Table& t, double temperature) {
+double nll(const Table& t, const AgeCalibration& cal) {
   constexpr double kMinProb = 1e-300;
   double sum = 0;
   for (int64_t i = 0; i < t.rows; ++i) {
-    AgeDistribution d = AgeDistribution::from_logits(t.row(i), static_cast<size_t>(t.cols), temperature);
+    AgeDistribution d = cal.distribution(t.row(i), static_cast<size_t>(t.cols));
     sum -= std::log(std::max(d.probs[static_cast<size_t>(t.ages[i])], kMinProb));
   }
   return sum / static_cast<double>(t.rows);
 }
 
-CoverageReport coverage(const Table& t, double temperature, double level) {
+CoverageReport coverage(const Table& t, const AgeCalibration& cal, double level) {
   const size_t bands = report_age_bands().size();
   CoverageReport r;
   r.level = level;
@@ -83,7 +83,7 @@ CoverageReport coverage(const Table& t, double temperature, double level) {
   r.band_counts.assign(bands, 0);
   double total = 0;
   for (int64_t i = 0; i < t.rows; ++i) {
-    AgeDistribution d = AgeDistribution::from_logits(t.row(i), static_cast<size_t>(t.cols), temperature);
+    AgeDistribution d = cal.distribution(t.row(i), static_cast<size_t>(t.cols));
     auto [low, high] = d.interval(level);
     const double c = coverage_of(low, high, t.ages[i]);
     total += c;
@@ -138,6 +138,92 @@ double fit_coverage(const Table& t, const CalibrationOptions& o) {
   return std::exp((lo + hi) / 2.0);
 }
 
+// A band's T. Coverage is not monotone in T there (a very wide distribution
+// of a child's estimate puts the interval above the real age, since ages
+// stop at 0, so coverage falls again), so a bisection on coverage can land
+// on the wrong branch. The band's NLL-optimal T (NLL is unimodal in log T)
+// marks the right one; then a scan of kBandSteps temperatures within a
+// factor kBandRange of it keeps the one whose coverage is nearest the level
+// (the nearest to the NLL T among equals).
+constexpr double kBandRange = 2.0;
+constexpr int kBandSteps = 121;
+constexpr int kInterpolationRounds = 3;
+
+double fit_band_coverage(const Table& t, const CalibrationOptions& o) {
+  const double centre = fit_nll(t, o);
+  double best_t = centre, best_gap = std::abs(coverage(t, centre, o.level).overall - o.level);
+  for (int i = 0; i < kBandSteps; ++i) {
+    const double temp = centre * std::exp(std::log(kBandRange) * (2.0 * i / (kBandSteps - 1) - 1.0));
+    const double gap = std::abs(coverage(t, temp, o.level).overall - o.level);
+    if (gap < best_gap - 1e-12 ||
+        (std::abs(gap - best_gap) <= 1e-12 && std::abs(std::log(temp / centre)) < std::abs(std::log(best_t / centre)))) {
+      best_gap = gap;
+      best_t = temp;
+    }
+  }
+  return best_t;
+}
+
+// Per-band temperatures (see CalibrationOptions::per_band): what the model
+// knows at the till is its raw estimate, so each band of it gets the T that
+// makes the interval hold `level` of the photos estimated in that band
+// (bisection, as the global coverage fit). Coverage by the real age's band,
+// the promise, follows where the estimate's bands are mostly right; the
+// report measures it. A band with too few photos keeps the global T.
+void fit_band_temperatures(const Table& t, const CalibrationOptions& o, CalibrationReport& r) {
+  std::vector<double> raw_mean(static_cast<size_t>(t.rows));
+  for (int64_t i = 0; i < t.rows; ++i) {
+    raw_mean[i] = AgeDistribution::from_logits(t.row(i), static_cast<size_t>(t.cols), 1.0).mean();
+  }
+  std::vector<Table> subsets;
+  for (const AgeBand& band : report_age_bands()) {
+    const int to = std::min<int>(band.high, static_cast<int>(t.cols) - 1);
+    if (band.low > to) continue;
+    Table sub;
+    sub.cols = t.cols;
+    for (int64_t i = 0; i < t.rows; ++i) {
+      if (raw_mean[i] >= band.low && raw_mean[i] < to + 1) {
+        sub.logits.insert(sub.logits.end(), t.row(i), t.row(i) + t.cols);
+        sub.ages.push_back(t.ages[i]);
+        ++sub.rows;
+      }
+    }
+    const bool fit = sub.rows >= o.min_band_count;
+    const double tb = fit ? fit_band_coverage(sub, o) : r.temperature;
+    r.bands.push_back({band.low, to, tb});
+    r.band_fit_counts.push_back(sub.rows);
+    subsets.push_back(std::move(sub));
+  }
+  // Those are the T of each band taken alone; the calibration interpolates
+  // log T between band centres, so photos near a band's edges get a T
+  // between two bands'. A few rounds refit each band's T with the others
+  // held, on its photos under the interpolated calibration.
+  AgeCalibration cal(r.temperature);
+  cal.bands = r.bands;
+  for (int round = 0; round < kInterpolationRounds; ++round) {
+    for (size_t b = 0; b < cal.bands.size(); ++b) {
+      if (subsets[b].rows < o.min_band_count) continue;
+      const double centre = cal.bands[b].temperature;
+      double best_t = centre, best_gap = std::abs(coverage(subsets[b], cal, o.level).overall - o.level);
+      for (int i = 0; i < kBandSteps; ++i) {
+        cal.bands[b].temperature = centre * std::exp(std::log(kBandRange) * (2.0 * i / (kBandSteps - 1) - 1.0));
+        const double gap = std::abs(coverage(subsets[b], cal, o.level).overall - o.level);
+        if (gap < best_gap - 1e-12) {
+          best_gap = gap;
+          best_t = cal.bands[b].temperature;
+        }
+      }
+      cal.bands[b].temperature = best_t;
+    }
+  }
+  r.bands = cal.bands;
+  for (size_t b = 0; b < r.bands.size(); ++b) {
+    const bool fit = subsets[b].rows >= o.min_band_count;
+    log().info("calibration: raw estimate {}-{}: T = {:.3f} ({} photos{})", r.bands[b].from, r.bands[b].to,
+               r.bands[b].temperature, subsets[b].rows, fit ? "" : ", too few: the global T");
+  }
+}
+
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 }  // namespace
@@ -152,7 +238,14 @@ nlohmann::json CoverageReport::to_json() const {
 }
 
 nlohmann::json CalibrationReport::to_json() const {
+  nlohmann::json fits = nlohmann::json::array();
+  for (size_t b = 0; b < bands.size(); ++b) {
+    fits.push_back({{"from", bands[b].from}, {"to", bands[b].to}, {"temperature", bands[b].temperature},
+                    {"photos", b < band_fit_counts.size() ? band_fit_counts[b] : 0}});
+  }
   return {{"temperature", temperature},
+          {"bands", fits},
+          {"coverage_global", coverage_global.to_json()},
           {"nll_temperature", nll_temperature},
           {"method", method},
           {"count", count},
@@ -172,10 +265,17 @@ double fit_temperature_nll(const at::Tensor& logits, const at::Tensor& ages, con
   return fit_nll(to_table(logits, ages), options);
 }
 
-CoverageReport interval_coverage(const at::Tensor& logits, const at::Tensor& ages, double temperature, double level) {
-  if (!(temperature > 0)) throw InvalidInput("calibration: temperature must be > 0");
+CoverageReport interval_coverage(const at::Tensor& logits, const at::Tensor& ages, const AgeCalibration& calibration,
+                                 double level) {
+  calibration.validate();
   if (!(level > 0 && level < 1)) throw InvalidInput("calibration: level must be in (0,1)");
-  return coverage(to_table(logits, ages), temperature, level);
+  return coverage(to_table(logits, ages), calibration, level);
+}
+
+AgeCalibration CalibrationReport::calibration() const {
+  AgeCalibration c(temperature);
+  c.bands = bands;
+  return c;
 }
 
 CalibrationReport calibrate(const at::Tensor& logits, const at::Tensor& ages, const CalibrationOptions& options) {
@@ -201,8 +301,10 @@ CalibrationReport calibrate(const at::Tensor& logits, const at::Tensor& ages, co
     r.temperature = fit_coverage(t, options);
     r.method = "coverage";
   }
-  r.nll_after = nll(t, r.temperature);
-  r.coverage_after = coverage(t, r.temperature, options.level);
+  r.coverage_global = coverage(t, r.temperature, options.level);
+  if (options.per_band) fit_band_temperatures(t, options, r);
+  r.nll_after = nll(t, r.calibration());
+  r.coverage_after = coverage(t, r.calibration(), options.level);
   log().info("calibration: T = {:.3f} ({}), NLL {:.3f} -> {:.3f}, {:.0f}% coverage {:.1f}% -> {:.1f}% on {} photos",
              r.temperature, r.method, r.nll_before, r.nll_after, options.level * 100, r.coverage_before.overall * 100,
              r.coverage_after.overall * 100, r.count);

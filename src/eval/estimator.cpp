@@ -39,7 +39,7 @@ Estimator::~Estimator() = default;
 std::vector<AgeDistribution> Estimator::estimate(const std::vector<Image>& faces) const {
   c10::InferenceMode guard;  // per thread
   const ModelInfo& info = impl_->model.info;
-  double t = impl_->options.apply_calibration ? info.temperature : 1.0;
+  const AgeCalibration cal = impl_->options.apply_calibration ? info.calibration() : AgeCalibration(1.0);
   std::vector<AgeDistribution> out;
   out.reserve(faces.size());
   for (size_t start = 0; start < faces.size(); start += kMaxBatch) {
@@ -49,7 +49,7 @@ std::vector<AgeDistribution> Estimator::estimate(const std::vector<Image>& faces
     at::Tensor batch = at::stack(prepared);
     if (impl_->options.channels_last) batch = batch.contiguous(at::MemoryFormat::ChannelsLast);
     at::Tensor logits = forward_prepared(impl_->model.net, info.preprocess, batch, c10::kCPU);
-    for (auto& d : to_distributions(logits, t)) out.push_back(std::move(d));
+    for (auto& d : to_distributions(logits, cal)) out.push_back(std::move(d));
   }
   return out;
 }

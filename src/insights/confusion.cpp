@@ -34,7 +34,7 @@ BandConfusion confusion_from_model(const std::filesystem::path& model, const std
   ro.progress_label = "confusion";
   const ModelRun run = run_model(m.net, m.info.preprocess, split.val, ro);
   std::vector<std::pair<int, double>> pairs;
-  for (const Prediction& p : to_predictions(run, m.info.temperature)) pairs.push_back({p.real_age, p.dist.mean()});
+  for (const Prediction& p : to_predictions(run, m.info.calibration())) pairs.push_back({p.real_age, p.dist.mean()});
   return band_confusion(pairs, bands,
                         model.filename().string() + " on its validation part of " + data_dir.string() + " (" +
                             std::to_string(pairs.size()) + " photos)");

@@ -130,6 +130,25 @@ ModelInfo parse_header(const fs::path& path, std::string_view json_text) {
   if (!(std::isfinite(info.temperature) && info.temperature > 0)) {
     fail(path, "header field 'temperature' must be positive, got " + std::to_string(info.temperature));
   }
+  if (j.contains("temperature_bands")) {
+    info.temperature_bands = parse_field(path, j, "temperature_bands", [](const nlohmann::json& v) {
+      if (!v.is_array()) throw ModelError("header field 'temperature_bands' is not an array");
+      std::vector<AgeCalibration::Band> bands;
+      for (const auto& b : v) {
+        if (!b.is_object() || !b.contains("from") || !b.contains("to") || !b.contains("temperature") ||
+            !b["from"].is_number_integer() || !b["to"].is_number_integer() || !b["temperature"].is_number()) {
+          throw ModelError("header field 'temperature_bands': each band needs integer from/to and a temperature");
+        }
+        bands.push_back({b["from"].get<int>(), b["to"].get<int>(), b["temperature"].get<double>()});
+      }
+      return bands;
+    });
+    try {
+      info.calibration().validate();
+    } catch (const InvalidInput& e) {
+      fail(path, std::string("header field 'temperature_bands': ") + e.what());
+    }
+  }
   if (j.contains("metadata")) info.metadata = j["metadata"];
   return info;
 }
@@ -150,11 +169,18 @@ std::vector<std::pair<std::string, at::Tensor>> state_of(AgeNet& net) {
 
 }  // namespace
 
+AgeCalibration ModelInfo::calibration() const {
+  AgeCalibration c(temperature);
+  c.bands = temperature_bands;
+  return c;
+}
+
 void save_model_file(const fs::path& path, AgeNet& net, const ModelInfo& info) {
   nlohmann::json header = {{"config", info.config.to_json()},
                            {"preprocess", info.preprocess.to_json()},
                            {"temperature", info.temperature},
                            {"metadata", info.metadata}};
+  if (!info.temperature_bands.empty()) header["temperature_bands"] = info.calibration().to_json()["bands"];
   const std::string json_text = header.dump();
 
   c10::Dict<std::string, at::Tensor> dict;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "agegate/core/age_band.h"
 #include "agegate/core/error.h"
 
 namespace agegate {
@@ -110,4 +111,70 @@ double AgeDistribution::prob_under(double age) const {
   return std::min(below / total, 1.0);
 }
 
+namespace {
+
+template <typename T>
+double raw_mean(const T* logits, size_t k) {
+  return softmax(logits, k, 1.0).mean();
+}
+
+}  // namespace
+
+double AgeCalibration::band_centre(const Band& b) {
+  const int span = b.to - b.from + 1;
+  return span > 2 * kOpenEndedBandSpan ? b.from + kOpenEndedBandSpan / 2.0 : b.from + span / 2.0;
+}
+
+double AgeCalibration::temperature_for(double mean) const {
+  if (bands.empty()) return temperature;
+  if (mean <= band_centre(bands.front())) return bands.front().temperature;
+  for (size_t i = 1; i < bands.size(); ++i) {
+    const double c0 = band_centre(bands[i - 1]), c1 = band_centre(bands[i]);
+    if (mean <= c1) {
+      const double w = (mean - c0) / (c1 - c0);
+      return std::exp((1 - w) * std::log(bands[i - 1].temperature) + w * std::log(bands[i].temperature));
+    }
+  }
+  return bands.back().temperature;
+}
+
+double AgeCalibration::temperature_for(const float* logits, size_t k) const {
+  return bands.empty() ? temperature : temperature_for(raw_mean(logits, k));
+}
+
+double AgeCalibration::temperature_for(const double* logits, size_t k) const {
+  return bands.empty() ? temperature : temperature_for(raw_mean(logits, k));
+}
+
+AgeDistribution AgeCalibration::distribution(const float* logits, size_t k) const {
+  return softmax(logits, k, temperature_for(logits, k));
+}
+
+AgeDistribution AgeCalibration::distribution(const double* logits, size_t k) const {
+  return softmax(logits, k, temperature_for(logits, k));
+}
+
+nlohmann::json AgeCalibration::to_json() const {
+  nlohmann::json j = {{"temperature", temperature}};
+  if (!bands.empty()) {
+    j["bands"] = nlohmann::json::array();
+    for (const auto& b : bands) j["bands"].push_back({{"from", b.from}, {"to", b.to}, {"temperature", b.temperature}});
+  }
+  return j;
+}
+
+void AgeCalibration::validate() const {
+  auto bad_t = [](double t) { return !(std::isfinite(t) && t > 0); };
+  if (bad_t(temperature)) throw InvalidInput("calibration: temperature must be positive, got " + std::to_string(temperature));
+  for (size_t i = 0; i < bands.size(); ++i) {
+    const auto& b = bands[i];
+    const std::string where = "calibration band " + std::to_string(i) + " (" + std::to_string(b.from) + "-" +
+                              std::to_string(b.to) + ")";
+    if (bad_t(b.temperature)) throw InvalidInput(where + ": temperature must be positive");
+    if (b.from < 0 || b.to < b.from) throw InvalidInput(where + ": needs 0 <= from <= to");
+    if (i > 0 && b.from <= bands[i - 1].to) throw InvalidInput(where + ": overlaps or precedes the band before it");
+  }
+}
+
 }  // namespace agegate
+

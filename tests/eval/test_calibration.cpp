@@ -6,6 +6,7 @@
 
 #include <ATen/ops/from_blob.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -150,6 +151,101 @@ TEST(Calibration, MisuseIsRejected) {
   o.level = 1.5;
   EXPECT_THROW(calibrate(toy.logits, toy.ages, o), InvalidInput);
   EXPECT_THROW(mean_nll(toy.logits, toy.ages, 0.0), InvalidInput);
+}
+
+}  // namespace
+}  // namespace agegate
+
+namespace agegate {
+namespace {
+
+// An over-confident model whose real error grows with what it estimates,
+// as an age network's does: for an estimate m the real age is m + sd(m) *
+// noise, sd from 1.5 years at 0 to 9 at 80, while every distribution has the
+// same width 2 around m. One temperature cannot fit both ends.
+Toy age_dependent_toy(uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> estimate_of(1.0, 85.0);
+  std::normal_distribution<double> unit(0.0, 1.0);
+  std::vector<float> logits(static_cast<size_t>(kPhotos) * kAges);
+  std::vector<int64_t> ages(kPhotos);
+  for (int i = 0; i < kPhotos; ++i) {
+    const double centre = estimate_of(rng);
+    const double sd = 1.5 + 7.5 * centre / 80.0;
+    ages[i] = std::clamp<int64_t>(std::llround(std::floor(centre + sd * unit(rng))), 0, kAges - 1);
+    for (int a = 0; a < kAges; ++a) {
+      const double d = (a + 0.5 - centre) / 2.0;
+      logits[static_cast<size_t>(i) * kAges + a] = static_cast<float>(-0.5 * d * d);
+    }
+  }
+  Toy t;
+  t.logits = at::from_blob(logits.data(), {kPhotos, kAges}, at::TensorOptions().dtype(at::kFloat)).clone();
+  t.ages = at::from_blob(ages.data(), {kPhotos}, at::TensorOptions().dtype(at::kLong)).clone();
+  return t;
+}
+
+TEST(Calibration, PerBandTemperaturesRestoreCoverageInEveryBand) {
+  Toy toy = age_dependent_toy(/*seed=*/7);
+  CalibrationOptions o;
+  o.method = CalibrationMethod::kCoverage;  // the global T hits 90% overall
+  CalibrationReport global = calibrate(toy.logits, toy.ages, o);
+  EXPECT_NEAR(global.coverage_after.overall, 0.9, 0.01);
+  EXPECT_TRUE(global.bands.empty());
+  int outside = 0;
+  for (double c : global.coverage_after.by_band) outside += (c < 0.85 || c > 0.95);
+  EXPECT_GE(outside, 2) << "one T over-covers children and under-covers older adults";
+
+  o.per_band = true;
+  CalibrationReport banded = calibrate(toy.logits, toy.ages, o);
+  ASSERT_EQ(banded.bands.size(), 6u);
+  for (size_t b = 0; b < banded.coverage_after.by_band.size(); ++b) {
+    EXPECT_GE(banded.coverage_after.by_band[b], 0.85) << "band " << b;
+    EXPECT_LE(banded.coverage_after.by_band[b], 0.95) << "band " << b;
+  }
+  // Older estimates need warmer distributions.
+  EXPECT_LT(banded.bands.front().temperature, banded.bands.back().temperature);
+  EXPECT_EQ(banded.coverage_global.overall, global.coverage_after.overall);
+  // What the model file stores gives the same coverage when applied afresh.
+  CoverageReport again = interval_coverage(toy.logits, toy.ages, banded.calibration(), 0.9);
+  EXPECT_DOUBLE_EQ(again.overall, banded.coverage_after.overall);
+}
+
+TEST(Calibration, ABandWithTooFewPhotosKeepsTheGlobalTemperature) {
+  Toy toy = age_dependent_toy(/*seed=*/8);
+  CalibrationOptions o;
+  o.per_band = true;
+  o.min_band_count = kPhotos;  // no band has all the photos
+  CalibrationReport r = calibrate(toy.logits, toy.ages, o);
+  ASSERT_FALSE(r.bands.empty());
+  for (const auto& b : r.bands) EXPECT_EQ(b.temperature, r.temperature);
+}
+
+TEST(AgeCalibration, InterpolatesLogTBetweenBandCentresAndValidates) {
+  AgeCalibration c(2.0);
+  c.bands = {{0, 12, 0.5}, {13, 17, 2.0}, {60, 100, 3.0}};
+  EXPECT_DOUBLE_EQ(AgeCalibration::band_centre(c.bands[0]), 6.5);
+  EXPECT_DOUBLE_EQ(AgeCalibration::band_centre(c.bands[1]), 15.5);
+  EXPECT_DOUBLE_EQ(AgeCalibration::band_centre(c.bands[2]), 67.5) << "open-ended: from + 7.5";
+  EXPECT_DOUBLE_EQ(c.temperature_for(0.0), 0.5) << "flat before the first centre";
+  EXPECT_DOUBLE_EQ(c.temperature_for(6.5), 0.5);
+  EXPECT_NEAR(c.temperature_for(11.0), 1.0, 1e-12) << "halfway in log T between 0.5 and 2";
+  EXPECT_DOUBLE_EQ(c.temperature_for(15.5), 2.0);
+  EXPECT_DOUBLE_EQ(c.temperature_for(99.0), 3.0) << "flat after the last centre";
+  // Continuous across a band edge: 12.99 and 13.0 get nearly the same T.
+  EXPECT_NEAR(c.temperature_for(12.99), c.temperature_for(13.0), 0.01);
+  // A distribution centred on 70 gets the last band's T: its softmax is at T = 3.
+  std::vector<float> logits(101);
+  for (int a = 0; a < 101; ++a) logits[a] = static_cast<float>(-0.5 * (a - 70) * (a - 70) / 4.0);
+  AgeDistribution d = c.distribution(logits.data(), logits.size());
+  AgeDistribution at3 = AgeDistribution::from_logits(logits.data(), logits.size(), 3.0);
+  EXPECT_EQ(d.probs, at3.probs);
+  c.validate();
+  AgeCalibration overlap = c;
+  overlap.bands[1].from = 12;
+  EXPECT_THROW(overlap.validate(), InvalidInput);
+  AgeCalibration bad_t = c;
+  bad_t.bands[0].temperature = 0;
+  EXPECT_THROW(bad_t.validate(), InvalidInput);
 }
 
 }  // namespace

@@ -239,3 +239,58 @@ TEST(ModelFile, CarriesTheFaceCropGeometryAndDefaultsItForOlderFiles) {
 
 }  // namespace
 }  // namespace agegate
+
+namespace agegate {
+namespace {
+
+TEST(ModelFile, FaceResNetWithBandCalibrationAndFlipRoundTrips) {
+  ModelInfo info = sample_info("face_resnet");
+  info.preprocess.input_size = 112;
+  info.preprocess.flip_average = true;
+  info.preprocess.mean = {0.48f, 0.46f, 0.41f};
+  info.preprocess.std = {1.004f, 1.004f, 1.004f};
+  info.temperature_bands = {{0, 12, 0.8}, {13, 17, 1.3}, {60, 100, 1.9}};
+  info.metadata["pretrained_import"] = {{"source", "face_api_face_recognition"}, {"sha256", std::string(64, 'a')}};
+  AgeNet net(info.config);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->parameters()) p.uniform_(-0.1, 0.1);  // every parameter must travel
+  }
+  net->eval();
+  const fs::path path = testing::scratch_dir("face_resnet_rt") / "m.agm";
+  save_model_file(path, net, info);
+  LoadedModel loaded = load_model_file(path);
+  EXPECT_EQ(loaded.info.config.backbone, "face_resnet");
+  EXPECT_TRUE(loaded.info.preprocess.flip_average);
+  EXPECT_EQ(loaded.info.preprocess.std, info.preprocess.std);
+  ASSERT_EQ(loaded.info.temperature_bands.size(), 3u);
+  EXPECT_EQ(loaded.info.temperature_bands[1].from, 13);
+  EXPECT_EQ(loaded.info.temperature_bands[1].to, 17);
+  EXPECT_DOUBLE_EQ(loaded.info.temperature_bands[1].temperature, 1.3);
+  EXPECT_DOUBLE_EQ(loaded.info.calibration().temperature_for(15.5), 1.3);  // the 13-17 band's centre
+  EXPECT_DOUBLE_EQ(loaded.info.calibration().temperature_for(80.0), 1.9);
+  EXPECT_EQ(loaded.info.metadata["pretrained_import"]["source"], "face_api_face_recognition");
+  torch::NoGradGuard no_grad;
+  at::Tensor x = at::randn({2, 3, 112, 112});
+  EXPECT_TRUE(at::equal(net->forward(x), loaded.net->forward(x)));
+  // A file from before these fields: no bands, no flip.
+  ModelInfo old = sample_info("resnet18");
+  AgeNet old_net(old.config);
+  const fs::path old_path = testing::scratch_dir("face_resnet_rt_old") / "m.agm";
+  save_model_file(old_path, old_net, old);
+  ModelInfo back = read_model_info(old_path);
+  EXPECT_TRUE(back.temperature_bands.empty());
+  EXPECT_FALSE(back.preprocess.flip_average);
+}
+
+TEST(ModelFile, OverlappingTemperatureBandsAreRefusedNamingTheField) {
+  ModelInfo info = sample_info("resnet18");
+  info.temperature_bands = {{0, 20, 1.0}, {13, 30, 1.2}};
+  AgeNet net(info.config);
+  const fs::path path = testing::scratch_dir("bad_bands") / "m.agm";
+  save_model_file(path, net, info);
+  expect_error(path, "temperature_bands");
+}
+
+}  // namespace
+}  // namespace agegate

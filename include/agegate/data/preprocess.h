@@ -52,6 +52,11 @@ struct PreprocessSpec {
   // field existed read back the measured defaults, which is what they were
   // trained with (all training photos come from the same folder).
   CropGeometry face_crop;
+  // Test-time flip averaging: the logits are the mean of the network's on
+  // the photo and on its mirror image (AgeNetImpl::infer(), the one path
+  // of evaluate, predict and serve). Training never flips at inference.
+  // Files written before this field read back false.
+  bool flip_average = false;
 
   nlohmann::json to_json() const;
   static PreprocessSpec from_json(const nlohmann::json& j);  // throws ModelError on a bad field

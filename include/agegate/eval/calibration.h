@@ -33,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include "agegate/policy/age_distribution.h"
+
 namespace agegate {
 
 enum class CalibrationMethod { kAuto, kNll, kCoverage };
@@ -43,6 +45,15 @@ struct CalibrationOptions {
   double max_coverage_gap = 0.03;  // kAuto: refit for coverage when |coverage - level| exceeds this
   double min_temperature = 0.05;   // search range for T
   double max_temperature = 20.0;
+  // Per-band temperatures: after the global T, each report band of the raw
+  // estimate (0-12, 13-17, ...: the mean at T = 1) with at least
+  // min_band_count photos gets its own T, fitted so the interval's coverage
+  // over the photos estimated in that band is nearest `level` (a scan within
+  // 2x of the band's NLL-optimal T: coverage is not monotone in T for
+  // children, whose ages stop at 0); coverage_after reports it by the real
+  // age's band. A band with fewer photos keeps the global T.
+  bool per_band = false;
+  int64_t min_band_count = 40;
 };
 
 // Interval coverage (see coverage_of() in metrics.h) overall and per age band.
@@ -55,14 +66,18 @@ struct CoverageReport {
 };
 
 struct CalibrationReport {
-  double temperature = 1.0;      // the one to store
+  double temperature = 1.0;      // the one to store (the global one)
+  std::vector<AgeCalibration::Band> bands;  // per_band: one per report band (by raw estimate)
+  std::vector<int64_t> band_fit_counts;     // photos whose raw estimate is in each band
   double nll_temperature = 1.0;  // the NLL-optimal one (equal to temperature unless method is coverage)
   std::string method;            // "nll" or "coverage"
   int64_t count = 0;
   double nll_before = 0;  // mean NLL at T = 1, nats per photo
   double nll_after = 0;   // at `temperature`
   CoverageReport coverage_before;
-  CoverageReport coverage_after;
+  CoverageReport coverage_after;  // with the bands when fitted
+  CoverageReport coverage_global;  // with the global T alone
+  AgeCalibration calibration() const;
   nlohmann::json to_json() const;
 };
 
@@ -77,7 +92,9 @@ double mean_nll(const at::Tensor& logits, const at::Tensor& ages, double tempera
 // The T in [min_temperature, max_temperature] minimising mean_nll (golden
 // section on log T; the NLL is convex in 1/T, so it is unimodal in log T).
 double fit_temperature_nll(const at::Tensor& logits, const at::Tensor& ages, const CalibrationOptions& options = {});
-// Coverage of the central `level` interval of softmax(logits / T).
-CoverageReport interval_coverage(const at::Tensor& logits, const at::Tensor& ages, double temperature, double level);
+// Coverage of the central `level` interval of the calibrated distributions
+// (a double is a global T), overall and by the real age's band.
+CoverageReport interval_coverage(const at::Tensor& logits, const at::Tensor& ages, const AgeCalibration& calibration,
+                                 double level);
 
 }  // namespace agegate

@@ -31,11 +31,15 @@ struct RunModelOptions {
 ModelRun run_model(AgeNet& net, const PreprocessSpec& spec, const std::vector<LabelRow>& rows,
                    const RunModelOptions& options);
 
-// [N,K] logits -> distributions, softmax(logits / temperature).
-std::vector<AgeDistribution> to_distributions(const at::Tensor& logits, double temperature);
-std::vector<Prediction> to_predictions(const ModelRun& run, double temperature);
+// [N,K] logits -> distributions, softmax(logits / T) with T from the
+// calibration (a double converts to a global T).
+std::vector<AgeDistribution> to_distributions(const at::Tensor& logits, const AgeCalibration& calibration);
+std::vector<Prediction> to_predictions(const ModelRun& run, const AgeCalibration& calibration);
 
 // Normalises a prepared uint8 batch and runs the network: [N,3,S,S] uint8 -> [N,K] logits.
+// The one inference path of evaluate, predict, serve and calibration: with
+// spec.flip_average the logits are the mean of the network's on the batch
+// and on its mirror image (test-time flip averaging).
 at::Tensor forward_prepared(AgeNet& net, const PreprocessSpec& spec, const at::Tensor& batch_u8,
                             c10::Device device);
 

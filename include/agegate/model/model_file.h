@@ -11,6 +11,7 @@
 
 #include "agegate/data/preprocess.h"
 #include "agegate/model/age_net.h"
+#include "agegate/policy/age_distribution.h"
 
 namespace agegate {
 
@@ -20,6 +21,10 @@ struct ModelInfo {
   ModelConfig config;
   PreprocessSpec preprocess;
   double temperature = 1.0;  // calibration: probs = softmax(logits / temperature)
+  // Per-band temperatures by raw estimate (policy/age_distribution.h
+  // AgeCalibration); empty in files written before them: `temperature` for all.
+  std::vector<AgeCalibration::Band> temperature_bands;
+  AgeCalibration calibration() const;
   // Free-form facts: "data" (fingerprint, counts), "metrics", "calibration",
   // "training" (options, seed, git), "created".
   nlohmann::json metadata = nlohmann::json::object();

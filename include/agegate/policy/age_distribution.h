@@ -16,6 +16,8 @@
 //   quantile(), interval() and prob_under() are on the continuous real-age
 //   scale, because "under 18" means a real age below 18.
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <cstddef>
 #include <utility>
 #include <vector>
@@ -43,6 +45,40 @@ struct AgeDistribution {
   void validate() const;
 
   static constexpr double kSumTolerance = 1e-3;
+};
+
+// A model's calibration (eval/calibration.h fits it on validation photos):
+// probs = softmax(logits / T), where T is one global temperature or, when
+// `bands` is set, depends on the raw estimate m (the mean of softmax(logits)
+// at T = 1): each band's T holds at the band's centre (an open-ended last
+// band's centre is from + 7.5), log T is linear in m between centres and
+// flat beyond the first and last. A T per band keeps the interval's
+// coverage in every age band, where one T leaves children over-covered and
+// older adults under-covered; interpolating keeps P(under 18) continuous in
+// the estimate. Implicit from a double (a global T).
+struct AgeCalibration {
+  struct Band {
+    int from = 0;  // the band of raw estimates [from, to + 1) whose centre has `temperature`
+    int to = 0;
+    double temperature = 1.0;
+  };
+  static double band_centre(const Band& b);
+  double temperature = 1.0;
+  std::vector<Band> bands;
+
+  AgeCalibration() = default;
+  AgeCalibration(double global_temperature) : temperature(global_temperature) {}  // NOLINT: implicit on purpose
+  double temperature_for(double raw_mean) const;
+  // The temperature this row of logits gets.
+  double temperature_for(const float* logits, size_t k) const;
+  double temperature_for(const double* logits, size_t k) const;
+  AgeDistribution distribution(const float* logits, size_t k) const;
+  AgeDistribution distribution(const double* logits, size_t k) const;
+  // {"temperature": T} plus "bands": [{"from","to","temperature"}] when set.
+  nlohmann::json to_json() const;
+  // InvalidInput naming the field: a non-positive or non-finite T, bands
+  // out of order or overlapping.
+  void validate() const;
 };
 
 }  // namespace agegate
