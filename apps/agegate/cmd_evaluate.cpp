@@ -43,6 +43,9 @@ void add_options(CLI::App* cmd, EvaluateArgs& a) {
   cmd->add_option("--min-group-count", o.group_options.min_count,
                   "cells with fewer photos are shown as too few to measure")
       ->capture_default_str();
+  cmd->add_option("--ensemble", o.ensemble,
+                  "more model files: measure the equal-weight mixture of their calibrated distributions "
+                  "with --model's (an experiment; predict and serve run one model)");
   cmd->add_flag("--json", a.json, "print one JSON object instead of tables");
   cmd->add_flag("--strict", o.strict, "stop at the first bad CSV row");
   cmd->add_flag("--no-calibration", a.no_calibration, "use the raw distribution (temperature 1)");
@@ -54,7 +57,7 @@ void add_options(CLI::App* cmd, EvaluateArgs& a) {
 int run_evaluate(const EvaluateArgs& a) {
   EvaluateOptions o = a.options;
   o.calibrated = !a.no_calibration;
-  o.policy = a.policy.resolve();
+  o.policy = a.policy.resolve(o.model.empty() ? default_model_path() : o.model);
   EvaluationResult r = evaluate(o);
   nlohmann::json j = r.to_json();
   const nlohmann::json ran_with = run_metadata("evaluate", o.to_json(), 0);

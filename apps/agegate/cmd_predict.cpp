@@ -72,7 +72,7 @@ void print_row(const std::string& name, const PhotoResult& result, const std::st
 
 int run_predict(const PredictArgs& a) {
   PipelineOptions po = a.pipeline;
-  po.policy = a.policy.resolve();
+  po.policy = a.policy.resolve(po.model.empty() ? default_model_path() : po.model);
   po.detect = parse_detect_mode(a.detect);
   po.calibrated = !a.no_calibration;
   auto photos = expand_inputs(a.inputs);

@@ -80,7 +80,7 @@ void setup(CLI::App& app) {
   cmd->callback([a] {
     ServerOptions o = a->server;
     o.pipeline.detect = parse_detect_mode(a->detect);
-    o.pipeline.policy = a->policy.resolve();
+    o.pipeline.policy = a->policy.resolve(o.pipeline.model.empty() ? default_model_path() : o.pipeline.model);
     o.pipeline.calibrated = !a->no_calibration;
     install_interrupt_handler();
     install_reload_handler();

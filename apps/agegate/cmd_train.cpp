@@ -18,6 +18,7 @@ struct TrainArgs {
   TrainOptions options;  // every default lives there
   bool no_pretrained = false;
   bool no_report = false;
+  double augment_strength = 1.0;
   PolicyArgs policy;
 };
 
@@ -26,9 +27,11 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--data", o.data_dir, "folder with labels.csv and final_files/")
       ->default_str(default_data_dir().string());
   cmd->add_option("--out", o.out_dir, "run folder to create (or to continue with --resume)")->required();
-  cmd->add_option("--weights", o.weights_dir, "folder with mobilenet_quantized.pt")
+  cmd->add_option("--weights", o.weights_dir, "folder with mobilenet_quantized.pt and face_recognition/")
       ->default_str(default_weights_dir().string());
-  cmd->add_option("--backbone", o.backbone, "mobilenet_v2|resnet18|resnet34|resnet50")->capture_default_str();
+  cmd->add_option("--backbone", o.backbone,
+                  "mobilenet_v2 (ImageNet weights) | face_resnet (face-identity weights) | resnet18|resnet34|resnet50")
+      ->capture_default_str();
   cmd->add_flag("--no-pretrained", a.no_pretrained, "start from random weights");
   cmd->add_option("--input-size", o.input_size, "network input side in pixels")->capture_default_str();
   cmd->add_option("--epochs", o.epochs)->capture_default_str();
@@ -52,10 +55,20 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--max-minutes", o.max_minutes, "start no epoch past this wall time (0 = none)")->capture_default_str();
   cmd->add_option("--max-photos", o.max_photos, "use only the first N usable rows (0 = all)")->capture_default_str();
   cmd->add_flag("--strict", o.strict, "stop at the first bad CSV row");
+  cmd->add_option("--flip-average", o.flip_average,
+                  "test-time flip averaging: auto (on when it lowers validation MAE), on, off")
+      ->capture_default_str();
+  cmd->add_flag("!--no-per-band-calibration", o.per_band_calibration,
+                "one temperature for all ages instead of one per band of the estimate");
   CLI::Option* groups = cmd->add_option("--groups", o.groups,
                                         "demographics CSV for figures by group in run.json and the report "
                                         "[default: demographics.csv beside labels.csv when present]");
   cmd->add_flag("--no-groups", o.no_groups, "no figures by group")->excludes(groups);
+  cmd->add_option("--augment-strength", a.augment_strength,
+                  "scales every augmentation range (flip stays on; 1 = +-10 deg, +-10% scale, +-6% shift, "
+                  "+-20% brightness/contrast/saturation; 0 = flips only)")
+      ->check(CLI::Range(0.0, 3.0))
+      ->capture_default_str();
   cmd->add_flag("--resume", o.resume, "continue the run in --out from its checkpoint");
   cmd->add_flag("--no-report", a.no_report, "skip the HTML training report");
   a.policy.add_to(cmd);
@@ -64,6 +77,16 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
 int run_train(const TrainArgs& a) {
   TrainOptions opt = a.options;
   opt.pretrained = !a.no_pretrained;
+  {
+    const AugmentOptions d;
+    const float k = static_cast<float>(a.augment_strength);
+    opt.augment.max_rotate_deg = d.max_rotate_deg * k;
+    opt.augment.max_scale = d.max_scale * k;
+    opt.augment.max_shift = d.max_shift * k;
+    opt.augment.brightness = d.brightness * k;
+    opt.augment.contrast = d.contrast * k;
+    opt.augment.saturation = d.saturation * k;
+  }
   opt.policy = a.policy.resolve();
   install_interrupt_handler();
   TrainResult r = train(opt);

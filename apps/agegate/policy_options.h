@@ -1,11 +1,15 @@
 // Policy flags shared by evaluate, predict and serve: a JSON policy file and/or
-// individual flags (flags win over the file).
+// individual flags (flags win over the file). Without a file, the base is
+// the model's own default: the policy its training retuned on validation
+// (metadata "recommended_policy"), or Policy{} for a model without one.
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
+#include "agegate/model/model_file.h"
 #include "agegate/policy/policy.h"
 
 namespace agegate::cli {
@@ -20,18 +24,23 @@ struct PolicyArgs {
   void add_to(CLI::App* cmd) {
     cmd->add_option("--policy", file, "policy JSON file (legal_age, challenge_age, max_risk, interval_level)");
     cmd->add_option("--legal-age", legal_age, "legal age for alcohol (default 18)");
-    cmd->add_option("--challenge-age", challenge_age, "ask for ID below this estimate (default 25)");
-    cmd->add_option("--max-risk", max_risk, "largest accepted P(under legal age) (default 0.01)");
+    cmd->add_option("--challenge-age", challenge_age, "ask for ID below this estimate (default: the model's retuned policy, else 25)");
+    cmd->add_option("--max-risk", max_risk, "largest accepted P(under legal age) (default: the model's retuned policy, else 0.01)");
     cmd->add_option("--level", interval_level, "interval level (default 0.9)");
   }
-  Policy resolve() const {
-    Policy p = file.empty() ? Policy{} : Policy::from_file(file);
+  Policy resolve(const std::filesystem::path& model = {}) const {
+    Policy p = file.empty() ? model_default(model) : Policy::from_file(file);
     if (legal_age) p.legal_age = *legal_age;
     if (challenge_age) p.challenge_age = *challenge_age;
     if (max_risk) p.max_risk = *max_risk;
     if (interval_level) p.interval_level = *interval_level;
     p.validate();
     return p;
+  }
+  static Policy model_default(const std::filesystem::path& model) {
+    if (model.empty() || !std::filesystem::exists(model)) return Policy{};  // loading the model names the problem
+    const nlohmann::json& rec = read_model_info(model).metadata.value("recommended_policy", nlohmann::json(nullptr));
+    return rec.is_object() ? Policy::from_json(rec) : Policy{};
   }
 };
 

@@ -18,12 +18,13 @@ nlohmann::json Figures::to_json() const {
   nlohmann::json j = summary.to_json();
   j["policy_curve"] = curve_to_json(policy_curve);
   j["risk_curve"] = curve_to_json(risk_curve);
+  j["policy_tuning"] = tuning.to_json();
   return j;
 }
 
 Figures measure(const std::vector<Prediction>& predictions, const Policy& policy) {
   return {summarise(predictions, policy), agegate::policy_curve(predictions, policy),
-          agegate::risk_curve(predictions, policy)};
+          agegate::risk_curve(predictions, policy), tune_policy(score(predictions, policy), policy)};
 }
 
 ModelSplit model_split(const ModelInfo& info, std::vector<LabelRow> rows) {
@@ -47,7 +48,12 @@ nlohmann::json EvaluateOptions::to_json() const {
   return {{"model", model.string()},     {"data_dir", data_dir.string()}, {"split", split.string()}, {"part", part},
           {"strict", strict},            {"calibrated", calibrated},      {"batch_size", batch_size},
           {"workers", workers},          {"threads", threads},            {"policy", policy.to_json()},
-          {"groups", groups.string()},   {"no_groups", no_groups},        {"min_group_count", group_options.min_count}};
+          {"groups", groups.string()},   {"no_groups", no_groups},        {"min_group_count", group_options.min_count},
+          {"ensemble", [this] {
+             nlohmann::json e = nlohmann::json::array();
+             for (const auto& m : ensemble) e.push_back(m.string());
+             return e;
+           }()}};
 }
 
 nlohmann::json EvaluationResult::to_json() const {
@@ -55,6 +61,7 @@ nlohmann::json EvaluationResult::to_json() const {
   j["model"] = model.string();
   j["data_dir"] = data_dir.string();
   j["temperature"] = temperature;
+  j["calibration"] = calibration.to_json();
   j["skipped_rows"] = skipped_rows;
   j["unreadable_photos"] = unreadable_photos;
   j["coverage_uncalibrated"] = coverage_uncalibrated.to_json();
@@ -64,7 +71,7 @@ nlohmann::json EvaluationResult::to_json() const {
 
 std::string EvaluationResult::format_tables() const {
   std::string out = format_summary_table(figures.summary) + "\n" + format_curve_table(figures.policy_curve) + "\n" +
-                    format_curve_table(figures.risk_curve);
+                    format_curve_table(figures.risk_curve) + "\n" + format_tuning_table(figures.tuning);
   if (groups) {
     out += "\n" + groups->format_tables();
     for (const auto& c : groups->conclusions) out += "- " + c + "\n";
@@ -122,7 +129,27 @@ EvaluationResult evaluate(const EvaluateOptions& in) {
   r.model = o.model;
   r.data_dir = o.data_dir;
   r.temperature = o.calibrated ? model.info.temperature : 1.0;
-  r.predictions = to_predictions(run, r.temperature);
+  r.calibration = o.calibrated ? model.info.calibration() : AgeCalibration(1.0);
+  r.predictions = to_predictions(run, r.calibration);
+  for (const auto& extra : o.ensemble) {
+    LoadedModel other = load_model_file(extra);
+    ModelRun other_run = run_model(other.net, other.info.preprocess, labels.rows, ro);
+    if (other_run.file_names != run.file_names) {
+      throw InvalidInput("ensemble: " + extra.string() + " read other photos than " + o.model.string());
+    }
+    const auto dists = to_distributions(other_run.logits, o.calibrated ? other.info.calibration() : AgeCalibration(1.0));
+    for (size_t i = 0; i < dists.size(); ++i) {
+      auto& probs = r.predictions[i].dist.probs;
+      if (probs.size() != dists[i].probs.size()) throw InvalidInput("ensemble: " + extra.string() + " has another age range");
+      for (size_t a = 0; a < probs.size(); ++a) probs[a] += dists[i].probs[a];
+    }
+  }
+  if (!o.ensemble.empty()) {
+    const double n = static_cast<double>(o.ensemble.size() + 1);
+    for (auto& p : r.predictions) {
+      for (double& v : p.dist.probs) v /= n;
+    }
+  }
   r.figures = measure(r.predictions, o.policy);
   r.coverage_uncalibrated = interval_coverage(run.logits, run.ages, 1.0, o.policy.interval_level);
   r.skipped_rows = labels.problems.size();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "agegate/core/csv.h"
@@ -222,6 +223,59 @@ nlohmann::json curve_to_json(const std::vector<PolicyRates>& curve) {
   return rows;
 }
 
+PolicyTuning tune_policy(const std::vector<PredictionRow>& scored, const Policy& base, double max_minor_pass,
+                         int last_challenge_age, const std::vector<double>& risks) {
+  if (!(max_minor_pass >= 0 && max_minor_pass < 1)) throw InvalidInput("tune_policy: max_minor_pass must be in [0,1)");
+  base.validate();
+  PolicyTuning t;
+  t.max_minor_pass = max_minor_pass;
+  t.policy = base;
+  // PredictionRow's p_under_legal is at base.legal_age, so the legal age stays.
+  for (int c = base.legal_age; c <= std::max(last_challenge_age, base.legal_age); ++c) {
+    std::optional<PolicyRates> best_here;
+    for (double risk : risks) {
+      Policy p = base;
+      p.challenge_age = c;
+      p.max_risk = risk;
+      p.validate();
+      PolicyRates r = policy_rates(scored, p);
+      const double minors = r.minors_13_17_pass.count > 0 ? r.minors_13_17_pass.rate() : 0.0;
+      if (minors > max_minor_pass) continue;
+      // Lower risks come first: a later one must ask strictly fewer adults.
+      if (!best_here || r.adults_25plus_check.hits < best_here->adults_25plus_check.hits) best_here = r;
+    }
+    if (!best_here) {
+      PolicyRates none;
+      none.challenge_age = c;
+      none.max_risk = std::numeric_limits<double>::quiet_NaN();
+      t.frontier.push_back(none);
+      continue;
+    }
+    t.frontier.push_back(*best_here);
+    if (!t.found || best_here->adults_25plus_check.hits <= t.rates.adults_25plus_check.hits) {
+      t.found = true;
+      t.rates = *best_here;
+      t.policy.challenge_age = c;
+      t.policy.max_risk = best_here->max_risk;
+    }
+  }
+  return t;
+}
+
+nlohmann::json PolicyTuning::to_json() const {
+  nlohmann::json frontier_rows = nlohmann::json::array();
+  for (const auto& r : frontier) {
+    nlohmann::json row = curve_to_json({r})[0];
+    if (!std::isfinite(r.max_risk)) row["max_risk"] = nullptr;
+    frontier_rows.push_back(row);
+  }
+  return {{"found", found},
+          {"max_minor_pass", max_minor_pass},
+          {"policy", found ? policy.to_json() : nlohmann::json(nullptr)},
+          {"rates", found ? curve_to_json({rates})[0] : nlohmann::json(nullptr)},
+          {"frontier", frontier_rows}};
+}
+
 std::string format_summary_table(const EvalSummary& s) {
   std::ostringstream out;
   const std::string level = format_percent(s.policy.interval_level, 0);
@@ -249,6 +303,31 @@ std::string format_curve_table(const std::vector<PolicyRates>& curve) {
     out << pad(std::to_string(r.challenge_age), 11) << pad(format_percent(r.max_risk), 10)
         << pad(format_percent(r.minors_13_17_pass.rate()), 12)
         << pad(format_percent(r.under_legal_pass.rate()), 18) << format_percent(r.adults_25plus_check.rate()) << "\n";
+  }
+  return out.str();
+}
+
+std::string format_tuning_table(const PolicyTuning& t) {
+  std::ostringstream out;
+  out << "policy retuned on these photos (13-17 passing <= " << format_percent(t.max_minor_pass)
+      << ", fewest 25+ asked): ";
+  if (!t.found) {
+    out << "none on the grid meets the bound\n";
+    return out.str();
+  }
+  out << t.policy.describe() << ": 13-17 pass " << format_percent(t.rates.minors_13_17_pass.rate())
+      << ", 25+ asked " << format_percent(t.rates.adults_25plus_check.rate()) << "\n";
+  out << "trade-off (the lowest 25+ asked per challenge age within the bound):\n";
+  out << pad("challenge", 11) << pad("max risk", 10) << pad("13-17 pass", 12) << pad("under-legal pass", 18)
+      << "25+ checked\n";
+  for (const auto& r : t.frontier) {
+    if (!std::isfinite(r.max_risk)) {
+      out << pad(std::to_string(r.challenge_age), 11) << "none within the bound\n";
+      continue;
+    }
+    out << pad(std::to_string(r.challenge_age), 11) << pad(format_percent(r.max_risk), 10)
+        << pad(format_percent(r.minors_13_17_pass.rate()), 12) << pad(format_percent(r.under_legal_pass.rate()), 18)
+        << format_percent(r.adults_25plus_check.rate()) << "\n";
   }
   return out.str();
 }

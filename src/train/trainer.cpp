@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <tuple>
 
 #include "agegate/core/error.h"
 #include "agegate/core/fs.h"
@@ -28,8 +29,10 @@
 #include "agegate/eval/evaluate.h"
 #include "agegate/eval/run_model.h"
 #include "agegate/eval/groups.h"
+#include "agegate/eval/validation_fit.h"
 #include "agegate/model/imagenet_import.h"
 #include "agegate/model/model_file.h"
+#include "agegate/model/tfjs_import.h"
 #include "agegate/train/checkpoint.h"
 #include "agegate/train/schedule.h"
 #include "agegate/train/step.h"
@@ -55,7 +58,7 @@ class Trainer {
   void record_epoch(int epoch, const StepResult& totals, double train_seconds,
                     std::chrono::steady_clock::time_point start, double lr);
   TrainResult finish();
-  nlohmann::json measure_test(double temperature);
+  nlohmann::json measure_test(const AgeCalibration& calibration);
   // Figures by group of one part's predictions (null without a groups file).
   nlohmann::json measure_groups(const std::vector<Prediction>& predictions) const;
   double minutes_since_start() const;
@@ -80,6 +83,7 @@ class Trainer {
   double throughput_sum_ = 0;
   int throughput_n_ = 0;
   double last_epoch_minutes_ = 0;
+  Policy model_policy_;  // retuned on validation at the end
 };
 
 Trainer::Trainer(const TrainOptions& options) : opt_(options) {
@@ -148,12 +152,12 @@ void Trainer::build_model() {
   config_.backbone = opt_.backbone;
   net_ = AgeNet(config_);
   if (opt_.pretrained && !resuming_) {
-    if (opt_.backbone != "mobilenet_v2") {
-      log().warn("no ImageNet weights exist here for {}; it starts from random initialisation", opt_.backbone);
+    if (opt_.backbone == "mobilenet_v2") {
+      state_.import_info = import_mobilenet_v2_imagenet(net_->backbone(), opt_.weights_dir / kMobileNetFile).to_json();
+    } else if (opt_.backbone == "face_resnet") {
+      state_.import_info = import_face_resnet(net_->backbone(), opt_.weights_dir / kFaceResNetManifest).to_json();
     } else {
-      auto rep = import_mobilenet_v2_imagenet(net_->backbone(), opt_.weights_dir / kMobileNetFile);
-      state_.import_info = {{"file", rep.file}, {"sha256", rep.sha256}, {"convs", rep.convs}};
-      log().info("imported ImageNet MobileNetV2: {} convs from {} (sha256 {})", rep.convs, rep.file, rep.sha256);
+      log().warn("no pretrained weights exist here for {}; it starts from random initialisation", opt_.backbone);
     }
   }
   net_->to(device_);
@@ -166,6 +170,12 @@ void Trainer::build_model() {
   optimizer_.emplace(std::move(groups), AdamWOptions(opt_.lr));
   group_scale_ = {opt_.backbone_lr_scale, 1.0};
   step_.spec.input_size = opt_.input_size;
+  if (opt_.backbone == "face_resnet") {  // its pretraining's normalisation: (x - mean) / 256
+    for (int c = 0; c < 3; ++c) {
+      step_.spec.mean[c] = kFaceResNetMeanRgb[c] / 255.0f;
+      step_.spec.std[c] = kFaceResNetDivisor / 255.0f;
+    }
+  }
   step_.spec.validate();
   step_.augment = opt_.augment;
   step_.loss = opt_.loss;
@@ -251,23 +261,32 @@ void Trainer::record_epoch(int epoch, const StepResult& totals, double train_sec
 TrainResult Trainer::finish() {
   restore(*net_, state_.best_weights);
   clear_interrupt();
-  const at::Tensor logits = set_logits(net_, val_, step_.spec, device_, opt_.batch_size);
   const at::Tensor ages = val_.ages.round().to(at::kLong);
-  CalibrationOptions co;
-  co.level = opt_.policy.interval_level;
-  CalibrationReport cal = calibrate(logits, ages, co);
-  ModelRun val{logits, ages, val_.file_names, val_.skipped};
-  auto preds = to_predictions(val, cal.temperature);
-  const nlohmann::json metrics = measure(preds, opt_.policy).to_json();
+  ValidationFitOptions fo;
+  fo.flip_average = opt_.flip_average;
+  fo.per_band_calibration = opt_.per_band_calibration;
+  fo.policy = opt_.policy;
+  const ValidationFit fit = fit_on_validation(
+      [&](bool flip) {
+        step_.spec.flip_average = flip;
+        return set_logits(net_, val_, step_.spec, device_, opt_.batch_size);
+      },
+      ages, val_.file_names, fo);
+  step_.spec.flip_average = fit.flip_average;
+  // The policy retuned on validation becomes the model's default; the
+  // figures below (validation and held-out test) are under it.
+  model_policy_ = fit.policy;
+  const std::vector<Prediction>& preds = fit.predictions;
+  const CalibrationReport& cal = fit.calibration;
+  const nlohmann::json metrics = fit.figures.to_json();
   write_predictions_csv(run_ / "predictions_val.csv", preds, opt_.policy);
   const nlohmann::json val_groups = measure_groups(preds);
-  const nlohmann::json test_metrics = measure_test(cal.temperature);
+  const nlohmann::json test_metrics = measure_test(cal.calibration());
 
   net_->to(c10::kCPU);
   ModelInfo info;
   info.config = config_;
   info.preprocess = step_.spec;
-  info.temperature = cal.temperature;
   std::vector<LabelRow> all = split_.train;
   all.insert(all.end(), split_.val.begin(), split_.val.end());
   all.insert(all.end(), split_.test.begin(), split_.test.end());
@@ -278,10 +297,10 @@ TrainResult Trainer::finish() {
                 {"test_count", split_.test.size()}}},
       {"training", {{"options", opt_.to_json()}, {"seed", opt_.seed}, {"git", git_revision()},
                     {"best_epoch", state_.best_epoch}, {"epochs_run", state_.history.size()}}},
-      {"imagenet_import", state_.import_info},
-      {"calibration", cal.to_json()},
+      {"pretrained_import", state_.import_info},
       {"metrics", {{"validation", metrics}, {"test", test_metrics}}},
       {"version", agegate_version()}};
+  fit.apply_to(info);
   TrainResult result;
   result.model_path = run_ / kModelFile;
   save_model_file(result.model_path, net_, info);
@@ -306,7 +325,7 @@ TrainResult Trainer::finish() {
 
 // The final, calibrated model on the held-out test photos: the first and only
 // time they are read. null when the split has no test part.
-nlohmann::json Trainer::measure_test(double temperature) {
+nlohmann::json Trainer::measure_test(const AgeCalibration& calibration) {
   if (split_.test.empty()) return nullptr;
   LoaderOptions lo;
   lo.batch_size = opt_.batch_size;
@@ -315,9 +334,9 @@ nlohmann::json Trainer::measure_test(double temperature) {
   if (test.ages.numel() == 0) return nullptr;
   const at::Tensor logits = set_logits(net_, test, step_.spec, device_, opt_.batch_size);
   ModelRun run{logits, test.ages.round().to(at::kLong), test.file_names, test.skipped};
-  auto preds = to_predictions(run, temperature);
+  auto preds = to_predictions(run, calibration);
   write_predictions_csv(run_ / "predictions_test.csv", preds, opt_.policy);
-  nlohmann::json m = measure(preds, opt_.policy).to_json();
+  nlohmann::json m = measure(preds, model_policy_).to_json();
   log().info("held-out test: {} photos, MAE {:.3f}", preds.size(), m.value("mae", 0.0));
   test_groups_ = measure_groups(preds);
   return m;
@@ -325,7 +344,7 @@ nlohmann::json Trainer::measure_test(double temperature) {
 
 nlohmann::json Trainer::measure_groups(const std::vector<Prediction>& predictions) const {
   if (!groups_) return nullptr;
-  return group_figures(score(predictions, opt_.policy), *groups_, opt_.policy).to_json();
+  return group_figures(score(predictions, model_policy_), *groups_, model_policy_).to_json();
 }
 
 TrainResult Trainer::run() {
@@ -401,7 +420,8 @@ nlohmann::json TrainOptions::to_json() const {
           {"label_sigma", loss.sigma}, {"l1_weight", loss.l1_weight}, {"max_minutes", max_minutes},
           {"max_photos", max_photos}, {"strict", strict}, {"resume", resume},
           {"groups", groups.string()}, {"no_groups", no_groups},
-          {"augment", augment.to_json()}, {"policy", policy.to_json()}};
+          {"augment", augment.to_json()}, {"policy", policy.to_json()},
+          {"flip_average", flip_average}, {"per_band_calibration", per_band_calibration}};
 }
 
 void TrainOptions::validate() const {
@@ -422,11 +442,15 @@ void TrainOptions::validate() const {
     bad("--input-size", "must be in " + std::to_string(PreprocessSpec::kMinInputSize) + ".." +
                             std::to_string(PreprocessSpec::kMaxInputSize));
   }
+  if (backbone == "face_resnet" && input_size < kFaceResNetMinInput) {
+    bad("--input-size", "face_resnet needs at least " + std::to_string(kFaceResNetMinInput) + " (150 is what it was trained for)");
+  }
   loss.validate();
   if (patience < 1) bad("--patience", "must be at least 1");
   if (device != "auto" && device != "cpu" && device != "cuda") bad("--device", "auto, cpu or cuda");
   if (workers < 1) bad("--workers", "must be at least 1");
   policy.validate();
+  if (flip_average != "auto" && flip_average != "on" && flip_average != "off") bad("--flip-average", "auto, on or off");
 }
 
 TrainResult train(const TrainOptions& options) { return Trainer(options).run(); }

@@ -293,3 +293,68 @@ TEST(Metrics, RiskCurveTradesMinorsPassingAgainstAdultsAsked) {
 
 }  // namespace
 }  // namespace agegate
+
+namespace agegate {
+namespace {
+
+// Teens estimated 12..26 with a risk that falls as the estimate rises;
+// adults (30) estimated 18..42. The tuner must pick the grid point a brute
+// force picks: within the bound on 13-17 passing, the fewest adults asked.
+std::vector<PredictionRow> tuning_rows() {
+  std::vector<PredictionRow> rows;
+  for (int i = 0; i < 100; ++i) {
+    const double est = 12.0 + 14.0 * i / 99.0;
+    rows.push_back({"t" + std::to_string(i), 15, est, est - 5, est + 5, std::exp(-(est - 12.0) / 2.5)});
+  }
+  for (int i = 0; i < 300; ++i) {
+    const double est = 18.0 + 24.0 * i / 299.0;
+    rows.push_back({"a" + std::to_string(i), 30, est, est - 6, est + 6, std::exp(-(est - 12.0) / 2.5)});
+  }
+  return rows;
+}
+
+TEST(PolicyTuning, PicksTheFewestAdultsAskedWithinTheMinorBound) {
+  const auto rows = tuning_rows();
+  const Policy base;
+  const PolicyTuning t = tune_policy(rows, base, 0.01);
+  ASSERT_TRUE(t.found);
+  EXPECT_LE(t.rates.minors_13_17_pass.rate(), 0.01);
+  int64_t best = INT64_MAX;
+  for (int c = base.legal_age; c <= kDefaultCurveLastChallengeAge; ++c) {
+    for (double r : kTuningRisks) {
+      Policy p = base;
+      p.challenge_age = c;
+      p.max_risk = r;
+      const PolicyRates pr = policy_rates(rows, p);
+      if (pr.minors_13_17_pass.rate() <= 0.01) best = std::min(best, pr.adults_25plus_check.hits);
+    }
+  }
+  EXPECT_EQ(t.rates.adults_25plus_check.hits, best);
+  EXPECT_EQ(policy_rates(rows, t.policy).adults_25plus_check.hits, best) << "the policy reproduces its rates";
+  EXPECT_EQ(t.policy.legal_age, base.legal_age);
+  ASSERT_EQ(t.frontier.size(), static_cast<size_t>(kDefaultCurveLastChallengeAge - base.legal_age + 1));
+  // Challenge ages far above every teen's estimate keep teens out on their
+  // own, so asking fewer adults needs a looser risk there, never a stricter one.
+  EXPECT_TRUE(std::isfinite(t.frontier.back().max_risk));
+  // A looser bound never asks more adults.
+  const PolicyTuning loose = tune_policy(rows, base, 0.2);
+  EXPECT_LE(loose.rates.adults_25plus_check.hits, t.rates.adults_25plus_check.hits);
+  const std::string table = format_tuning_table(t);
+  EXPECT_NE(table.find(t.policy.describe()), std::string::npos) << table;
+  EXPECT_EQ(t.to_json()["policy"]["challenge_age"], t.policy.challenge_age);
+}
+
+TEST(PolicyTuning, SaysWhenNothingMeetsTheBound) {
+  std::vector<PredictionRow> rows;
+  // A teen estimated 60 with no risk passes under every grid policy.
+  rows.push_back({"t", 15, 60.0, 55, 65, 0.0});
+  rows.push_back({"a", 40, 40.0, 35, 45, 0.0});
+  const PolicyTuning t = tune_policy(rows, Policy{}, 0.01);
+  EXPECT_FALSE(t.found);
+  EXPECT_TRUE(t.to_json()["policy"].is_null());
+  EXPECT_NE(format_tuning_table(t).find("none on the grid"), std::string::npos);
+  EXPECT_THROW(tune_policy(rows, Policy{}, 1.5), InvalidInput);
+}
+
+}  // namespace
+}  // namespace agegate

@@ -82,6 +82,46 @@ TEST(EndToEnd, TrainingBeatsPredictingTheMeanAge) {
               test_ages.size());
 }
 
+// The face ResNet from its TF.js weights, end to end: the model file says
+// where its weights came from, carries the per-band calibration and the
+// flip choice, and evaluate and predict load it.
+TEST(EndToEnd, FaceResNetTrainsFromTheFaceIdentityWeights) {
+  fs::path data = testing::make_mini_dataset("face-resnet", 48);
+  fs::path run = testing::scratch_dir("face-resnet-run") / "r";
+  auto t = run_agegate("-q train --backbone face_resnet --epochs 2 --data " + data.string() + " --out " +
+                       run.string() + " --max-photos 48 --batch-size 8 --input-size 104 --no-report --workers 2 --seed 7");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const ModelInfo info = read_model_info(run / "model.agm");
+  EXPECT_EQ(info.config.backbone, "face_resnet");
+  const auto& imp = info.metadata["pretrained_import"];
+  EXPECT_EQ(imp["source"], "face_api_face_recognition");
+  EXPECT_EQ(imp["sha256"], "cbaffa501b0b9275a12b63357a6843e7e30c054e1c9151e1a5f879b26e32986b");
+  EXPECT_EQ(imp["data_sha256"], "b413e420d6840b2775fba32008db6f3cddb07d485967fb42cfcf379c16a8c589");
+  EXPECT_TRUE(imp["sha256_checked"].get<bool>());
+  // Its pretraining's normalisation, (x - mean) / 256.
+  EXPECT_NEAR(info.preprocess.mean[0], 122.782 / 255, 1e-6);
+  EXPECT_NEAR(info.preprocess.std[2], 256.0 / 255, 1e-6);
+  EXPECT_EQ(info.temperature_bands.size(), 6u);
+  const auto run_json = nlohmann::json::parse(read_file(run / "run.json"));
+  EXPECT_EQ(run_json["options"]["flip_average"], "auto");
+  auto e = run_agegate("-q evaluate --json --model " + (run / "model.agm").string() + " --data " + data.string() +
+                       " --split " + (run / "split.csv").string() + " --part val");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(nlohmann::json::parse(e.out)["calibration"]["bands"].size(), 6u);
+  // The policy retuned on validation is the model's default; flags still win.
+  const auto& rec = info.metadata["recommended_policy"];
+  ASSERT_TRUE(rec.is_object()) << info.metadata.dump();
+  auto p = run_agegate("-q predict --json --detect off --model " + (run / "model.agm").string() + " " +
+                       testing::real_photo(3).first.string());
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(nlohmann::json::parse(p.out)["policy"], rec);
+  auto flag = run_agegate("-q predict --json --detect off --challenge-age 30 --model " + (run / "model.agm").string() +
+                          " " + testing::real_photo(3).first.string());
+  ASSERT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_EQ(nlohmann::json::parse(flag.out)["policy"]["challenge_age"], 30);
+  EXPECT_EQ(nlohmann::json::parse(flag.out)["policy"]["max_risk"], rec["max_risk"]);
+}
+
 TEST(EndToEnd, TrainWritesModelThatEvaluateAndPredictLoad) {
   fs::path data = testing::make_mini_dataset("data", 48);
   fs::path run = testing::scratch_dir("run") / "r";

@@ -33,7 +33,10 @@ struct Figures {
   EvalSummary summary;
   std::vector<PolicyRates> policy_curve;  // rates by challenge age
   std::vector<PolicyRates> risk_curve;    // rates by maximum risk at the challenge age
-  nlohmann::json to_json() const;         // summary keys + "policy_curve" + "risk_curve"
+  // The policy retuned on these predictions (13-17 passing <= 1%, fewest 25+
+  // asked) and its frontier by challenge age: the trade-off curve.
+  PolicyTuning tuning;
+  nlohmann::json to_json() const;         // summary keys + "policy_curve" + "risk_curve" + "policy_tuning"
 };
 Figures measure(const std::vector<Prediction>& predictions, const Policy& policy);
 
@@ -66,13 +69,18 @@ struct EvaluateOptions {
   std::filesystem::path groups;
   bool no_groups = false;
   GroupOptions group_options;
+  // An ensemble, measured: these models' calibrated distributions are
+  // averaged with the main model's (an equal-weight mixture), photo by photo.
+  // Each model runs with its own preprocessing spec.
+  std::vector<std::filesystem::path> ensemble;
   nlohmann::json to_json() const;
 };
 
 struct EvaluationResult {
   std::filesystem::path model;
   std::filesystem::path data_dir;
-  double temperature = 1.0;              // the one applied
+  double temperature = 1.0;              // the global one applied
+  AgeCalibration calibration;            // all of it (per-band temperatures when the model has them)
   std::vector<Prediction> predictions;   // one per readable photo
   Figures figures;
   CoverageReport coverage_uncalibrated;  // at temperature 1, for comparison

@@ -124,9 +124,30 @@ std::vector<PolicyRates> risk_curve(const std::vector<Prediction>& predictions, 
                                     const std::vector<double>& risks = {0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5});
 nlohmann::json curve_to_json(const std::vector<PolicyRates>& curve);  // array of rows
 
+// Retuning the policy on validation predictions: every challenge age
+// legal_age..last_challenge_age with every max risk in `risks`; of those
+// that let at most `max_minor_pass` of the 13-17-year-olds through, the one
+// that asks the fewest people aged 25+ (ties: the higher challenge age, then
+// the lower risk, i.e. the stricter). The frontier has, per challenge age,
+// its best feasible risk (or none), the trade-off curve to print.
+struct PolicyTuning {
+  bool found = false;       // false: no policy on the grid met the bound
+  Policy policy;            // the chosen one (legal age and interval level as the base)
+  PolicyRates rates;        // its rates on the predictions it was tuned on
+  double max_minor_pass = 0;
+  std::vector<PolicyRates> frontier;
+  nlohmann::json to_json() const;
+};
+inline const std::vector<double> kTuningRisks = {0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5};
+PolicyTuning tune_policy(const std::vector<PredictionRow>& scored, const Policy& base, double max_minor_pass = 0.01,
+                         int last_challenge_age = kDefaultCurveLastChallengeAge,
+                         const std::vector<double>& risks = kTuningRisks);
+
 // Human-readable table for the evaluate command's stdout (policy in force first).
 std::string format_summary_table(const EvalSummary& summary);
 std::string format_curve_table(const std::vector<PolicyRates>& curve);
+// The tuning's choice and its frontier (one row per challenge age).
+std::string format_tuning_table(const PolicyTuning& tuning);
 
 // predictions.csv: header file_name,real_age,pred_age,low,high,p_under_legal
 // (interval at policy.interval_level, p_under_legal at policy.legal_age;

@@ -72,6 +72,10 @@ struct TrainOptions {
   bool resume = false;
   AugmentOptions augment;
   Policy policy;
+  // Test-time flip averaging (PreprocessSpec::flip_average): "auto" turns it
+  // on when it lowers the validation MAE; "on" / "off" force it.
+  std::string flip_average = "auto";
+  bool per_band_calibration = true;  // a temperature per band of the estimate (eval/calibration.h)
 
   nlohmann::json to_json() const;  // keys as the flags, e.g. "label_sigma", "input_size"
   void validate() const;  // throws InvalidInput naming the option

@@ -1,0 +1,53 @@
+// What a trained network learns from its validation photos, in one place for
+// the trainer's last step and `agegate calibrate`: whether test-time flip
+// averaging helps, the calibration (per-band temperatures), and the policy
+// retuned so at most 1% of 13-17-year-olds pass while the fewest people aged
+// 25+ are asked. The figures it returns are under that policy.
+//
+//   ValidationFit f = fit_on_validation([&](bool flip) { return logits(flip); }, ages, names, options);
+//   info.preprocess.flip_average = f.flip_average;
+//   f.apply_to(info);
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "agegate/eval/calibration.h"
+#include "agegate/eval/evaluate.h"
+#include "agegate/eval/metrics.h"
+
+namespace agegate {
+
+struct ModelInfo;
+
+struct ValidationFitOptions {
+  std::string flip_average = "auto";  // auto: on when it lowers the calibrated MAE; on; off
+  bool per_band_calibration = true;
+  Policy policy;                       // the base: legal age, interval level (and the fallback policy)
+  double max_minor_pass = 0.01;        // the retuning's bound on 13-17-year-olds passing
+  void validate() const;               // InvalidInput naming the option
+};
+
+struct ValidationFit {
+  bool flip_average = false;
+  double mae_without_flip = 0, mae_with_flip = 0;  // calibrated; NaN when not measured
+  CalibrationReport calibration;
+  std::vector<Prediction> predictions;  // calibrated validation predictions
+  PolicyTuning tuning;
+  Policy policy;     // the retuned one, or the base when none met the bound
+  Figures figures;   // under `policy`, with the tuning
+  // Writes flip_average, temperature, temperature_bands and the metadata keys
+  // "calibration", "recommended_policy" (null when no policy met the bound)
+  // and "flip_average_choice".
+  void apply_to(ModelInfo& info) const;
+};
+
+// logits_for(flip): the validation photos' raw logits [N,K] with or without
+// flip averaging; ages [N] int64; names [N].
+ValidationFit fit_on_validation(const std::function<at::Tensor(bool)>& logits_for, const at::Tensor& ages,
+                                const std::vector<std::string>& names, const ValidationFitOptions& options);
+
+}  // namespace agegate
