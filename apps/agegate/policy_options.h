@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "agegate/core/error.h"
 #include "agegate/model/model_file.h"
 #include "agegate/policy/policy.h"
 
@@ -38,8 +39,16 @@ struct PolicyArgs {
     return p;
   }
   static Policy model_default(const std::filesystem::path& model) {
-    if (model.empty() || !std::filesystem::exists(model)) return Policy{};  // loading the model names the problem
-    const nlohmann::json& rec = read_model_info(model).metadata.value("recommended_policy", nlohmann::json(nullptr));
+    // A missing or broken model file: loading it later names the problem, after
+    // the flags were checked.
+    if (model.empty() || !std::filesystem::exists(model)) return Policy{};
+    ModelInfo info;
+    try {
+      info = read_model_info(model);
+    } catch (const Error&) {
+      return Policy{};
+    }
+    const nlohmann::json rec = info.metadata.value("recommended_policy", nlohmann::json(nullptr));
     return rec.is_object() ? Policy::from_json(rec) : Policy{};
   }
 };

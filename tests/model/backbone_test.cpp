@@ -29,14 +29,15 @@ int64_t count_params(torch::nn::Module& m) {
 TEST(Backbone, EachNameGivesPooledFeaturesOfItsWidth) {
   torch::NoGradGuard no_grad;
   const std::map<std::string, int64_t> widths = {
-      {"mobilenet_v2", 1280}, {"resnet18", 512}, {"resnet34", 512}, {"resnet50", 2048}};
+      {"mobilenet_v2", 1280}, {"face_resnet", 256}, {"resnet18", 512}, {"resnet34", 512}, {"resnet50", 2048}};
   ASSERT_EQ(backbone_names().size(), widths.size());
   for (const auto& name : backbone_names()) {
     auto net = make_backbone(name);
     net->eval();
     EXPECT_EQ(net->name(), name);
     EXPECT_EQ(net->feature_dim(), widths.at(name)) << name;
-    at::Tensor x = at::randn({2, 3, 64, 64});
+    const int64_t side = name == "face_resnet" ? kFaceResNetMinInput : 64;  // its four stride-2 blocks need more
+    at::Tensor x = at::randn({2, 3, side, side});
     at::Tensor y = net->forward(x);
     EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, widths.at(name)})) << name;
     EXPECT_TRUE(y.isfinite().all().item<bool>()) << name;
