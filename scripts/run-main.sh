@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine: install, build, train with the
-# shipped model's CPU configuration (about 30 minutes on 2 cores) on ../shared/data/faces, then evaluate and
+# shipped model's CPU configuration (the face ResNet, 16 epochs: about 20
+# minutes on 2 free cores) on ../shared/data/faces, then evaluate and
 # predict with the model it made.
 #   scripts/run-main.sh [RUN_DIR]     (default runs/main)
 set -euo pipefail
