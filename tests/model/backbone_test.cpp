@@ -45,7 +45,10 @@ TEST(Backbone, EachNameGivesPooledFeaturesOfItsWidth) {
     // float summation order), not just the same shape.
     at::Tensor y_cl = net->forward(x.contiguous(at::MemoryFormat::ChannelsLast));
     EXPECT_EQ(y_cl.sizes(), y.sizes());
-    EXPECT_TRUE(at::allclose(y_cl, y, /*rtol=*/1e-4, /*atol=*/1e-5)) << name << ": max diff "
+    // Float summation order: the absolute slack grows with the features' scale
+    // (the face ResNet without its weights has no batch-norm to keep it near 1).
+    const double scale = std::max(1.0, y.abs().max().item<double>());
+    EXPECT_TRUE(at::allclose(y_cl, y, /*rtol=*/1e-4, /*atol=*/1e-5 * scale)) << name << ": scale " << scale << ", max diff "
                                                                     << (y_cl - y).abs().max().item<float>();
   }
 }

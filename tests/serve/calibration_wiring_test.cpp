@@ -6,8 +6,10 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 
+#include "agegate/core/age_band.h"
 #include "agegate/core/fs.h"
 #include "agegate/core/run_info.h"
 #include "agegate/data/image.h"
@@ -27,8 +29,9 @@ constexpr double kLevel = 0.9;  // the default policy's interval level
 constexpr double kWarm = 3.0;   // a temperature far from any fitted one
 
 struct Models {
-  fs::path cold;  // T = 1
-  fs::path warm;  // T = kWarm
+  fs::path cold;    // T = 1
+  fs::path warm;    // T = kWarm
+  fs::path banded;  // global T = 1, every band's T = kWarm
 };
 
 const Models& models() {
@@ -36,11 +39,17 @@ const Models& models() {
     fs::path dir = fs::path(AGEGATE_TEST_BINARY_DIR) / "test-scratch" / "calibration-wiring";
     fs::create_directories(dir);
     LoadedModel base = load_model_file(default_model_path());
-    Models out{dir / "t1.agm", dir / "t3.agm"};
+    Models out{dir / "t1.agm", dir / "t3.agm", dir / "bands3.agm"};
+    base.info.temperature_bands.clear();  // one global T: the files differ only in it
     base.info.temperature = 1.0;
     save_model_file(out.cold, base.net, base.info);
     base.info.temperature = kWarm;
     save_model_file(out.warm, base.net, base.info);
+    // Per-band temperatures win over the global one: every band at kWarm,
+    // the global T at 1.
+    base.info.temperature = 1.0;
+    for (const auto& b : report_age_bands()) base.info.temperature_bands.push_back({b.low, std::min(b.high, 100), kWarm});
+    save_model_file(out.banded, base.net, base.info);
     return out;
   }();
   return m;
@@ -68,6 +77,10 @@ TEST(CalibrationWiring, TheLibraryAppliesTheStoredTemperature) {
   auto raw = library_interval(models().warm, photo, /*calibrated=*/false);
   EXPECT_NEAR(raw.first, cold.first, 1e-6);
   EXPECT_NEAR(raw.second, cold.second, 1e-6);
+  // The band temperatures are applied, not the global one beside them.
+  auto banded = library_interval(models().banded, photo);
+  EXPECT_NEAR(banded.first, warm.first, 1e-6);
+  EXPECT_NEAR(banded.second, warm.second, 1e-6);
 }
 
 TEST(CalibrationWiring, PredictAppliesItAndNoCalibrationDoesNot) {
