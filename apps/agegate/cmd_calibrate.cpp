@@ -4,7 +4,6 @@
 // weights. For a model trained before these existed, or to retune for
 // another bound on minors passing. eval/validation_fit.h does the work.
 #include <cstdio>
-#include <optional>
 
 #include "agegate/core/error.h"
 #include "agegate/core/log.h"
@@ -12,9 +11,10 @@
 #include "agegate/core/time.h"
 #include "agegate/data/labels.h"
 #include "agegate/eval/evaluate.h"
-#include "agegate/eval/run_model.h"
+#include "agegate/data/loader.h"
 #include "agegate/eval/validation_fit.h"
 #include "agegate/model/model_file.h"
+#include "agegate/train/step.h"
 #include "command.h"
 #include "policy_options.h"
 
@@ -51,25 +51,20 @@ int run_calibrate(CalibrateArgs a) {
   }
   const std::vector<LabelRow>& val = ms.split.val;
   log().info("{}: refitting on its {} validation photos", a.model.string(), val.size());
-  RunModelOptions ro;
-  ro.batch_size = a.batch_size;
-  ro.workers = a.workers;
-  std::optional<ModelRun> runs[2];  // without and with flip averaging, each read once
-  auto run_for = [&](bool flip) -> const ModelRun& {
-    if (!runs[flip]) {
-      PreprocessSpec spec = model.info.preprocess;
-      spec.flip_average = flip;
-      runs[flip] = run_model(model.net, spec, val, ro);
-      if (runs[!flip] && runs[!flip]->file_names != runs[flip]->file_names) {
-        throw IoError("the validation photos changed between two passes over them");
-      }
-    }
-    return *runs[flip];
-  };
-  const ModelRun& first = run_for(a.fit.flip_average == "on");
-  if (first.file_names.empty()) throw InvalidInput("no readable validation photo in " + a.data.string());
-  const ValidationFit fit = fit_on_validation([&](bool flip) { return run_for(flip).logits; }, first.ages,
-                                              first.file_names, a.fit);
+  // Decoded and prepared once; both passes (with and without flip averaging)
+  // run over the same tensors, as in the trainer's last step.
+  LoaderOptions lo;
+  lo.batch_size = a.batch_size;
+  lo.workers = a.workers;
+  const PreparedSet set = load_prepared_set(val, model.info.preprocess, lo);
+  if (set.file_names.empty()) throw InvalidInput("no readable validation photo in " + a.data.string());
+  const ValidationFit fit = fit_on_validation(
+      [&](bool flip) {
+        PreprocessSpec spec = model.info.preprocess;
+        spec.flip_average = flip;
+        return set_logits(model.net, set, spec, c10::kCPU, a.batch_size);
+      },
+      set.ages.round().to(at::kLong), set.file_names, a.fit);
   ModelInfo info = model.info;
   fit.apply_to(info);
   info.metadata["metrics"]["validation"] = fit.figures.to_json();

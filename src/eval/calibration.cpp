@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "agegate/core/error.h"
@@ -149,12 +150,14 @@ constexpr double kBandRange = 2.0;
 constexpr int kBandSteps = 121;
 constexpr int kInterpolationRounds = 3;
 
-double fit_band_coverage(const Table& t, const CalibrationOptions& o) {
-  const double centre = fit_nll(t, o);
-  double best_t = centre, best_gap = std::abs(coverage(t, centre, o.level).overall - o.level);
+// The temperature within a factor kBandRange of `centre` whose coverage is
+// nearest `level` (the nearest to `centre` among equals); coverage_at(T) is
+// the coverage the caller measures with T in place.
+double scan_for_coverage(double centre, double level, const std::function<double(double)>& coverage_at) {
+  double best_t = centre, best_gap = std::abs(coverage_at(centre) - level);
   for (int i = 0; i < kBandSteps; ++i) {
     const double temp = centre * std::exp(std::log(kBandRange) * (2.0 * i / (kBandSteps - 1) - 1.0));
-    const double gap = std::abs(coverage(t, temp, o.level).overall - o.level);
+    const double gap = std::abs(coverage_at(temp) - level);
     if (gap < best_gap - 1e-12 ||
         (std::abs(gap - best_gap) <= 1e-12 && std::abs(std::log(temp / centre)) < std::abs(std::log(best_t / centre)))) {
       best_gap = gap;
@@ -164,10 +167,14 @@ double fit_band_coverage(const Table& t, const CalibrationOptions& o) {
   return best_t;
 }
 
+double fit_band_coverage(const Table& t, const CalibrationOptions& o) {
+  return scan_for_coverage(fit_nll(t, o), o.level, [&](double temp) { return coverage(t, temp, o.level).overall; });
+}
+
 // Per-band temperatures (see CalibrationOptions::per_band): what the model
 // knows at the till is its raw estimate, so each band of it gets the T that
 // makes the interval hold `level` of the photos estimated in that band
-// (bisection, as the global coverage fit). Coverage by the real age's band,
+// (fit_band_coverage). Coverage by the real age's band,
 // the promise, follows where the estimate's bands are mostly right; the
 // report measures it. A band with too few photos keeps the global T.
 void fit_band_temperatures(const Table& t, const CalibrationOptions& o, CalibrationReport& r) {
@@ -203,16 +210,10 @@ void fit_band_temperatures(const Table& t, const CalibrationOptions& o, Calibrat
   for (int round = 0; round < kInterpolationRounds; ++round) {
     for (size_t b = 0; b < cal.bands.size(); ++b) {
       if (subsets[b].rows < o.min_band_count) continue;
-      const double centre = cal.bands[b].temperature;
-      double best_t = centre, best_gap = std::abs(coverage(subsets[b], cal, o.level).overall - o.level);
-      for (int i = 0; i < kBandSteps; ++i) {
-        cal.bands[b].temperature = centre * std::exp(std::log(kBandRange) * (2.0 * i / (kBandSteps - 1) - 1.0));
-        const double gap = std::abs(coverage(subsets[b], cal, o.level).overall - o.level);
-        if (gap < best_gap - 1e-12) {
-          best_gap = gap;
-          best_t = cal.bands[b].temperature;
-        }
-      }
+      const double best_t = scan_for_coverage(cal.bands[b].temperature, o.level, [&](double temp) {
+        cal.bands[b].temperature = temp;
+        return coverage(subsets[b], cal, o.level).overall;
+      });
       cal.bands[b].temperature = best_t;
     }
   }

@@ -26,6 +26,13 @@ struct Toy {
   at::Tensor ages;    // [N] int64
 };
 
+Toy to_toy(std::vector<float>& logits, std::vector<int64_t>& ages) {
+  Toy t;
+  t.logits = at::from_blob(logits.data(), {kPhotos, kAges}, at::TensorOptions().dtype(at::kFloat)).clone();
+  t.ages = at::from_blob(ages.data(), {kPhotos}, at::TensorOptions().dtype(at::kLong)).clone();
+  return t;
+}
+
 // Errors are Gaussian (sd 5) or, with `uniform_error`, uniform on +-10 (sd
 // 5.8): a shape temperature scaling cannot match, whose NLL-optimal
 // Gaussian gives a 90% interval that holds about 95%.
@@ -45,10 +52,7 @@ Toy gaussian_toy(double width, uint32_t seed, bool uniform_error = false) {
       logits[static_cast<size_t>(i) * kAges + a] = static_cast<float>(-0.5 * d * d);
     }
   }
-  Toy t;
-  t.logits = at::from_blob(logits.data(), {kPhotos, kAges}, at::TensorOptions().dtype(at::kFloat)).clone();
-  t.ages = at::from_blob(ages.data(), {kPhotos}, at::TensorOptions().dtype(at::kLong)).clone();
-  return t;
+  return to_toy(logits, ages);
 }
 
 TEST(Calibration, OverConfidentModelIsWarmed) {
@@ -178,10 +182,7 @@ Toy age_dependent_toy(uint32_t seed) {
       logits[static_cast<size_t>(i) * kAges + a] = static_cast<float>(-0.5 * d * d);
     }
   }
-  Toy t;
-  t.logits = at::from_blob(logits.data(), {kPhotos, kAges}, at::TensorOptions().dtype(at::kFloat)).clone();
-  t.ages = at::from_blob(ages.data(), {kPhotos}, at::TensorOptions().dtype(at::kLong)).clone();
-  return t;
+  return to_toy(logits, ages);
 }
 
 TEST(Calibration, PerBandTemperaturesRestoreCoverageInEveryBand) {
