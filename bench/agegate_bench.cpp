@@ -3,7 +3,8 @@
 //   loader:    800 real photos at 160 px, 2 worker threads vs the same decode + prepare on one thread
 //   inference: MobileNetV2 (shipped arch)  vs ResNet-18 and ResNet-50 (the study's family), batch 1
 //   training:  MobileNetV2 step            vs ResNet-18 step, batch 32: the trainer's own
-//              train_step() (augment, normalise, forward, loss, backward, AdamW step)
+//              train_step() (augment, normalise, forward, loss, backward, AdamW step);
+//              face ResNet step at 150 px, batch 64, channels-last vs NCHW
 // Run: build/bench/agegate_bench [--benchmark_filter=...]; AGEGATE_BENCH_SIZE sets the input side (default 128);
 // AGEGATE_MALLOC=default keeps glibc's malloc thresholds (the reference for core/allocator.h).
 #include <ATen/ATen.h>
@@ -128,16 +129,18 @@ BENCHMARK(BM_InferMobileNetV2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_InferResNet18Reference)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_InferResNet50Reference)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-void bench_train_step(benchmark::State& state, const char* backbone) {
-  constexpr int kBatch = 32;
+void bench_train_step(benchmark::State& state, const char* backbone, int side = input_size(), int kBatch = 32,
+                      bool channels_last = false) {
   ModelConfig c;
   c.backbone = backbone;
   AgeNet net(c);
+  if (channels_last) to_channels_last(net);
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-4));
   StepOptions so;
-  so.spec.input_size = input_size();
+  so.spec.input_size = side;
+  so.channels_last = channels_last;
   Batch batch;
-  batch.images = at::randint(0, 256, {kBatch, 3, input_size(), input_size()}, at::kByte);
+  batch.images = at::randint(0, 256, {kBatch, 3, side, side}, at::kByte);
   batch.ages = at::randint(0, c.num_ages, {kBatch}, at::kFloat);
   train_step(net, opt, batch, so);
   for (auto _ : state) benchmark::DoNotOptimize(train_step(net, opt, batch, so));
@@ -147,6 +150,17 @@ void BM_TrainStepMobileNetV2(benchmark::State& s) { bench_train_step(s, "mobilen
 void BM_TrainStepResNet18Reference(benchmark::State& s) { bench_train_step(s, "resnet18"); }
 BENCHMARK(BM_TrainStepMobileNetV2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5);
 BENCHMARK(BM_TrainStepResNet18Reference)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5);
+// The shipped recipe's step (face ResNet, 150 px, batch 64): channels-last (the trainer's default) against
+// the contiguous NCHW layout (train --no-channels-last).
+constexpr int kFaceSide = 150, kFaceBatch = 64;
+void BM_TrainStepFaceResNetChannelsLast(benchmark::State& s) {
+  bench_train_step(s, "face_resnet", kFaceSide, kFaceBatch, /*channels_last=*/true);
+}
+void BM_TrainStepFaceResNetNchwReference(benchmark::State& s) {
+  bench_train_step(s, "face_resnet", kFaceSide, kFaceBatch, /*channels_last=*/false);
+}
+BENCHMARK(BM_TrainStepFaceResNetChannelsLast)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(10);
+BENCHMARK(BM_TrainStepFaceResNetNchwReference)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(10);
 
 }  // namespace
 

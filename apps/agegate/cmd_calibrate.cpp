@@ -96,7 +96,7 @@ AGEGATE_COMMAND(25, [](CLI::App& app) {
   cmd->add_option("--model", a->model, "model file (.agm)")->default_str(default_model_path().string());
   cmd->add_option("--data", a->data, "the folder it was trained on")->default_str(default_data_dir().string());
   cmd->add_option("--out", a->out, "new model file to write")->required();
-  cmd->add_option("--flip-average", a->fit.flip_average, "auto (on when it lowers validation MAE), on, off")
+  cmd->add_option("--flip-average", a->fit.flip_average, "the new file's default inference (both are fitted and stored): off (one pass), on (flip averaging), auto (the lower validation MAE)")
       ->capture_default_str();
   cmd->add_flag("!--no-per-band-calibration", a->fit.per_band_calibration, "one temperature for all ages");
   cmd->add_option("--max-minor-pass", a->fit.max_minor_pass,

@@ -22,6 +22,7 @@ struct EvaluateArgs {
   bool json = false;
   bool no_calibration = false;
   PolicyArgs policy;
+  FlipArg flip;
 };
 
 void add_options(CLI::App* cmd, EvaluateArgs& a) {
@@ -52,12 +53,14 @@ void add_options(CLI::App* cmd, EvaluateArgs& a) {
   cmd->add_option("--batch-size", o.batch_size)->capture_default_str();
   cmd->add_option("--workers", o.workers, "decoding threads")->capture_default_str();
   a.policy.add_to(cmd);
+  a.flip.add_to(cmd);
 }
 
 int run_evaluate(const EvaluateArgs& a) {
   EvaluateOptions o = a.options;
   o.calibrated = !a.no_calibration;
-  o.policy = a.policy.resolve(o.model.empty() ? default_model_path() : o.model);
+  o.flip_average = a.flip.get();
+  o.policy = a.policy.resolve(o.model.empty() ? default_model_path() : o.model, o.flip_average);
   EvaluationResult r = evaluate(o);
   nlohmann::json j = r.to_json();
   const nlohmann::json ran_with = run_metadata("evaluate", o.to_json(), 0);

@@ -25,6 +25,7 @@ struct PredictArgs {
   bool json = false;
   bool no_calibration = false;
   PolicyArgs policy;
+  FlipArg flip;
 };
 
 bool is_photo(const fs::path& p) {
@@ -72,7 +73,8 @@ void print_row(const std::string& name, const PhotoResult& result, const std::st
 
 int run_predict(const PredictArgs& a) {
   PipelineOptions po = a.pipeline;
-  po.policy = a.policy.resolve(po.model.empty() ? default_model_path() : po.model);
+  po.flip_average = a.flip.get();
+  po.policy = a.policy.resolve(po.model.empty() ? default_model_path() : po.model, po.flip_average);
   po.detect = parse_detect_mode(a.detect);
   po.calibrated = !a.no_calibration;
   auto photos = expand_inputs(a.inputs);
@@ -126,6 +128,7 @@ AGEGATE_COMMAND(30, [](CLI::App& app) {
   cmd->add_flag("--json", a->json, "print JSON instead of a table");
   cmd->add_flag("--no-calibration", a->no_calibration, "use the raw distribution (temperature 1)");
   a->policy.add_to(cmd);
+  a->flip.add_to(cmd);
   cmd->callback([a] { set_exit_code(run_predict(*a)); });
 });
 

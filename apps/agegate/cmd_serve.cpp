@@ -20,6 +20,7 @@ struct ServeArgs {
   bool no_calibration = false;
   int test_delay_ms = 0;  // hidden: each estimation sleeps first (process-level drain tests)
   PolicyArgs policy;
+  FlipArg flip;
 };
 
 void setup(CLI::App& app) {
@@ -75,12 +76,15 @@ void setup(CLI::App& app) {
   cmd->add_option("--detect", a->detect, "auto|on|off: find faces in raw camera photos")->capture_default_str();
   cmd->add_flag("--no-calibration", a->no_calibration, "use the raw distribution (temperature 1)");
   a->policy.add_to(cmd);
+  a->flip.add_to(cmd);
   cmd->add_option("--test-delay-ms", a->test_delay_ms, "tests only: slow every estimation down")->group("");
   cmd->add_flag("--reference-path", o.reference_path, "benchmarks only: the service before the speed work")->group("");
   cmd->callback([a] {
     ServerOptions o = a->server;
     o.pipeline.detect = parse_detect_mode(a->detect);
-    o.pipeline.policy = a->policy.resolve(o.pipeline.model.empty() ? default_model_path() : o.pipeline.model);
+    o.pipeline.flip_average = a->flip.get();
+    o.pipeline.policy = a->policy.resolve(o.pipeline.model.empty() ? default_model_path() : o.pipeline.model,
+                                          o.pipeline.flip_average);
     o.pipeline.calibrated = !a->no_calibration;
     install_interrupt_handler();
     install_reload_handler();

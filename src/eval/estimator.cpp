@@ -22,15 +22,10 @@ struct Estimator::Impl {
 
 Estimator::Estimator(const std::filesystem::path& model_file, EstimatorOptions options)
     : impl_(std::make_unique<Impl>()) {
-  impl_->model = load_model_file(model_file);
+  impl_->model = load_model_file(model_file, options.flip_average);
   impl_->model.net->eval();
   impl_->options = options;
-  if (options.channels_last) {
-    at::NoGradGuard no_grad;
-    for (at::Tensor& p : impl_->model.net->parameters()) {
-      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
-    }
-  }
+  if (options.channels_last) to_channels_last(impl_->model.net);
   at::set_num_threads(options.threads > 0 ? options.threads : default_thread_count());
 }
 

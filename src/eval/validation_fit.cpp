@@ -27,52 +27,57 @@ ValidationFit fit_on_validation(const std::function<at::Tensor(bool)>& logits_fo
   CalibrationOptions co;
   co.level = o.policy.interval_level;
   co.per_band = o.per_band_calibration;
-  struct Candidate {
-    CalibrationReport cal;
-    std::vector<Prediction> preds;
-    double mae = 0;
-  };
-  auto candidate = [&](bool flip) {
-    Candidate c;
+  auto fit_variant = [&](bool flip) {
+    VariantFit v;
+    v.flip_average = flip;
     const at::Tensor logits = logits_for(flip);
-    c.cal = calibrate(logits, ages, co);
-    c.preds = to_predictions(ModelRun{logits, ages, names, {}}, c.cal.calibration());
-    c.mae = summarise(c.preds, o.policy).mae;
-    return c;
+    v.calibration = calibrate(logits, ages, co);
+    v.predictions = to_predictions(ModelRun{logits, ages, names, {}}, v.calibration.calibration());
+    v.mae = summarise(v.predictions, o.policy).mae;
+    v.tuning = tune_policy(score(v.predictions, o.policy), o.policy, o.max_minor_pass);
+    v.policy = v.tuning.found ? v.tuning.policy : o.policy;
+    const char* name = flip ? "with flip averaging" : "one pass";
+    if (v.tuning.found) {
+      log().info("{}: calibrated validation MAE {:.3f}; policy retuned: {} (13-17 pass {:.1f}%, 25+ asked {:.1f}%)",
+                 name, v.mae, v.policy.describe(), 100 * v.tuning.rates.minors_13_17_pass.rate(),
+                 100 * v.tuning.rates.adults_25plus_check.rate());
+    } else {
+      log().warn("{}: calibrated validation MAE {:.3f}; no policy on the grid keeps 13-17 passing within {:.1f}%; "
+                 "keeping {}", name, v.mae, 100 * o.max_minor_pass, o.policy.describe());
+    }
+    v.figures = measure(v.predictions, v.policy);
+    v.figures.tuning = v.tuning;
+    return v;
   };
   ValidationFit f;
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  f.mae_without_flip = f.mae_with_flip = nan;
-  f.flip_average = o.flip_average == "on";
-  Candidate chosen = candidate(f.flip_average);
-  (f.flip_average ? f.mae_with_flip : f.mae_without_flip) = chosen.mae;
-  if (o.flip_average == "auto") {
-    Candidate flipped = candidate(true);
-    f.mae_with_flip = flipped.mae;
-    log().info("test-time flip averaging: validation MAE {:.3f} without, {:.3f} with: {}", chosen.mae, flipped.mae,
-               flipped.mae < chosen.mae ? "on" : "off");
-    if (flipped.mae < chosen.mae) {
-      chosen = std::move(flipped);
-      f.flip_average = true;
-    }
-  }
-  f.calibration = chosen.cal;
-  f.predictions = std::move(chosen.preds);
-  f.tuning = tune_policy(score(f.predictions, o.policy), o.policy, o.max_minor_pass);
-  f.policy = f.tuning.found ? f.tuning.policy : o.policy;
-  if (f.tuning.found) {
-    log().info("policy retuned on validation: {} (13-17 pass {:.1f}%, 25+ asked {:.1f}%)", f.policy.describe(),
-               100 * f.tuning.rates.minors_13_17_pass.rate(), 100 * f.tuning.rates.adults_25plus_check.rate());
-  } else {
-    log().warn("no policy on the grid keeps 13-17 passing within {:.1f}% on validation; keeping {}",
-               100 * o.max_minor_pass, o.policy.describe());
-  }
-  f.figures = measure(f.predictions, f.policy);
-  f.figures.tuning = f.tuning;
+  f.variants.push_back(fit_variant(false));
+  f.variants.push_back(fit_variant(true));
+  f.mae_without_flip = f.variants[0].mae;
+  f.mae_with_flip = f.variants[1].mae;
+  const bool flip = o.flip_average == "on" || (o.flip_average == "auto" && f.mae_with_flip < f.mae_without_flip);
+  log().info("default inference: {} (validation MAE {:.3f} one pass, {:.3f} with flip averaging)",
+             flip ? "flip averaging" : "one pass", f.mae_without_flip, f.mae_with_flip);
+  const VariantFit& d = f.variants[flip ? 1 : 0];
+  f.flip_average = flip;
+  f.calibration = d.calibration;
+  f.predictions = d.predictions;
+  f.tuning = d.tuning;
+  f.policy = d.policy;
+  f.figures = d.figures;
   return f;
 }
 
 void ValidationFit::apply_to(ModelInfo& info) const {
+  info.variants.clear();
+  for (const auto& v : variants) {
+    InferenceVariant iv;
+    iv.flip_average = v.flip_average;
+    iv.temperature = v.calibration.temperature;
+    iv.temperature_bands = v.calibration.bands;
+    iv.recommended_policy = v.tuning.found ? v.policy.to_json() : nlohmann::json(nullptr);
+    iv.calibration = v.calibration.to_json();
+    info.variants.push_back(std::move(iv));
+  }
   info.preprocess.flip_average = flip_average;
   info.temperature = calibration.temperature;
   info.temperature_bands = calibration.bands;

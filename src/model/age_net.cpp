@@ -1,6 +1,8 @@
 // AgeNet: backbone -> dropout -> linear head over ages, and its config JSON.
 #include "agegate/model/age_net.h"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 
 #include "agegate/core/error.h"
@@ -54,6 +56,13 @@ AgeNetImpl::AgeNetImpl(ModelConfig config) : config_(std::move(config)) {
 
 at::Tensor AgeNetImpl::forward(const at::Tensor& x) {
   return head_->forward(dropout_->forward(backbone_->forward(x)));
+}
+
+void to_channels_last(AgeNet& net) {
+  at::NoGradGuard no_grad;
+  for (at::Tensor& p : net->parameters()) {
+    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  }
 }
 
 std::vector<at::Tensor> AgeNetImpl::backbone_parameters() { return backbone_->parameters(); }

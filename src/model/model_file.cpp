@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -111,6 +112,60 @@ auto parse_field(const fs::path& path, const nlohmann::json& j, const char* fiel
   }
 }
 
+std::vector<AgeCalibration::Band> parse_bands(const nlohmann::json& v) {
+  if (!v.is_array()) throw ModelError("header field 'temperature_bands' is not an array");
+  std::vector<AgeCalibration::Band> bands;
+  for (const auto& b : v) {
+    if (!b.is_object() || !b.contains("from") || !b.contains("to") || !b.contains("temperature") ||
+        !b["from"].is_number_integer() || !b["to"].is_number_integer() || !b["temperature"].is_number()) {
+      throw ModelError("header field 'temperature_bands': each band needs integer from/to and a temperature");
+    }
+    bands.push_back({b["from"].get<int>(), b["to"].get<int>(), b["temperature"].get<double>()});
+  }
+  return bands;
+}
+
+nlohmann::json bands_to_json(const std::vector<AgeCalibration::Band>& bands) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& b : bands) out.push_back({{"from", b.from}, {"to", b.to}, {"temperature", b.temperature}});
+  return out;
+}
+
+std::vector<InferenceVariant> parse_variants(const nlohmann::json& v) {
+  const std::string where = "header field 'inference_variants'";
+  if (!v.is_array() || v.empty()) throw ModelError(where + " is not a non-empty array");
+  std::vector<InferenceVariant> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const nlohmann::json& e = v[i];
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    if (!e.is_object() || !e.contains("flip_average") || !e["flip_average"].is_boolean() ||
+        !e.contains("temperature") || !e["temperature"].is_number()) {
+      throw ModelError(at + " needs a boolean 'flip_average' and a number 'temperature'");
+    }
+    InferenceVariant iv;
+    iv.flip_average = e["flip_average"].get<bool>();
+    iv.temperature = e["temperature"].get<double>();
+    if (e.contains("temperature_bands")) iv.temperature_bands = parse_bands(e["temperature_bands"]);
+    AgeCalibration c(iv.temperature);
+    c.bands = iv.temperature_bands;
+    try {
+      c.validate();
+    } catch (const InvalidInput& err) {
+      throw ModelError(at + ": " + err.what());
+    }
+    iv.recommended_policy = e.value("recommended_policy", nlohmann::json(nullptr));
+    if (!iv.recommended_policy.is_null() && !iv.recommended_policy.is_object()) {
+      throw ModelError(at + ": 'recommended_policy' is neither an object nor null");
+    }
+    iv.calibration = e.value("calibration", nlohmann::json(nullptr));
+    for (const auto& seen : out) {
+      if (seen.flip_average == iv.flip_average) throw ModelError(at + " repeats flip_average " + (iv.flip_average ? "on" : "off"));
+    }
+    out.push_back(std::move(iv));
+  }
+  return out;
+}
+
 ModelInfo parse_header(const fs::path& path, std::string_view json_text) {
   nlohmann::json j;
   try {
@@ -131,18 +186,7 @@ ModelInfo parse_header(const fs::path& path, std::string_view json_text) {
     fail(path, "header field 'temperature' must be positive, got " + std::to_string(info.temperature));
   }
   if (j.contains("temperature_bands")) {
-    info.temperature_bands = parse_field(path, j, "temperature_bands", [](const nlohmann::json& v) {
-      if (!v.is_array()) throw ModelError("header field 'temperature_bands' is not an array");
-      std::vector<AgeCalibration::Band> bands;
-      for (const auto& b : v) {
-        if (!b.is_object() || !b.contains("from") || !b.contains("to") || !b.contains("temperature") ||
-            !b["from"].is_number_integer() || !b["to"].is_number_integer() || !b["temperature"].is_number()) {
-          throw ModelError("header field 'temperature_bands': each band needs integer from/to and a temperature");
-        }
-        bands.push_back({b["from"].get<int>(), b["to"].get<int>(), b["temperature"].get<double>()});
-      }
-      return bands;
-    });
+    info.temperature_bands = parse_field(path, j, "temperature_bands", parse_bands);
     try {
       info.calibration().validate();
     } catch (const InvalidInput& e) {
@@ -150,6 +194,9 @@ ModelInfo parse_header(const fs::path& path, std::string_view json_text) {
     }
   }
   if (j.contains("metadata")) info.metadata = j["metadata"];
+  if (j.contains("inference_variants")) {
+    info.variants = parse_field(path, j, "inference_variants", parse_variants);
+  }
   return info;
 }
 
@@ -169,6 +216,38 @@ std::vector<std::pair<std::string, at::Tensor>> state_of(AgeNet& net) {
 
 }  // namespace
 
+std::vector<bool> ModelInfo::flip_settings() const {
+  if (variants.empty()) return {preprocess.flip_average};
+  std::vector<bool> out;
+  for (const auto& v : variants) out.push_back(v.flip_average);
+  return out;
+}
+
+void ModelInfo::select_flip_average(bool flip) {
+  const char* name = flip ? "on" : "off";
+  if (variants.empty()) {
+    if (preprocess.flip_average == flip) return;
+    throw ModelError(std::string("flip averaging ") + name + ": this model was calibrated only with flip averaging " +
+                     (flip ? "off" : "on") + " (written before one file held both; 'agegate calibrate' refits it)");
+  }
+  for (const auto& v : variants) {
+    if (v.flip_average != flip) continue;
+    preprocess.flip_average = flip;
+    temperature = v.temperature;
+    temperature_bands = v.temperature_bands;
+    metadata["recommended_policy"] = v.recommended_policy;
+    if (!v.calibration.is_null()) metadata["calibration"] = v.calibration;
+    return;
+  }
+  throw ModelError(std::string("flip averaging ") + name + ": this model file holds no calibration for it");
+}
+
+bool parse_on_off(const std::string& value, const std::string& flag) {
+  if (value == "on") return true;
+  if (value == "off") return false;
+  throw InvalidInput("option " + flag + ": on or off, got '" + value + "'");
+}
+
 AgeCalibration ModelInfo::calibration() const {
   AgeCalibration c(temperature);
   c.bands = temperature_bands;
@@ -181,6 +260,16 @@ void save_model_file(const fs::path& path, AgeNet& net, const ModelInfo& info) {
                            {"temperature", info.temperature},
                            {"metadata", info.metadata}};
   if (!info.temperature_bands.empty()) header["temperature_bands"] = info.calibration().to_json()["bands"];
+  if (!info.variants.empty()) {
+    nlohmann::json vs = nlohmann::json::array();
+    for (const auto& v : info.variants) {
+      nlohmann::json e = {{"flip_average", v.flip_average}, {"temperature", v.temperature},
+                          {"recommended_policy", v.recommended_policy}, {"calibration", v.calibration}};
+      if (!v.temperature_bands.empty()) e["temperature_bands"] = bands_to_json(v.temperature_bands);
+      vs.push_back(std::move(e));
+    }
+    header["inference_variants"] = std::move(vs);
+  }
   const std::string json_text = header.dump();
 
   c10::Dict<std::string, at::Tensor> dict;
@@ -197,7 +286,18 @@ void save_model_file(const fs::path& path, AgeNet& net, const ModelInfo& info) {
   write_file_atomic(path, out);
 }
 
-ModelInfo read_model_info(const fs::path& path) {
+namespace {
+void select(const fs::path& path, ModelInfo& info, std::optional<bool> flip) {
+  if (!flip) return;
+  try {
+    info.select_flip_average(*flip);
+  } catch (const ModelError& e) {
+    fail(path, e.what());
+  }
+}
+}  // namespace
+
+ModelInfo read_model_info(const fs::path& path, std::optional<bool> flip) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) fail(path, "not found");
   const uint64_t size = fs::file_size(path, ec);
@@ -211,10 +311,12 @@ ModelInfo read_model_info(const fs::path& path) {
   in.read(rest.data(), static_cast<std::streamsize>(rest.size()));
   if (static_cast<uint64_t>(in.gcount()) != rest.size()) fail(path, "cannot be read");
   finish_layout(path, l, rest.data() + l.json_length, size);
-  return parse_header(path, std::string_view(rest.data(), l.json_length));
+  ModelInfo info = parse_header(path, std::string_view(rest.data(), l.json_length));
+  select(path, info, flip);
+  return info;
 }
 
-LoadedModel load_model_file(const fs::path& path) {
+LoadedModel load_model_file(const fs::path& path, std::optional<bool> flip) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) fail(path, "not found");
   std::string bytes;
@@ -230,6 +332,7 @@ LoadedModel load_model_file(const fs::path& path) {
 
   LoadedModel loaded;
   loaded.info = parse_header(path, std::string_view(bytes.data() + kJsonOffset, l.json_length));
+  select(path, loaded.info, flip);
 
   c10::IValue blob;
   try {
@@ -239,7 +342,20 @@ LoadedModel load_model_file(const fs::path& path) {
     fail(path, "weights cannot be read: " + std::string(e.what()).substr(0, 200));
   }
   if (!blob.isGenericDict()) fail(path, "weights are not a name -> tensor dictionary");
-  auto dict = blob.toGenericDict();
+  std::map<std::string, at::Tensor> dict;
+  for (const auto& entry : blob.toGenericDict()) {
+    const std::string name = entry.key().isString() ? entry.key().toStringRef() : "<non-string key>";
+    if (!entry.value().isTensor()) fail(path, "weight '" + name + "' is not a tensor");
+    dict[name] = entry.value().toTensor();
+  }
+  // Face ResNet files written before its scale layers were folded into the convolutions.
+  if (loaded.info.config.backbone == "face_resnet" && has_separate_scales(dict)) {
+    try {
+      dict = fold_face_resnet_scales(std::move(dict));
+    } catch (const ModelError& e) {
+      fail(path, e.what());
+    }
+  }
 
   loaded.net = AgeNet(loaded.info.config);
   std::set<std::string> used;
@@ -249,8 +365,7 @@ LoadedModel load_model_file(const fs::path& path) {
     if (it == dict.end()) {
       fail(path, "weight '" + name + "' is missing for backbone " + loaded.info.config.backbone);
     }
-    if (!it->value().isTensor()) fail(path, "weight '" + name + "' is not a tensor");
-    const at::Tensor src = it->value().toTensor();
+    const at::Tensor& src = it->second;
     if (src.sizes() != t.sizes()) {
       fail(path, "weight '" + name + "' has shape " + shape_of(src) + " but " +
                      loaded.info.config.backbone + " needs " + shape_of(t));
@@ -258,8 +373,7 @@ LoadedModel load_model_file(const fs::path& path) {
     t.copy_(src);
     used.insert(name);
   }
-  for (const auto& entry : dict) {
-    const std::string name = entry.key().isString() ? entry.key().toStringRef() : "<non-string key>";
+  for (const auto& [name, t] : dict) {
     if (!used.count(name)) {
       fail(path, "unexpected weight '" + name + "' for backbone " + loaded.info.config.backbone);
     }

@@ -132,9 +132,10 @@ ImportReport import_face_resnet(BackboneImpl& net, const fs::path& manifest, at:
     report.data_sha256 = sha256_file(shard);
     report.data_sha256_checked = check_listed_sha256(shard, report.data_sha256);
   }
-  torch::NoGradGuard no_grad;
-  auto params = net.named_parameters(/*recurse=*/true);
-  std::map<std::string, bool> filled;
+  // By our names first ("conv64_down/conv1/conv/filters" -> "conv64_down.conv1.conv.weight"), then the
+  // scale layers folded into their convolutions, then copied.
+  std::map<std::string, at::Tensor> named;
+  std::map<std::string, std::string> source;  // our name -> the file's, for messages
   for (const auto& t : tensors) {
     if (t.name == "fc") {
       if (t.value.dim() != 2 || t.value.size(0) != net.feature_dim()) {
@@ -145,7 +146,6 @@ ImportReport import_face_resnet(BackboneImpl& net, const fs::path& manifest, at:
       ++report.linears;
       continue;
     }
-    // "conv64_down/conv1/conv/filters" -> "conv64_down.conv1.conv.weight"
     std::string path = t.name;
     for (auto& c : path) c = c == '/' ? '.' : c;
     at::Tensor value = t.value;
@@ -156,11 +156,24 @@ ImportReport import_face_resnet(BackboneImpl& net, const fs::path& manifest, at:
       value = value.permute({3, 2, 0, 1});
       ++report.convs;
     }
+    named[path] = value;
+    source[path] = t.name;
+  }
+  try {
+    named = fold_face_resnet_scales(std::move(named));
+  } catch (const ModelError& e) {
+    throw ModelError(manifest.string() + ": " + e.what());
+  }
+  torch::NoGradGuard no_grad;
+  auto params = net.named_parameters(/*recurse=*/true);
+  std::map<std::string, bool> filled;
+  for (const auto& [path, value] : named) {
+    const std::string& file_name = source.count(path) ? source[path] : path;
     at::Tensor* dst = params.find(path);
-    if (!dst) throw ModelError(manifest.string() + ": tensor '" + t.name + "' has no counterpart in our network");
+    if (!dst) throw ModelError(manifest.string() + ": tensor '" + file_name + "' has no counterpart in our network");
     if (dst->sizes() != value.sizes()) {
       std::ostringstream msg;
-      msg << manifest.string() << ": '" << t.name << "' has shape " << value.sizes() << " (our layout) but "
+      msg << manifest.string() << ": '" << file_name << "' has shape " << value.sizes() << " (our layout) but "
           << dst->sizes() << " in our network";
       throw ModelError(msg.str());
     }

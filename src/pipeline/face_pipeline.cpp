@@ -30,6 +30,7 @@ FacePipeline::FacePipeline(PipelineOptions options) : impl_(std::make_unique<Imp
   eo.threads = impl_->options.threads;
   eo.apply_calibration = impl_->options.calibrated;
   eo.channels_last = impl_->options.channels_last;
+  eo.flip_average = impl_->options.flip_average;
   impl_->estimator = std::make_unique<Estimator>(impl_->options.model, eo);
   // OpenCV's detection and warping get the same thread count as the tensors
   // (process-wide, as at::set_num_threads is).

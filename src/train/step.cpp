@@ -35,10 +35,11 @@ StepResult train_step(AgeNet& net, torch::optim::Optimizer& optimizer, const Bat
   at::Tensor images = batch.images.to(options.device, /*non_blocking=*/true);
   at::Tensor ages = batch.ages.to(options.device);
   at::Tensor x = normalise(augment(images, options.augment), options.spec, /*already_unit=*/true);
+  if (options.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   if (amp) set_autocast(true);
   at::Tensor logits = net->forward(x);
   if (amp) set_autocast(false);
-  AgeLoss l = age_loss(logits, ages, options.loss);
+  AgeLoss l = age_loss(logits, ages, options.loss, batch.targets);
   optimizer.zero_grad();
   l.loss.backward();
   optimizer.step();

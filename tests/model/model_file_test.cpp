@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 
 #include <zlib.h>
 
@@ -281,6 +282,129 @@ TEST(ModelFile, FaceResNetWithBandCalibrationAndFlipRoundTrips) {
   ModelInfo back = read_model_info(old_path);
   EXPECT_TRUE(back.temperature_bands.empty());
   EXPECT_FALSE(back.preprocess.flip_average);
+}
+
+// One file for the till and for accuracy: both inference settings, each
+// with its own calibration and retuned policy; the top level is the default.
+TEST(ModelFile, OneFileHoldsBothFlipSettingsWithTheirOwnCalibrationAndPolicy) {
+  ModelInfo info = sample_info("resnet18");
+  InferenceVariant one_pass, flipped;
+  one_pass.flip_average = false;
+  one_pass.temperature = 1.25;
+  one_pass.temperature_bands = {{0, 12, 0.7}, {13, 17, 1.4}};
+  one_pass.recommended_policy = {{"legal_age", 18}, {"challenge_age", 27}, {"max_risk", 0.02}, {"interval_level", 0.9}};
+  flipped.flip_average = true;
+  flipped.temperature = 0.85;
+  flipped.recommended_policy = {{"legal_age", 18}, {"challenge_age", 32}, {"max_risk", 0.05}, {"interval_level", 0.9}};
+  info.variants = {one_pass, flipped};
+  info.preprocess.flip_average = false;  // the default in force: one pass
+  info.temperature = one_pass.temperature;
+  info.temperature_bands = one_pass.temperature_bands;
+  info.metadata["recommended_policy"] = one_pass.recommended_policy;
+  AgeNet net(info.config);
+  const fs::path path = testing::scratch_dir("variants") / "m.agm";
+  save_model_file(path, net, info);
+
+  LoadedModel plain = load_model_file(path);
+  EXPECT_FALSE(plain.info.preprocess.flip_average);
+  EXPECT_DOUBLE_EQ(plain.info.temperature, 1.25);
+  ASSERT_EQ(plain.info.temperature_bands.size(), 2u);
+  EXPECT_EQ(plain.info.metadata["recommended_policy"]["challenge_age"], 27);
+  EXPECT_EQ(plain.info.flip_settings(), (std::vector<bool>{false, true}));
+
+  LoadedModel flip = load_model_file(path, true);
+  EXPECT_TRUE(flip.info.preprocess.flip_average);
+  EXPECT_DOUBLE_EQ(flip.info.temperature, 0.85);
+  EXPECT_TRUE(flip.info.temperature_bands.empty());
+  EXPECT_EQ(flip.info.metadata["recommended_policy"]["challenge_age"], 32);
+  EXPECT_DOUBLE_EQ(flip.info.calibration().temperature_for(40.0), 0.85);
+  EXPECT_DOUBLE_EQ(plain.info.calibration().temperature_for(15.5), 1.4);
+  // The header-only read selects the same way, and off is selectable explicitly.
+  EXPECT_DOUBLE_EQ(read_model_info(path, true).temperature, 0.85);
+  EXPECT_DOUBLE_EQ(read_model_info(path, false).temperature, 1.25);
+  // Same weights either way.
+  torch::NoGradGuard no_grad;
+  at::Tensor x = at::randn({1, 3, 96, 96});
+  EXPECT_TRUE(at::equal(plain.net->forward(x), flip.net->forward(x)));
+  EXPECT_EQ(parse_on_off("on", "--flip-average"), true);
+  EXPECT_THROW(parse_on_off("auto", "--flip-average"), InvalidInput);
+}
+
+TEST(ModelFile, AFileWithOneSettingRefusesTheOtherNamingIt) {
+  ModelInfo info = sample_info("resnet18");  // written as before: no variants
+  info.preprocess.flip_average = true;
+  AgeNet net(info.config);
+  const fs::path path = testing::scratch_dir("variants_old") / "m.agm";
+  save_model_file(path, net, info);
+  EXPECT_TRUE(load_model_file(path, true).info.preprocess.flip_average);
+  EXPECT_EQ(read_model_info(path).flip_settings(), std::vector<bool>{true});
+  try {
+    load_model_file(path, false);
+    ADD_FAILURE() << "a setting the file was not calibrated for";
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("flip averaging off"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+  }
+  // A broken variants list is a clear error naming the field.
+  Parts p = split(path);
+  auto j = nlohmann::json::parse(p.json);
+  j["inference_variants"] = {{{"flip_average", "yes"}, {"temperature", 1.0}}};
+  write_file_atomic(path, frame(j.dump(), p.weights, p.bytes));
+  expect_error(path, "inference_variants");
+}
+
+// Face ResNet files written before the scale layers were folded into the
+// convolutions (the shipped models of that time) load into the folded network
+// with the same function.
+TEST(ModelFile, FaceResNetFilesWithSeparateScaleLayersLoadFolded) {
+  ModelInfo info = sample_info("face_resnet");
+  info.preprocess.input_size = 112;
+  AgeNet net(info.config);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->parameters()) p.uniform_(-0.1, 0.1);
+  }
+  net->eval();
+  const fs::path path = testing::scratch_dir("face_resnet_unfolded") / "m.agm";
+  save_model_file(path, net, info);
+  // Unfold every conv into conv + scale (w / s, (b - t) / s; s, t) as the old layout stored them.
+  Parts parts = split(path);
+  auto dict = torch::jit::pickle_load(std::vector<char>(parts.weights.begin(), parts.weights.end())).toGenericDict();
+  c10::Dict<std::string, at::Tensor> old;
+  int scales = 0;
+  for (const auto& e : dict) {
+    const std::string name = e.key().toStringRef();
+    const at::Tensor t = e.value().toTensor();
+    const std::string tail = ".conv.weight";
+    if (name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0) {
+      const std::string layer = name.substr(0, name.size() - tail.size());
+      const at::Tensor s = at::rand({t.size(0)}) + 0.5, sh = at::randn({t.size(0)}) * 0.1;
+      const at::Tensor b = dict.at(layer + ".conv.bias").toTensor();
+      old.insert_or_assign(name, t / s.view({-1, 1, 1, 1}));
+      old.insert_or_assign(layer + ".conv.bias", (b - sh) / s);  // the bias may have come first
+      old.insert(layer + ".scale.weights", s);
+      old.insert(layer + ".scale.biases", sh);
+      ++scales;
+    } else if (!old.contains(name)) {
+      old.insert(name, t);  // a conv bias already written unfolded stays
+    }
+  }
+  EXPECT_EQ(scales, 29);
+  const std::vector<char> blob = torch::jit::pickle_save(c10::IValue(old));
+  write_file_atomic(path, frame(parts.json, std::string(blob.begin(), blob.end()), parts.bytes));
+  LoadedModel loaded = load_model_file(path);
+  torch::NoGradGuard no_grad;
+  at::Tensor x = at::randn({2, 3, 112, 112});
+  const at::Tensor want = net->forward(x), got = loaded.net->forward(x);
+  // Random weights without batch-norm give logits in the thousands: the slack is relative to them.
+  const double scale = want.abs().max().item<double>();
+  EXPECT_TRUE(at::allclose(want, got, 1e-5, 1e-5 * scale)) << "max |diff| " << (want - got).abs().max().item<double>()
+                                                   << " of max |logit| " << want.abs().max().item<double>();
+  // A scale layer without its convolution is a clear error.
+  old.erase("backbone.conv32_down.conv.weight");
+  const std::vector<char> broken = torch::jit::pickle_save(c10::IValue(old));
+  write_file_atomic(path, frame(parts.json, std::string(broken.begin(), broken.end()), parts.bytes));
+  expect_error(path, "conv32_down.conv.weight");
 }
 
 TEST(ModelFile, OverlappingTemperatureBandsAreRefusedNamingTheField) {

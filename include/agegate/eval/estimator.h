@@ -7,6 +7,7 @@
 //   double age = dists[0].mean();
 #pragma once
 #include <filesystem>
+#include <optional>
 #include <memory>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct EstimatorOptions {
   // reference path (bench/speed.sh). Both give the same estimates within
   // 1e-3 years (FacePipeline.TheFastPathGivesTheReferencePathsAnswersOnRealPhotos).
   bool channels_last = true;
+  // With or without test-time flip averaging, each with its own calibration
+  // from the model file; unset: the file's default.
+  std::optional<bool> flip_average;
 };
 
 class Estimator {

@@ -73,6 +73,9 @@ struct EvaluateOptions {
   // averaged with the main model's (an equal-weight mixture), photo by photo.
   // Each model runs with its own preprocessing spec.
   std::vector<std::filesystem::path> ensemble;
+  // Inference with or without test-time flip averaging, each with its own
+  // calibration from the model file; unset: the file's default.
+  std::optional<bool> flip_average;
   nlohmann::json to_json() const;
 };
 

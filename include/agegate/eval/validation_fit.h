@@ -24,14 +24,29 @@ namespace agegate {
 struct ModelInfo;
 
 struct ValidationFitOptions {
-  std::string flip_average = "auto";  // auto: on when it lowers the calibrated MAE; on; off
+  // Both settings are always fitted and stored; this picks the file's default:
+  // off (one pass, the till's speed), on, or auto (whichever has the lower calibrated MAE).
+  std::string flip_average = "off";
   bool per_band_calibration = true;
   Policy policy;                       // the base: legal age, interval level (and the fallback policy)
   double max_minor_pass = 0.01;        // the retuning's bound on 13-17-year-olds passing
   void validate() const;               // InvalidInput naming the option
 };
 
+// What one inference setting (with or without flip averaging) got.
+struct VariantFit {
+  bool flip_average = false;
+  double mae = 0;  // calibrated
+  CalibrationReport calibration;
+  std::vector<Prediction> predictions;
+  PolicyTuning tuning;
+  Policy policy;
+  Figures figures;
+};
+
 struct ValidationFit {
+  std::vector<VariantFit> variants;  // without and with flip averaging
+  // The default variant's results, as below.
   bool flip_average = false;
   double mae_without_flip = 0, mae_with_flip = 0;  // calibrated; NaN when not measured
   CalibrationReport calibration;
@@ -39,9 +54,10 @@ struct ValidationFit {
   PolicyTuning tuning;
   Policy policy;     // the retuned one, or the base when none met the bound
   Figures figures;   // under `policy`, with the tuning
-  // Writes flip_average, temperature, temperature_bands and the metadata keys
-  // "calibration", "recommended_policy" (null when no policy met the bound)
-  // and "flip_average_choice".
+  // Writes every variant (ModelInfo::variants), the default's flip_average,
+  // temperature, temperature_bands and metadata keys "calibration",
+  // "recommended_policy" (null when no policy met the bound), and
+  // "flip_average_choice".
   void apply_to(ModelInfo& info) const;
 };
 

@@ -41,4 +41,10 @@ class AgeNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(AgeNet);
 
+// Stores every 4-d parameter (the convolutions' filters) channels-last, in
+// place: the same values, a memory layout oneDNN's CPU convolutions run
+// faster on, for inference and training alike. Call before an optimiser is
+// built over the parameters (its state copies their layout).
+void to_channels_last(AgeNet& net);
+
 }  // namespace agegate

@@ -14,6 +14,7 @@
 #pragma once
 #include <torch/nn/module.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,13 +44,22 @@ std::shared_ptr<BackboneImpl> make_backbone(const std::string& name);
 // ReLU6 vs 0.959-0.978 with ReLU on 4 faces), so we keep torchvision's.
 std::shared_ptr<BackboneImpl> make_mobilenet_v2();
 std::shared_ptr<BackboneImpl> make_resnet(int depth, const ResNetOptions& options);
-// dlib's face-recognition ResNet (29 convs, each with a per-channel scale
-// layer), pooled 256-d features; trained for 150x150 input. The 128-d
+// dlib's face-recognition ResNet (29 convs; dlib's per-channel scale layer
+// after each is folded into the conv's weight and bias), pooled 256-d
+// features; trained for 150x150 input. The 128-d
 // identity descriptor's projection is not part of it (import_face_resnet
 // hands it out separately).
 std::shared_ptr<BackboneImpl> make_face_resnet();
 // Its smallest input side: below it the last stride-2 block gets fewer than 3 pixels.
 inline constexpr int kFaceResNetMinInput = 103;
+// dlib's scale layers as separate tensors ("X.scale.weights", "X.scale.biases"
+// beside "X.conv.weight", "X.conv.bias", under any prefix) folded into their
+// convolutions: weight * s, bias * s + t, the same function. Used by the
+// TensorFlow.js import and to read model files written before the fold. Other
+// names pass through; a scale without its conv throws ModelError.
+std::map<std::string, at::Tensor> fold_face_resnet_scales(std::map<std::string, at::Tensor> named);
+// Whether any name is a separate scale layer's ("….scale.weights").
+bool has_separate_scales(const std::map<std::string, at::Tensor>& named);
 std::vector<std::string> backbone_names();
 
 }  // namespace agegate

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
+#include <vector>
 
 #include "agegate/data/preprocess.h"
 #include "agegate/model/age_net.h"
@@ -16,6 +18,17 @@
 namespace agegate {
 
 inline constexpr uint32_t kModelFormatVersion = 1;
+
+// One way of running the network, with what was fitted for it: with or
+// without test-time flip averaging (PreprocessSpec::flip_average), its
+// calibration and the policy retuned under it.
+struct InferenceVariant {
+  bool flip_average = false;
+  double temperature = 1.0;
+  std::vector<AgeCalibration::Band> temperature_bands;
+  nlohmann::json recommended_policy;  // null when none met the bound
+  nlohmann::json calibration;         // the calibration report (coverage by band), for the record
+};
 
 struct ModelInfo {
   ModelConfig config;
@@ -28,6 +41,17 @@ struct ModelInfo {
   // Free-form facts: "data" (fingerprint, counts), "metrics", "calibration",
   // "training" (options, seed, git), "created".
   nlohmann::json metadata = nlohmann::json::object();
+  // Every setting the file was fitted for (header "inference_variants"); the
+  // top-level flip_average, temperature, bands and metadata
+  // "recommended_policy" / "calibration" hold the one in force (the file's
+  // default until select_flip_average). Empty in files written before: their
+  // one setting is the top-level one.
+  std::vector<InferenceVariant> variants;
+  // The variants the file offers (the top-level one alone for older files).
+  std::vector<bool> flip_settings() const;
+  // Puts the variant with this flip setting in force. Throws ModelError naming
+  // the setting when the file was not fitted for it.
+  void select_flip_average(bool flip);
 };
 
 void save_model_file(const std::filesystem::path& path, AgeNet& net, const ModelInfo& info);
@@ -39,8 +63,12 @@ struct LoadedModel {
 
 // Throws ModelError naming the file: missing, not a model file, truncated,
 // corrupt (CRC), newer format, or weights that do not fit the architecture.
-LoadedModel load_model_file(const std::filesystem::path& path);
+// With `flip`, that inference variant is put in force (ModelError naming the
+// file when it has none); without, the file's default.
+LoadedModel load_model_file(const std::filesystem::path& path, std::optional<bool> flip = std::nullopt);
 // Header only (no weights): reads the facts without loading the network.
-ModelInfo read_model_info(const std::filesystem::path& path);
+ModelInfo read_model_info(const std::filesystem::path& path, std::optional<bool> flip = std::nullopt);
+// "on" / "off" -> true / false; anything else is InvalidInput naming `flag` and the accepted values.
+bool parse_on_off(const std::string& value, const std::string& flag);
 
 }  // namespace agegate

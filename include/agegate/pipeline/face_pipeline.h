@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <memory>
 #include <vector>
 
@@ -41,6 +42,7 @@ struct PipelineOptions {
   int detect_max_side = FaceDetectorOptions::kDefaultMaxSide;  // frames are detected at this longer side
   int detectors = 1;          // YuNet instances: detections that run at once (serve: one per slot)
   bool channels_last = true;  // EstimatorOptions::channels_last
+  std::optional<bool> flip_average;  // EstimatorOptions::flip_average: unset, the model file's default
 
   // The path before the speed work, kept as the benchmarks' reference:
   // detection at 640 px by one shared detector, NCHW estimation.

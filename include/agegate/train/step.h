@@ -34,6 +34,9 @@ struct StepOptions {
   AgeLossOptions loss;
   c10::Device device = c10::kCPU;
   bool mixed_precision = false;  // bf16 autocast for the forward pass; CUDA only
+  // Batches in channels-last memory (the network's filters should be too:
+  // to_channels_last() in model/age_net.h); the same values, faster CPU convolutions.
+  bool channels_last = false;
 };
 
 struct StepResult {
