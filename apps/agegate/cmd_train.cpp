@@ -1,12 +1,14 @@
 // agegate train: fine-tune a model on a folder in the study's layout, then
 // write the run's HTML report (unless --no-report).
 #include <cstdio>
+#include <optional>
 
 #include "agegate/core/error.h"
 #include "agegate/core/interrupt.h"
 #include "agegate/core/log.h"
 #include "agegate/core/run_info.h"
 #include "agegate/report/model_report.h"
+#include "agegate/train/cross_fit.h"
 #include "agegate/train/trainer.h"
 #include "command.h"
 #include "policy_options.h"
@@ -19,6 +21,8 @@ struct TrainArgs {
   bool no_pretrained = false;
   bool no_report = false;
   double augment_strength = 1.0;
+  // Single ranges that override the scaled defaults when given.
+  std::optional<float> max_rotate, max_scale, max_shift, brightness, contrast, saturation;
   PolicyArgs policy;
 };
 
@@ -46,17 +50,32 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--test-fraction", o.test_fraction, "share held out and measured once at the end (0 = none)")
       ->capture_default_str();
   cmd->add_option("--seed", o.seed)->capture_default_str();
+  cmd->add_option("--folds", o.folds,
+                  "cross-fit K models (K >= 2) whose validation folds cover the pool once; their out-of-fold "
+                  "estimates fit the calibration and tune the policy (0 = one run)")
+      ->capture_default_str();
+  cmd->add_flag("!--no-distill", o.distill, "with --folds: stop after the out-of-fold fit (no student, no model.agm)");
+  cmd->add_option("--distill-weight", o.loss.distill_weight,
+                  "the teachers' share of the target distribution when distilling (the label's: 1 - this)")
+      ->capture_default_str();
+  cmd->add_option("--split", o.split_file,
+                  "train on this split.csv (file_name,real_age,split: another run's) instead of drawing one with "
+                  "--seed, --val-fraction and --test-fraction")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--workers", o.workers, "decoding threads")->capture_default_str();
   cmd->add_option("--cache-mb", o.cache_mb, "memory for prepared photos (0 = stream every epoch)")->capture_default_str();
   cmd->add_option("--threads", o.threads, "tensor threads (0 = OMP_NUM_THREADS or all cores)")->capture_default_str();
   cmd->add_option("--device", o.device, "auto|cpu|cuda")->capture_default_str();
+  cmd->add_flag("!--no-channels-last", o.channels_last,
+                "train in the contiguous (NCHW) layout instead of channels-last (same values, slower on CPU)");
   cmd->add_option("--label-sigma", o.loss.sigma, "width in years of the target distribution")->capture_default_str();
   cmd->add_option("--l1-weight", o.loss.l1_weight, "weight of |E[age] - age| next to the KL term")->capture_default_str();
   cmd->add_option("--max-minutes", o.max_minutes, "start no epoch past this wall time (0 = none)")->capture_default_str();
   cmd->add_option("--max-photos", o.max_photos, "use only the first N usable rows (0 = all)")->capture_default_str();
   cmd->add_flag("--strict", o.strict, "stop at the first bad CSV row");
   cmd->add_option("--flip-average", o.flip_average,
-                  "test-time flip averaging: auto (on when it lowers validation MAE), on, off")
+                  "the model file's default inference (both are calibrated and stored): off (one pass), on "
+                  "(test-time flip averaging), auto (the lower validation MAE)")
       ->capture_default_str();
   cmd->add_flag("!--no-per-band-calibration", o.per_band_calibration,
                 "one temperature for all ages instead of one per band of the estimate");
@@ -65,13 +84,45 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
                                         "[default: demographics.csv beside labels.csv when present]");
   cmd->add_flag("--no-groups", o.no_groups, "no figures by group")->excludes(groups);
   cmd->add_option("--augment-strength", a.augment_strength,
-                  "scales every augmentation range (flip stays on; 1 = +-10 deg, +-10% scale, +-6% shift, "
-                  "+-20% brightness/contrast/saturation; 0 = flips only)")
+                  "scales every augmentation range (flip stays on; 1 = +-10 deg, +-5% scale, +-5% shift, "
+                  "+-20% brightness/contrast, no saturation change; 0 = flips only)")
       ->check(CLI::Range(0.0, 3.0))
       ->capture_default_str();
+  auto range = [&](const char* flag, std::optional<float>& v, const char* what, double hi) {
+    cmd->add_option(flag, v, what)->check(CLI::Range(0.0, hi));
+  };
+  range("--max-rotate", a.max_rotate, "augmentation: largest rotation in degrees (overrides --augment-strength)", 45.0);
+  range("--max-scale", a.max_scale, "augmentation: largest zoom in or out, as a fraction", 0.5);
+  range("--max-shift", a.max_shift, "augmentation: largest shift, as a fraction of the side", 0.5);
+  range("--brightness", a.brightness, "augmentation: brightness factor range 1 +- this", 0.9);
+  range("--contrast", a.contrast, "augmentation: contrast factor range 1 +- this", 0.9);
+  range("--saturation", a.saturation, "augmentation: saturation factor range 1 +- this (0 = none)", 0.9);
   cmd->add_flag("--resume", o.resume, "continue the run in --out from its checkpoint");
   cmd->add_flag("--no-report", a.no_report, "skip the HTML training report");
   a.policy.add_to(cmd);
+}
+
+int run_cross_fit(const TrainOptions& opt) {
+  CrossFitResult r = cross_fit(opt);
+  if (r.interrupted) {
+    std::fprintf(stderr, "interrupted in fold %d of %d; continue with: agegate train --out %s --folds %d --resume\n",
+                 r.folds_done + 1, opt.folds, opt.out_dir.c_str(), opt.folds);
+    return kInterrupted;
+  }
+  std::printf("folds          %d (models in %s/fold-1 .. fold-%d)\n", opt.folds, opt.out_dir.c_str(), opt.folds);
+  for (const auto& v : r.oof.variants) {
+    const PolicyRates& rates = v.tuning.rates;
+    std::printf("out of fold    %s: MAE %.3f, policy %s: 13-17 passing %lld/%lld (95%% upper %.1f%%), "
+                "25+ asked %.1f%% (95%% upper %.1f%%)\n",
+                v.flip_average ? "flip averaging" : "one pass      ", v.mae, v.policy.describe().c_str(),
+                static_cast<long long>(rates.minors_13_17_pass.hits), static_cast<long long>(rates.minors_13_17_pass.count),
+                100 * rates.minors_13_17_pass.interval95().second, 100 * rates.adults_25plus_check.rate(),
+                100 * rates.adults_25plus_check.interval95().second);
+  }
+  std::printf("cross-fit      %s/crossfit.json, %s/predictions_oof.csv\n", opt.out_dir.c_str(), opt.out_dir.c_str());
+  if (!r.model.empty()) std::printf("model          %s (distilled student, out-of-fold calibration)\n", r.model.c_str());
+  std::printf("wall time      %.0f s\n", r.wall_seconds);
+  return kOk;
 }
 
 int run_train(const TrainArgs& a) {
@@ -86,9 +137,16 @@ int run_train(const TrainArgs& a) {
     opt.augment.brightness = d.brightness * k;
     opt.augment.contrast = d.contrast * k;
     opt.augment.saturation = d.saturation * k;
+    if (a.max_rotate) opt.augment.max_rotate_deg = *a.max_rotate;
+    if (a.max_scale) opt.augment.max_scale = *a.max_scale;
+    if (a.max_shift) opt.augment.max_shift = *a.max_shift;
+    if (a.brightness) opt.augment.brightness = *a.brightness;
+    if (a.contrast) opt.augment.contrast = *a.contrast;
+    if (a.saturation) opt.augment.saturation = *a.saturation;
   }
   opt.policy = a.policy.resolve();
   install_interrupt_handler();
+  if (opt.folds >= 2) return run_cross_fit(opt);
   TrainResult r = train(opt);
   if (r.interrupted) {
     std::fprintf(stderr, "interrupted after %d epoch(s); continue with: agegate train --out %s --resume\n",

@@ -34,6 +34,40 @@ void seeded_shuffle(std::vector<size_t>* v, std::mt19937_64* rng) {
   }
 }
 
+// Row indices grouped into 5-year age bins, small bins merged upward in age
+// order (a small last bin joins the one before), in row order within a bin.
+std::vector<std::vector<size_t>> age_strata(const std::vector<LabelRow>& rows) {
+  std::map<int, std::vector<size_t>> bins;
+  for (size_t i = 0; i < rows.size(); ++i) bins[rows[i].age / kStratumYears].push_back(i);
+
+  // Merge small bins upward in age order; a small last bin joins the one before.
+  std::vector<std::vector<size_t>> strata;
+  std::vector<size_t> pending;
+  for (auto& [bin, members] : bins) {
+    pending.insert(pending.end(), members.begin(), members.end());
+    if (pending.size() >= kMinStratumSize) {
+      strata.push_back(std::move(pending));
+      pending.clear();
+    }
+  }
+  if (!pending.empty()) {
+    if (strata.empty()) {
+      strata.push_back(std::move(pending));
+    } else {
+      strata.back().insert(strata.back().end(), pending.begin(), pending.end());
+    }
+  }
+
+  return strata;
+}
+
+// How many of a shuffled stratum of n go to the held-out test part.
+size_t test_count(size_t n, double test_fraction) {
+  auto n_test = static_cast<size_t>(std::llround(test_fraction * static_cast<double>(n)));
+  if (n_test == 0 && test_fraction > 0 && n > 2) n_test = 1;
+  return n_test;
+}
+
 }  // namespace
 
 SplitPart parse_split_part(const std::string& name) {
@@ -71,34 +105,13 @@ Split stratified_split(const std::vector<LabelRow>& rows, double val_fraction, d
                        std::to_string(1.0 - val_fraction) + ") next to validation fraction " +
                        std::to_string(val_fraction));
   }
-  std::map<int, std::vector<size_t>> bins;
-  for (size_t i = 0; i < rows.size(); ++i) bins[rows[i].age / kStratumYears].push_back(i);
-
-  // Merge small bins upward in age order; a small last bin joins the one before.
-  std::vector<std::vector<size_t>> strata;
-  std::vector<size_t> pending;
-  for (auto& [bin, members] : bins) {
-    pending.insert(pending.end(), members.begin(), members.end());
-    if (pending.size() >= kMinStratumSize) {
-      strata.push_back(std::move(pending));
-      pending.clear();
-    }
-  }
-  if (!pending.empty()) {
-    if (strata.empty()) {
-      strata.push_back(std::move(pending));
-    } else {
-      strata.back().insert(strata.back().end(), pending.begin(), pending.end());
-    }
-  }
-
+  std::vector<std::vector<size_t>> strata = age_strata(rows);
   std::mt19937_64 rng(seed);
   std::vector<SplitPart> part(rows.size(), SplitPart::kTrain);
   for (auto& stratum : strata) {
     seeded_shuffle(&stratum, &rng);
     const auto n = static_cast<double>(stratum.size());
-    auto n_test = static_cast<size_t>(std::llround(test_fraction * n));
-    if (n_test == 0 && test_fraction > 0 && stratum.size() > 2) n_test = 1;
+    const size_t n_test = test_count(stratum.size(), test_fraction);
     auto n_val = static_cast<size_t>(std::llround(val_fraction * n));
     if (n_val == 0 && stratum.size() > 1) n_val = 1;
     for (size_t i = 0; i < stratum.size(); ++i) {
@@ -112,6 +125,53 @@ Split stratified_split(const std::vector<LabelRow>& rows, double val_fraction, d
         .push_back(rows[i]);
   }
   return split;
+}
+
+Folds stratified_folds(const std::vector<LabelRow>& rows, int k, double test_fraction, uint64_t seed) {
+  if (k < 2) throw InvalidInput("folds: " + std::to_string(k) + " is below 2");
+  if (!(test_fraction >= 0.0 && test_fraction < 1.0)) {
+    throw InvalidInput("test fraction " + std::to_string(test_fraction) + " is not in [0,1)");
+  }
+  std::vector<std::vector<size_t>> strata = age_strata(rows);
+  std::mt19937_64 rng(seed);
+  constexpr int kTest = -1;
+  std::vector<int> fold(rows.size(), 0);
+  size_t next = 0;  // round robin across strata, so the folds' sizes differ by at most one
+  for (auto& stratum : strata) {
+    seeded_shuffle(&stratum, &rng);
+    const size_t n_test = test_count(stratum.size(), test_fraction);
+    for (size_t i = 0; i < stratum.size(); ++i) {
+      fold[stratum[i]] = i < n_test ? kTest : static_cast<int>(next++ % static_cast<size_t>(k));
+    }
+  }
+  Folds f;
+  f.folds.resize(static_cast<size_t>(k));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    (fold[i] == kTest ? f.test : f.folds[static_cast<size_t>(fold[i])]).push_back(rows[i]);
+  }
+  for (int i = 0; i < k; ++i) {
+    if (f.folds[static_cast<size_t>(i)].empty()) {
+      throw InvalidInput("folds: " + std::to_string(rows.size()) + " photos leave fold " + std::to_string(i + 1) +
+                         " of " + std::to_string(k) + " empty");
+    }
+  }
+  return f;
+}
+
+Split Folds::split_for(int k) const {
+  if (k < 0 || k >= static_cast<int>(folds.size())) throw InvalidInput("fold " + std::to_string(k) + " does not exist");
+  Split s;
+  for (size_t i = 0; i < folds.size(); ++i) {
+    auto& to = static_cast<int>(i) == k ? s.val : s.train;
+    to.insert(to.end(), folds[i].begin(), folds[i].end());
+  }
+  return s;  // no test part: the held-out photos stay out of every fold's run
+}
+
+std::vector<LabelRow> Folds::pool() const {
+  std::vector<LabelRow> out;
+  for (const auto& f : folds) out.insert(out.end(), f.begin(), f.end());
+  return out;
 }
 
 void write_split_csv(const fs::path& path, const Split& split) {

@@ -4,6 +4,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <map>
+
 #include "agegate/core/error.h"
 #include "agegate/core/log.h"
 #include "agegate/core/run_info.h"
@@ -35,7 +37,22 @@ ModelSplit model_split(const ModelInfo& info, std::vector<LabelRow> rows) {
   const int max_photos = options.value("max_photos", 0);
   if (max_photos > 0 && static_cast<int>(rows.size()) > max_photos) rows.resize(max_photos);
   ModelSplit m;
-  m.split = stratified_split(rows, val_fraction, test_fraction, seed);
+  const nlohmann::json recorded_split = info.metadata.value("data", nlohmann::json::object()).value("split", nlohmann::json());
+  if (recorded_split.is_object()) {
+    // The parts by name, in the order the trainer recorded them (a split read from a file, a fold of a
+    // cross-fit), so the fingerprint below is over the same sequence it computed.
+    std::map<std::string, const LabelRow*> by_name;
+    for (const auto& r : rows) by_name.emplace(r.file_name, &r);
+    for (SplitPart p : {SplitPart::kTrain, SplitPart::kVal, SplitPart::kTest}) {
+      auto& to = p == SplitPart::kTrain ? m.split.train : p == SplitPart::kVal ? m.split.val : m.split.test;
+      for (const auto& name : recorded_split.value(to_string(p), nlohmann::json::array())) {
+        auto it = name.is_string() ? by_name.find(name.get<std::string>()) : by_name.end();
+        if (it != by_name.end()) to.push_back(*it->second);
+      }
+    }
+  } else {
+    m.split = stratified_split(rows, val_fraction, test_fraction, seed);
+  }
   std::vector<LabelRow> all = m.split.train;
   all.insert(all.end(), m.split.val.begin(), m.split.val.end());
   all.insert(all.end(), m.split.test.begin(), m.split.test.end());
@@ -53,7 +70,8 @@ nlohmann::json EvaluateOptions::to_json() const {
              nlohmann::json e = nlohmann::json::array();
              for (const auto& m : ensemble) e.push_back(m.string());
              return e;
-           }()}};
+           }()},
+          {"flip_average", flip_average ? nlohmann::json(*flip_average ? "on" : "off") : nlohmann::json("model default")}};
 }
 
 nlohmann::json EvaluationResult::to_json() const {
@@ -87,7 +105,7 @@ EvaluationResult evaluate(const EvaluateOptions& in) {
   o.group_options.validate();
   const SplitPart part = parse_split_part(o.part);  // before any loading: a bad name fails at once
   at::set_num_threads(o.threads > 0 ? o.threads : default_thread_count());
-  LoadedModel model = load_model_file(o.model);
+  LoadedModel model = load_model_file(o.model, o.flip_average);
   LabelsOptions lo;
   lo.strict = o.strict;
   LabelSet labels = read_labels(o.data_dir, lo);
@@ -132,7 +150,7 @@ EvaluationResult evaluate(const EvaluateOptions& in) {
   r.calibration = o.calibrated ? model.info.calibration() : AgeCalibration(1.0);
   r.predictions = to_predictions(run, r.calibration);
   for (const auto& extra : o.ensemble) {
-    LoadedModel other = load_model_file(extra);
+    LoadedModel other = load_model_file(extra, o.flip_average);
     ModelRun other_run = run_model(other.net, other.info.preprocess, labels.rows, ro);
     if (other_run.file_names != run.file_names) {
       throw InvalidInput("ensemble: " + extra.string() + " read other photos than " + o.model.string());

@@ -14,6 +14,7 @@ constexpr double kLogFloor = 1e-12;
 void AgeLossOptions::validate() const {
   if (!(sigma > 0)) throw InvalidInput("option --label-sigma: must be positive");
   if (!(l1_weight >= 0)) throw InvalidInput("option --l1-weight: must be >= 0");
+  if (!(distill_weight >= 0 && distill_weight <= 1)) throw InvalidInput("option --distill-weight: must be in [0,1]");
 }
 
 at::Tensor gaussian_targets(const at::Tensor& ages, int64_t num_ages, double sigma) {
@@ -23,10 +24,17 @@ at::Tensor gaussian_targets(const at::Tensor& ages, int64_t num_ages, double sig
   return t / t.sum(1, /*keepdim=*/true);
 }
 
-AgeLoss age_loss(const at::Tensor& logits, const at::Tensor& ages, const AgeLossOptions& options) {
+AgeLoss age_loss(const at::Tensor& logits, const at::Tensor& ages, const AgeLossOptions& options,
+                 const at::Tensor& teacher) {
   const int64_t k = logits.size(1);
   at::Tensor log_p = at::log_softmax(logits.to(at::kFloat), /*dim=*/1);
   at::Tensor target = gaussian_targets(ages, k, options.sigma);
+  if (teacher.defined()) {
+    if (teacher.dim() != 2 || teacher.size(0) != logits.size(0) || teacher.size(1) != k) {
+      throw InvalidInput("age_loss: teacher distributions must be [N," + std::to_string(k) + "] like the logits");
+    }
+    target = target * (1.0 - options.distill_weight) + teacher.to(target.device(), at::kFloat) * options.distill_weight;
+  }
   at::Tensor kl = (target * (at::log(target.clamp_min(kLogFloor)) - log_p)).sum(1).mean();
   at::Tensor expected = (log_p.exp() * at::arange(k, logits.options().dtype(at::kFloat))).sum(1);
   at::Tensor l1 = (expected - ages.clamp(0, double(k - 1))).abs().mean();

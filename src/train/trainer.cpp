@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <optional>
 #include <tuple>
 
@@ -58,6 +59,7 @@ class Trainer {
   void record_epoch(int epoch, const StepResult& totals, double train_seconds,
                     std::chrono::steady_clock::time_point start, double lr);
   TrainResult finish();
+  void load_teachers();
   nlohmann::json measure_test(const AgeCalibration& calibration);
   // Figures by group of one part's predictions (null without a groups file).
   nlohmann::json measure_groups(const std::vector<Prediction>& predictions) const;
@@ -79,6 +81,7 @@ class Trainer {
   LrSchedule schedule_;
   TrainerState state_;
   std::optional<Loader> train_loader_;
+  at::Tensor teacher_;  // [N_train,K] the teachers' mean distribution per training photo (distillation), or undefined
   PreparedSet val_;
   double throughput_sum_ = 0;
   int throughput_n_ = 0;
@@ -122,6 +125,10 @@ void Trainer::open_run_folder() {
 void Trainer::load_split() {
   if (opt_.resume && fs::exists(run_ / kSplitFile)) {
     split_ = read_split_csv(run_ / kSplitFile, opt_.data_dir);
+  } else if (!opt_.split_file.empty()) {
+    split_ = read_split_csv(opt_.split_file, opt_.data_dir);
+    log().info("split: read from {}", opt_.split_file.string());
+    write_split_csv(run_ / kSplitFile, split_);
   } else {
     LabelsOptions lo;
     lo.strict = opt_.strict;
@@ -161,6 +168,7 @@ void Trainer::build_model() {
     }
   }
   net_->to(device_);
+  if (opt_.channels_last) to_channels_last(net_);  // before the optimiser: its state copies the layout
   using torch::optim::AdamWOptions;
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(net_->backbone_parameters(), std::make_unique<AdamWOptions>(
@@ -181,10 +189,23 @@ void Trainer::build_model() {
   step_.loss = opt_.loss;
   step_.device = device_;
   step_.mixed_precision = cuda && opt_.mixed_precision;
+  step_.channels_last = opt_.channels_last;
   schedule_ = LrSchedule{opt_.warmup_epochs, opt_.epochs};
 }
 
 constexpr uint64_t kEpochSeedStride = 1000003;
+
+// The parts by file name, recorded in the model file so `--split model` finds
+// them whether the split was drawn, read from a file or cut for a fold.
+nlohmann::json split_names(const Split& s) {
+  nlohmann::json j = nlohmann::json::object();
+  for (SplitPart p : {SplitPart::kTrain, SplitPart::kVal, SplitPart::kTest}) {
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& r : part_of(s, p)) names.push_back(r.file_name);
+    j[to_string(p)] = std::move(names);
+  }
+  return j;
+}
 
 // One epoch of training steps, then validation and the checkpoint.
 bool Trainer::run_epoch(int epoch) {
@@ -194,7 +215,7 @@ bool Trainer::run_epoch(int epoch) {
   // Augmentation and dropout draw from torch's generator: seeded per epoch, so
   // an epoch resumed after a kill draws what it would have drawn unbroken.
   torch::manual_seed(opt_.seed * kEpochSeedStride + static_cast<uint64_t>(epoch));
-  Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(opt_.epochs),
+  Progress progress(opt_.progress_label + "epoch " + std::to_string(epoch) + "/" + std::to_string(opt_.epochs),
                     steps * opt_.batch_size, "img");
   StepResult totals;
   double loss_sum = 0, lr = 0;
@@ -206,6 +227,10 @@ bool Trainer::run_epoch(int epoch) {
       state_.next_epoch = epoch;
       save_checkpoint(run_ / kCheckpointFile, *net_, *optimizer_, state_);
       return false;
+    }
+    if (teacher_.defined()) {
+      batch->targets = teacher_.index_select(
+          0, at::tensor(std::vector<int64_t>(batch->indices.begin(), batch->indices.end()), at::kLong));
     }
     lr = opt_.lr * schedule_.scale((epoch - 1) + double(step) / double(steps));
     for (size_t g = 0; g < optimizer_->param_groups().size(); ++g) {
@@ -294,7 +319,7 @@ TrainResult Trainer::finish() {
       {"created", utc_timestamp()},
       {"data", {{"dir", opt_.data_dir.string()}, {"fingerprint", data_fingerprint(all)},
                 {"train_count", split_.train.size()}, {"val_count", split_.val.size()},
-                {"test_count", split_.test.size()}}},
+                {"test_count", split_.test.size()}, {"split", split_names(split_)}}},
       {"training", {{"options", opt_.to_json()}, {"seed", opt_.seed}, {"git", git_revision()},
                     {"best_epoch", state_.best_epoch}, {"epochs_run", state_.history.size()}}},
       {"pretrained_import", state_.import_info},
@@ -321,6 +346,38 @@ TrainResult Trainer::finish() {
                              {"git", git_revision()}, {"model", result.model_path.string()}};
   write_file_atomic(run_ / "run.json", run_json.dump(2) + "\n");
   return result;
+}
+
+// The teachers' calibrated distributions of every training photo, averaged
+// (each teacher runs with its own preprocessing and calibration). Rows of
+// photos a teacher cannot read stay the label's own target (never drawn: the
+// loader skips them too).
+void Trainer::load_teachers() {
+  if (opt_.teachers.empty()) return;
+  const int64_t k = config_.num_ages;
+  std::map<std::string, int64_t> row_of;
+  for (size_t i = 0; i < split_.train.size(); ++i) row_of[split_.train[i].file_name] = static_cast<int64_t>(i);
+  at::Tensor sum = at::zeros({static_cast<int64_t>(split_.train.size()), k}, at::kFloat);
+  auto acc = sum.accessor<float, 2>();
+  LoaderOptions lo;
+  lo.batch_size = opt_.batch_size;
+  lo.workers = opt_.workers;
+  for (const auto& path : opt_.teachers) {
+    LoadedModel teacher = load_model_file(path);
+    if (teacher.info.config.num_ages != k) {
+      throw InvalidInput("teacher " + path.string() + " has " + std::to_string(teacher.info.config.num_ages) +
+                         " age bins, the student " + std::to_string(k));
+    }
+    log().info("distillation: teacher {} on {} training photos", path.string(), split_.train.size());
+    const PreparedSet set = load_prepared_set(split_.train, teacher.info.preprocess, lo);
+    const at::Tensor logits = set_logits(teacher.net, set, teacher.info.preprocess, c10::kCPU, opt_.batch_size);
+    const auto dists = to_distributions(logits, teacher.info.calibration());
+    for (size_t i = 0; i < dists.size(); ++i) {
+      const int64_t row = row_of.at(set.file_names[i]);
+      for (int64_t a = 0; a < k; ++a) acc[row][a] += static_cast<float>(dists[i].probs[static_cast<size_t>(a)]);
+    }
+  }
+  teacher_ = sum / static_cast<double>(opt_.teachers.size());
 }
 
 // The final, calibrated model on the held-out test photos: the first and only
@@ -366,6 +423,7 @@ TrainResult Trainer::run() {
   lo.seed = opt_.seed;
   lo.cache_bytes = opt_.cache_mb * 1024 * 1024;
   train_loader_.emplace(split_.train, step_.spec, lo);
+  load_teachers();
   // Validation photos are decoded once and kept in memory for every epoch and the calibration.
   LoaderOptions vlo;
   vlo.batch_size = opt_.batch_size;
@@ -416,10 +474,16 @@ nlohmann::json TrainOptions::to_json() const {
           {"patience", patience}, {"val_fraction", val_fraction}, {"test_fraction", test_fraction},
           {"seed", seed},
           {"workers", workers}, {"cache_mb", cache_mb}, {"threads", threads},
-          {"device", device}, {"mixed_precision", mixed_precision},
+          {"device", device}, {"mixed_precision", mixed_precision}, {"channels_last", channels_last},
           {"label_sigma", loss.sigma}, {"l1_weight", loss.l1_weight}, {"max_minutes", max_minutes},
           {"max_photos", max_photos}, {"strict", strict}, {"resume", resume},
-          {"groups", groups.string()}, {"no_groups", no_groups},
+          {"groups", groups.string()}, {"no_groups", no_groups}, {"split_file", split_file.string()}, {"folds", folds},
+          {"teachers", [this] {
+             nlohmann::json t = nlohmann::json::array();
+             for (const auto& p : teachers) t.push_back(p.string());
+             return t;
+           }()},
+          {"distill_weight", loss.distill_weight}, {"distill", distill},
           {"augment", augment.to_json()}, {"policy", policy.to_json()},
           {"flip_average", flip_average}, {"per_band_calibration", per_band_calibration}};
 }
@@ -451,6 +515,7 @@ void TrainOptions::validate() const {
   if (workers < 1) bad("--workers", "must be at least 1");
   policy.validate();
   if (flip_average != "auto" && flip_average != "on" && flip_average != "off") bad("--flip-average", "auto, on or off");
+  if (folds == 1 || folds < 0) bad("--folds", "0 (one run) or at least 2");
 }
 
 TrainResult train(const TrainOptions& options) { return Trainer(options).run(); }

@@ -39,6 +39,7 @@ struct Batch {
   at::Tensor images;               // [N,3,S,S] uint8 RGB, CPU
   at::Tensor ages;                 // [N] float32 years
   std::vector<int> indices;        // positions in the loader's rows
+  at::Tensor targets;              // [N,K] a teacher's distributions (distillation; the trainer fills it), or undefined
 };
 
 struct SkippedPhoto {

@@ -34,6 +34,21 @@ const std::vector<LabelRow>& part_of(const Split& split, SplitPart part);
 Split stratified_split(const std::vector<LabelRow>& rows, double val_fraction, double test_fraction,
                        uint64_t seed);
 
+// Cross-fitting: a held-out test part drawn exactly as stratified_split draws
+// it for the same seed and test_fraction (the same photos), and the rest (the
+// pool) cut into k folds, stratified by age (each stratum's shuffled photos
+// dealt round robin, so fold sizes differ by at most one). Every pool photo
+// is in exactly one fold. Deterministic for a seed and row order. Throws
+// InvalidInput for k < 2, a bad fraction, or too few photos for k folds.
+struct Folds {
+  std::vector<LabelRow> test;                 // held out from every fold
+  std::vector<std::vector<LabelRow>> folds;  // the pool, cut in k
+  // Fold k's run: train on the other folds, validate on fold k; no test part.
+  Split split_for(int k) const;
+  std::vector<LabelRow> pool() const;  // folds 0..k-1 in order
+};
+Folds stratified_folds(const std::vector<LabelRow>& rows, int k, double test_fraction, uint64_t seed);
+
 // CSV (core/csv.h): file_name,real_age,split  (split = train|val|test). Atomic.
 void write_split_csv(const std::filesystem::path& path, const Split& split);
 // Reads a split back, resolving photos against `data_dir` (LabelRow::row is

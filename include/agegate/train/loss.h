@@ -10,6 +10,10 @@
 // Why both terms: the KL term trains the whole distribution (the interval and
 // P(under 18) come from it); the L1 term pulls its mean, the estimate, onto
 // the label. Ages outside 0..K-1 are clamped to the end bins. Thread-safe.
+//
+// Distillation: with a teacher's distributions [N,K] (rows summing to 1), the
+// KL term's target is (1 - distill_weight) * the label's Gaussian +
+// distill_weight * the teacher's row; the L1 term still pulls to the label.
 #pragma once
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
@@ -21,7 +25,8 @@ namespace agegate {
 struct AgeLossOptions {
   double sigma = 2.0;      // width in years of the Gaussian target around the true age
   double l1_weight = 0.5;  // weight of |E[age] - age| next to the KL term (0 = KL alone)
-  void validate() const;   // InvalidInput naming --label-sigma / --l1-weight
+  double distill_weight = 0.5;  // the teacher's share of the KL target, when there is a teacher
+  void validate() const;   // InvalidInput naming --label-sigma / --l1-weight / --distill-weight
 };
 
 struct AgeLoss {
@@ -33,6 +38,8 @@ struct AgeLoss {
 // `sigma` around each (clamped) age, normalised over the bins 0..num_ages-1.
 at::Tensor gaussian_targets(const at::Tensor& ages, int64_t num_ages, double sigma);
 
-AgeLoss age_loss(const at::Tensor& logits, const at::Tensor& ages, const AgeLossOptions& options);
+// teacher: [N,K] distributions to distil, or an undefined tensor for none.
+AgeLoss age_loss(const at::Tensor& logits, const at::Tensor& ages, const AgeLossOptions& options,
+                 const at::Tensor& teacher = {});
 
 }  // namespace agegate

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "agegate/data/augment.h"
 #include "agegate/data/preprocess.h"
@@ -60,6 +61,7 @@ struct TrainOptions {
   int threads = 0;                    // intra-op threads; 0 = default
   std::string device = "auto";        // auto|cpu|cuda
   bool mixed_precision = true;        // bf16 autocast on CUDA only
+  bool channels_last = true;          // filters and batches channels-last (same values, faster convolutions)
   AgeLossOptions loss;                // label distribution width and L1 weight
   double max_minutes = 0;             // stop starting epochs after this long (0 = no limit)
   int max_photos = 0;                 // use only the first N usable rows (tests, quick runs)
@@ -69,12 +71,23 @@ struct TrainOptions {
   // of the model: it is joined to the predictions by file name afterwards.
   std::filesystem::path groups;
   bool no_groups = false;
+  // A split.csv (data/split.h) to train on instead of drawing one: another
+  // run's, so two trainers see the same photos. Its photos are read from data_dir.
+  std::filesystem::path split_file;
+  // >= 2: cross-fit K models instead of one (train/cross_fit.h); 0: one run.
+  int folds = 0;
+  // Distillation: these models' calibrated age distributions, averaged, are
+  // part of every training photo's target (AgeLossOptions::distill_weight).
+  std::vector<std::filesystem::path> teachers;
+  bool distill = true;  // with folds: distil the fold models into one student (train/cross_fit.h)
+  std::string progress_label;  // put before "epoch e/E" in progress lines ("fold 2/5 ")
   bool resume = false;
   AugmentOptions augment;
   Policy policy;
-  // Test-time flip averaging (PreprocessSpec::flip_average): "auto" turns it
-  // on when it lowers the validation MAE; "on" / "off" force it.
-  std::string flip_average = "auto";
+  // Both inference settings (with and without test-time flip averaging) are
+  // calibrated and stored in the model file; this is its default: "off" (one
+  // pass, the till's speed), "on", or "auto" (the lower validation MAE).
+  std::string flip_average = "off";
   bool per_band_calibration = true;  // a temperature per band of the estimate (eval/calibration.h)
 
   nlohmann::json to_json() const;  // keys as the flags, e.g. "label_sigma", "input_size"
