@@ -55,6 +55,10 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
                   "estimates fit the calibration and tune the policy (0 = one run)")
       ->capture_default_str();
   cmd->add_flag("!--no-distill", o.distill, "with --folds: stop after the out-of-fold fit (no student, no model.agm)");
+  cmd->add_option("--teacher", o.teachers,
+                  "distil: a model file whose calibrated distributions join the target (repeat for several; "
+                  "--folds does this with its fold models)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--distill-weight", o.loss.distill_weight,
                   "the teachers' share of the target distribution when distilling (the label's: 1 - this)")
       ->capture_default_str();

@@ -10,6 +10,7 @@
 #include "agegate/core/error.h"
 #include "agegate/core/fs.h"
 #include "agegate/train/checkpoint.h"
+#include "agegate/train/loss.h"
 #include "agegate/train/step.h"
 #include "test_support.h"
 
@@ -133,6 +134,44 @@ TEST(TrainStep, LowersTheLossOnARepeatedBatchAndValidationPassAgrees) {
   ValidationResult whole = validation_pass(net, set, so, /*batch_size=*/8);
   EXPECT_NEAR(v.mae, whole.mae, 1e-4);
   EXPECT_TRUE(at::allclose(v.logits, whole.logits, 1e-4, 1e-4));
+}
+
+// Distillation: a student trained on a teacher's distributions (all of the
+// KL target, no L1 pull to the label) for a few steps moves towards them,
+// away from where the label alone would take it.
+TEST(TrainStep, AStudentMovesTowardsItsTeachersDistributions) {
+  torch::manual_seed(13);
+  ModelConfig c;
+  AgeNet net(c);
+  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-3));
+  StepOptions so = small_step();
+  so.augment.max_rotate_deg = so.augment.max_scale = so.augment.max_shift = 0;
+  so.augment.brightness = so.augment.contrast = so.augment.saturation = 0;
+  so.loss.l1_weight = 0;
+  so.loss.distill_weight = 1.0;
+  Batch batch = random_batch(8);
+  batch.ages.fill_(20.0f);                                   // the labels say 20
+  batch.targets = gaussian_targets(at::full({8}, 60.0f), c.num_ages, 3.0);  // the teacher says 60
+  PreparedSet set{batch.images, batch.ages, {"a", "b", "c", "d", "e", "f", "g", "h"}, {}};
+  auto kl_to_teacher = [&] {
+    const at::Tensor logp = at::log_softmax(validation_pass(net, set, so, 8).logits, 1);
+    return (batch.targets * (batch.targets.clamp_min(1e-12).log() - logp)).sum(1).mean().item<double>();
+  };
+  auto mean_age = [&] {
+    const at::Tensor p = at::softmax(validation_pass(net, set, so, 8).logits, 1);
+    return (p * at::arange(c.num_ages, at::kFloat)).sum(1).mean().item<double>();
+  };
+  const double kl_before = kl_to_teacher();
+  for (int i = 0; i < 30; ++i) train_step(net, opt, batch, so);
+  EXPECT_LT(kl_to_teacher(), 0.5 * kl_before);
+  EXPECT_GT(mean_age(), 45.0) << "the student should follow the teacher (60), not the label (20)";
+  // Half and half: the target's mass splits between the two ages.
+  AgeLossOptions half;
+  half.l1_weight = 0;
+  const at::Tensor teacher = gaussian_targets(at::full({1}, 60.0f), c.num_ages, 2.0);
+  const at::Tensor mixed = 0.5 * gaussian_targets(at::full({1}, 20.0f), c.num_ages, 2.0) + 0.5 * teacher;
+  EXPECT_NEAR(age_loss(at::log(mixed.clamp_min(1e-30)), at::full({1}, 20.0f), half, teacher).loss.item<double>(), 0.0, 1e-4);
+  EXPECT_THROW(age_loss(at::zeros({2, c.num_ages}), at::full({2}, 20.0f), half, teacher), InvalidInput);
 }
 
 }  // namespace
