@@ -87,6 +87,10 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
                                         "demographics CSV for figures by group in run.json and the report "
                                         "[default: demographics.csv beside labels.csv when present]");
   cmd->add_flag("--no-groups", o.no_groups, "no figures by group")->excludes(groups);
+  cmd->add_option("--balance-groups", o.balance_groups,
+                  "demographics columns (e.g. sex or sex,ethnicity) whose groups get equal loss weight within each "
+                  "age band; the network never sees them")
+      ->delimiter(',');
   cmd->add_option("--augment-strength", a.augment_strength,
                   "scales every augmentation range (flip stays on; 1 = +-10 deg, +-5% scale, +-5% shift, "
                   "+-20% brightness/contrast, no saturation change; 0 = flips only)")

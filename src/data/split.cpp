@@ -182,19 +182,24 @@ void write_split_csv(const fs::path& path, const Split& split) {
   csv.write(path);
 }
 
+LabelRow split_file_row(const CsvRow& row, const fs::path& data_dir) {
+  LabelRow r;
+  r.file_name = row.text("file_name");
+  if (r.file_name.empty() || r.file_name.find('/') != std::string::npos ||
+      r.file_name.find("..") != std::string::npos) {
+    throw InvalidInput(row.where() + ": bad file name '" + r.file_name + "'");
+  }
+  r.age = static_cast<int>(row.integer("real_age", kMinAge, kMaxAge));
+  r.path = data_dir / kPhotoFolder / r.file_name;
+  r.row = row.line();
+  return r;
+}
+
 Split read_split_csv(const fs::path& path, const fs::path& data_dir) {
   CsvReader csv = CsvReader::open(path, kSplitColumns);
   Split split;
   while (auto row = csv.next()) {
-    LabelRow r;
-    r.file_name = row->text("file_name");
-    if (r.file_name.empty() || r.file_name.find('/') != std::string::npos ||
-        r.file_name.find("..") != std::string::npos) {
-      throw InvalidInput(row->where() + ": bad file name '" + r.file_name + "'");
-    }
-    r.age = static_cast<int>(row->integer("real_age", kMinAge, kMaxAge));
-    r.path = data_dir / kPhotoFolder / r.file_name;
-    r.row = row->line();
+    LabelRow r = split_file_row(*row, data_dir);
     const std::string& which = row->text("split");
     if (which == "train") {
       split.train.push_back(std::move(r));

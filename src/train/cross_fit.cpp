@@ -34,19 +34,9 @@ const std::vector<std::string> kFoldColumns = {"file_name", "real_age", "fold"};
 fs::path fold_dir(const fs::path& run, int k) { return run / ("fold-" + std::to_string(k + 1)); }
 fs::path fold_split(const fs::path& run, int k) { return run / ("fold-" + std::to_string(k + 1) + ".split.csv"); }
 
-std::vector<LabelRow> usable_rows(const TrainOptions& o) {
-  LabelsOptions lo;
-  lo.strict = o.strict;
-  LabelSet labels = read_labels(o.data_dir, lo);
-  log().info("labels: {}", labels.summary());
-  std::vector<LabelRow> rows = labels.rows;
-  if (o.max_photos > 0 && static_cast<int>(rows.size()) > o.max_photos) rows.resize(o.max_photos);
-  return rows;
-}
-
 // The assignment: drawn on a new run, read back (and checked against the data) on --resume.
 Folds assign_folds(const TrainOptions& o, const fs::path& run) {
-  const std::vector<LabelRow> rows = usable_rows(o);
+  const std::vector<LabelRow> rows = training_rows(o);
   Folds drawn = stratified_folds(rows, o.folds, o.test_fraction, o.seed);
   const fs::path file = run / kFoldsFile;
   if (o.resume && fs::exists(file)) {
@@ -227,15 +217,7 @@ Folds read_folds_csv(const fs::path& path, const fs::path& data_dir, int k) {
   Folds f;
   f.folds.resize(static_cast<size_t>(k));
   while (auto row = csv.next()) {
-    LabelRow r;
-    r.file_name = row->text("file_name");
-    if (r.file_name.empty() || r.file_name.find('/') != std::string::npos ||
-        r.file_name.find("..") != std::string::npos) {
-      throw InvalidInput(row->where() + ": bad file name '" + r.file_name + "'");
-    }
-    r.age = static_cast<int>(row->integer("real_age", kMinAge, kMaxAge));
-    r.path = data_dir / kPhotoFolder / r.file_name;
-    r.row = row->line();
+    LabelRow r = split_file_row(*row, data_dir);
     const std::string& which = row->text("fold");
     if (which == kTestFold) {
       f.test.push_back(std::move(r));

@@ -25,7 +25,7 @@ at::Tensor gaussian_targets(const at::Tensor& ages, int64_t num_ages, double sig
 }
 
 AgeLoss age_loss(const at::Tensor& logits, const at::Tensor& ages, const AgeLossOptions& options,
-                 const at::Tensor& teacher) {
+                 const at::Tensor& teacher, const at::Tensor& weights) {
   const int64_t k = logits.size(1);
   at::Tensor log_p = at::log_softmax(logits.to(at::kFloat), /*dim=*/1);
   at::Tensor target = gaussian_targets(ages, k, options.sigma);
@@ -35,10 +35,18 @@ AgeLoss age_loss(const at::Tensor& logits, const at::Tensor& ages, const AgeLoss
     }
     target = target * (1.0 - options.distill_weight) + teacher.to(target.device(), at::kFloat) * options.distill_weight;
   }
-  at::Tensor kl = (target * (at::log(target.clamp_min(kLogFloor)) - log_p)).sum(1).mean();
+  at::Tensor kl_rows = (target * (at::log(target.clamp_min(kLogFloor)) - log_p)).sum(1);
   at::Tensor expected = (log_p.exp() * at::arange(k, logits.options().dtype(at::kFloat))).sum(1);
-  at::Tensor l1 = (expected - ages.clamp(0, double(k - 1))).abs().mean();
-  return {kl + options.l1_weight * l1, expected};
+  at::Tensor l1_rows = (expected - ages.clamp(0, double(k - 1))).abs();
+  if (weights.defined()) {
+    if (weights.dim() != 1 || weights.size(0) != logits.size(0)) {
+      throw InvalidInput("age_loss: weights must be [N], one per photo");
+    }
+    const at::Tensor w = weights.to(kl_rows.device(), at::kFloat);
+    const at::Tensor total = w.sum().clamp_min(1e-12);
+    return {((kl_rows + options.l1_weight * l1_rows) * w).sum() / total, expected};
+  }
+  return {kl_rows.mean() + options.l1_weight * l1_rows.mean(), expected};
 }
 
 }  // namespace agegate

@@ -39,7 +39,7 @@ StepResult train_step(AgeNet& net, torch::optim::Optimizer& optimizer, const Bat
   if (amp) set_autocast(true);
   at::Tensor logits = net->forward(x);
   if (amp) set_autocast(false);
-  AgeLoss l = age_loss(logits, ages, options.loss, batch.targets);
+  AgeLoss l = age_loss(logits, ages, options.loss, batch.targets, batch.weights);
   optimizer.zero_grad();
   l.loss.backward();
   optimizer.step();

@@ -34,6 +34,7 @@
 #include "agegate/model/imagenet_import.h"
 #include "agegate/model/model_file.h"
 #include "agegate/model/tfjs_import.h"
+#include "agegate/train/balance.h"
 #include "agegate/train/checkpoint.h"
 #include "agegate/train/schedule.h"
 #include "agegate/train/step.h"
@@ -60,6 +61,7 @@ class Trainer {
                     std::chrono::steady_clock::time_point start, double lr);
   TrainResult finish();
   void load_teachers();
+  void load_balance_weights();
   nlohmann::json measure_test(const AgeCalibration& calibration);
   // Figures by group of one part's predictions (null without a groups file).
   nlohmann::json measure_groups(const std::vector<Prediction>& predictions) const;
@@ -82,6 +84,7 @@ class Trainer {
   TrainerState state_;
   std::optional<Loader> train_loader_;
   at::Tensor teacher_;  // [N_train,K] the teachers' mean distribution per training photo (distillation), or undefined
+  at::Tensor weights_;  // [N_train] group-balancing loss weights, or undefined
   PreparedSet val_;
   double throughput_sum_ = 0;
   int throughput_n_ = 0;
@@ -130,12 +133,7 @@ void Trainer::load_split() {
     log().info("split: read from {}", opt_.split_file.string());
     write_split_csv(run_ / kSplitFile, split_);
   } else {
-    LabelsOptions lo;
-    lo.strict = opt_.strict;
-    LabelSet labels = read_labels(opt_.data_dir, lo);
-    log().info("labels: {}", labels.summary());
-    std::vector<LabelRow> rows = labels.rows;
-    if (opt_.max_photos > 0 && static_cast<int>(rows.size()) > opt_.max_photos) rows.resize(opt_.max_photos);
+    const std::vector<LabelRow> rows = training_rows(opt_);
     split_ = stratified_split(rows, opt_.val_fraction, opt_.test_fraction, opt_.seed);
     write_split_csv(run_ / kSplitFile, split_);
   }
@@ -227,6 +225,10 @@ bool Trainer::run_epoch(int epoch) {
       state_.next_epoch = epoch;
       save_checkpoint(run_ / kCheckpointFile, *net_, *optimizer_, state_);
       return false;
+    }
+    if (weights_.defined()) {
+      batch->weights = weights_.index_select(
+          0, at::tensor(std::vector<int64_t>(batch->indices.begin(), batch->indices.end()), at::kLong));
     }
     if (teacher_.defined()) {
       batch->targets = teacher_.index_select(
@@ -380,6 +382,19 @@ void Trainer::load_teachers() {
   teacher_ = sum / static_cast<double>(opt_.teachers.size());
 }
 
+// Loss weights that balance the named demographic groups within each age band.
+void Trainer::load_balance_weights() {
+  if (opt_.balance_groups.empty()) return;
+  if (!groups_) {
+    throw InvalidInput("option --balance-groups: needs the demographics file (--groups, or demographics.csv beside "
+                       "labels.csv; not with --no-groups)");
+  }
+  const std::vector<double> w = group_balance_weights(split_.train, *groups_, opt_.balance_groups);
+  weights_ = at::tensor(std::vector<float>(w.begin(), w.end()), at::kFloat);
+  log().info("group balancing by {}: loss weights {:.2f} to {:.2f} (mean 1)", nlohmann::json(opt_.balance_groups).dump(),
+             weights_.min().item<double>(), weights_.max().item<double>());
+}
+
 // The final, calibrated model on the held-out test photos: the first and only
 // time they are read. null when the split has no test part.
 nlohmann::json Trainer::measure_test(const AgeCalibration& calibration) {
@@ -424,6 +439,7 @@ TrainResult Trainer::run() {
   lo.cache_bytes = opt_.cache_mb * 1024 * 1024;
   train_loader_.emplace(split_.train, step_.spec, lo);
   load_teachers();
+  load_balance_weights();
   // Validation photos are decoded once and kept in memory for every epoch and the calibration.
   LoaderOptions vlo;
   vlo.batch_size = opt_.batch_size;
@@ -483,7 +499,7 @@ nlohmann::json TrainOptions::to_json() const {
              for (const auto& p : teachers) t.push_back(p.string());
              return t;
            }()},
-          {"distill_weight", loss.distill_weight}, {"distill", distill},
+          {"distill_weight", loss.distill_weight}, {"distill", distill}, {"balance_groups", balance_groups},
           {"augment", augment.to_json()}, {"policy", policy.to_json()},
           {"flip_average", flip_average}, {"per_band_calibration", per_band_calibration}};
 }
@@ -519,5 +535,15 @@ void TrainOptions::validate() const {
 }
 
 TrainResult train(const TrainOptions& options) { return Trainer(options).run(); }
+
+std::vector<LabelRow> training_rows(const TrainOptions& options) {
+  LabelsOptions lo;
+  lo.strict = options.strict;
+  LabelSet labels = read_labels(options.data_dir, lo);
+  log().info("labels: {}", labels.summary());
+  std::vector<LabelRow> rows = labels.rows;
+  if (options.max_photos > 0 && static_cast<int>(rows.size()) > options.max_photos) rows.resize(options.max_photos);
+  return rows;
+}
 
 }  // namespace agegate

@@ -33,6 +33,14 @@ StepOptions small_step() {
   return so;
 }
 
+// For memorising fixed photos: no geometric or colour changes between steps.
+StepOptions small_step_without_augmentation() {
+  StepOptions so = small_step();
+  so.augment.max_rotate_deg = so.augment.max_scale = so.augment.max_shift = 0;
+  so.augment.brightness = so.augment.contrast = so.augment.saturation = 0;
+  return so;
+}
+
 double max_abs_diff(torch::nn::Module& a, torch::nn::Module& b) {
   double worst = 0;
   auto pb = b.named_parameters();
@@ -115,10 +123,7 @@ TEST(TrainStep, LowersTheLossOnARepeatedBatchAndValidationPassAgrees) {
   ModelConfig c;
   AgeNet net(c);
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-3));
-  StepOptions so = small_step();
-  // Memorising 8 fixed photos: no geometric or colour changes between steps.
-  so.augment.max_rotate_deg = so.augment.max_scale = so.augment.max_shift = 0;
-  so.augment.brightness = so.augment.contrast = so.augment.saturation = 0;
+  StepOptions so = small_step_without_augmentation();  // memorising 8 fixed photos
   Batch batch = random_batch(8);
   batch.ages.fill_(30.0f);  // one age for all: the step must move the distribution there
   StepResult first = train_step(net, opt, batch, so);
@@ -144,9 +149,7 @@ TEST(TrainStep, AStudentMovesTowardsItsTeachersDistributions) {
   ModelConfig c;
   AgeNet net(c);
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-3));
-  StepOptions so = small_step();
-  so.augment.max_rotate_deg = so.augment.max_scale = so.augment.max_shift = 0;
-  so.augment.brightness = so.augment.contrast = so.augment.saturation = 0;
+  StepOptions so = small_step_without_augmentation();
   so.loss.l1_weight = 0;
   so.loss.distill_weight = 1.0;
   Batch batch = random_batch(8);

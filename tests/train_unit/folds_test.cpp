@@ -118,20 +118,18 @@ TEST(Folds, CsvRoundTripAndErrorsNameTheLine) {
   EXPECT_EQ(names(back.test), names(f.test));
   EXPECT_EQ(back.folds[1][0].path, fs::path("/data") / kPhotoFolder / f.folds[1][0].file_name);
 
-  std::ofstream(dir / "bad.csv") << "file_name,real_age,fold\na.jpg,20,1\nb.jpg,20,4\nc.jpg,30,2\nd.jpg,9,3\n";
-  try {
-    read_folds_csv(dir / "bad.csv", dir, 3);
-    ADD_FAILURE() << "fold 4 of 3 accepted";
-  } catch (const InvalidInput& e) {
-    EXPECT_NE(std::string(e.what()).find("line 3"), std::string::npos) << e.what();
-  }
-  std::ofstream(dir / "gap.csv") << "file_name,real_age,fold\na.jpg,20,1\nb.jpg,20,1\nc.jpg,30,3\n";
-  try {
-    read_folds_csv(dir / "gap.csv", dir, 3);
-    ADD_FAILURE() << "an empty fold accepted";
-  } catch (const InvalidInput& e) {
-    EXPECT_NE(std::string(e.what()).find("fold 2 of 3"), std::string::npos) << e.what();
-  }
+  auto expect_refused = [&](const std::string& name, const std::string& text, const std::string& fragment) {
+    std::ofstream(dir / name) << text;
+    try {
+      read_folds_csv(dir / name, dir, 3);
+      ADD_FAILURE() << name << " accepted";
+    } catch (const InvalidInput& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  };
+  expect_refused("bad.csv", "file_name,real_age,fold\na.jpg,20,1\nb.jpg,20,4\nc.jpg,30,2\nd.jpg,9,3\n", "line 3");
+  expect_refused("gap.csv", "file_name,real_age,fold\na.jpg,20,1\nb.jpg,20,1\nc.jpg,30,3\n", "fold 2 of 3");
+  expect_refused("path.csv", "file_name,real_age,fold\n../a.jpg,20,1\n", "bad file name");
 }
 
 }  // namespace

@@ -40,6 +40,7 @@ struct Batch {
   at::Tensor ages;                 // [N] float32 years
   std::vector<int> indices;        // positions in the loader's rows
   at::Tensor targets;              // [N,K] a teacher's distributions (distillation; the trainer fills it), or undefined
+  at::Tensor weights;              // [N] per-photo loss weights (group balancing; the trainer fills it), or undefined
 };
 
 struct SkippedPhoto {

@@ -49,6 +49,11 @@ struct Folds {
 };
 Folds stratified_folds(const std::vector<LabelRow>& rows, int k, double test_fraction, uint64_t seed);
 
+class CsvRow;
+// One photo of a split or folds file: file_name (a plain name, no folder) and
+// real_age, resolved against data_dir; InvalidInput naming the line otherwise.
+LabelRow split_file_row(const CsvRow& row, const std::filesystem::path& data_dir);
+
 // CSV (core/csv.h): file_name,real_age,split  (split = train|val|test). Atomic.
 void write_split_csv(const std::filesystem::path& path, const Split& split);
 // Reads a split back, resolving photos against `data_dir` (LabelRow::row is

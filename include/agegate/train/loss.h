@@ -39,7 +39,9 @@ struct AgeLoss {
 at::Tensor gaussian_targets(const at::Tensor& ages, int64_t num_ages, double sigma);
 
 // teacher: [N,K] distributions to distil, or an undefined tensor for none.
+// weights: [N] per-photo weights (group balancing; mean about 1), or
+// undefined for equal weights: both terms become weighted means.
 AgeLoss age_loss(const at::Tensor& logits, const at::Tensor& ages, const AgeLossOptions& options,
-                 const at::Tensor& teacher = {});
+                 const at::Tensor& teacher = {}, const at::Tensor& weights = {});
 
 }  // namespace agegate

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "agegate/data/augment.h"
+#include "agegate/data/labels.h"
 #include "agegate/data/preprocess.h"
 #include "agegate/policy/policy.h"
 #include "agegate/train/loss.h"
@@ -80,6 +81,9 @@ struct TrainOptions {
   // part of every training photo's target (AgeLossOptions::distill_weight).
   std::vector<std::filesystem::path> teachers;
   bool distill = true;  // with folds: distil the fold models into one student (train/cross_fit.h)
+  // Columns of the demographics file (e.g. "sex"): weight the loss so each
+  // group counts equally within each age band (train/balance.h). Empty: equal weights.
+  std::vector<std::string> balance_groups;
   std::string progress_label;  // put before "epoch e/E" in progress lines ("fold 2/5 ")
   bool resume = false;
   AugmentOptions augment;
@@ -107,5 +111,9 @@ struct TrainResult {
 };
 
 TrainResult train(const TrainOptions& options);
+
+// The usable rows of options.data_dir's labels.csv (strict as asked, the
+// first max_photos when set), as a run draws its split from them.
+std::vector<LabelRow> training_rows(const TrainOptions& options);
 
 }  // namespace agegate
