@@ -3,7 +3,7 @@
 # speed work, still selectable) and the fast path (the defaults), measured in
 # the same run, alternating, with their ratio. Prints the machine and a table.
 #
-#   bench/speed.sh [BUILD_DIR] [MODEL.agm]      (defaults: build, models/agegate-default.agm)
+#   bench/speed.sh [BUILD_DIR] [MODEL.agm]      (defaults: build, models/agegate.agm)
 #   ROUNDS=3 (alternations of each measure), SECS=10 (per wrk run), REPS=200 (in-process p50 over)
 #
 # In-process (build/bench/agegate_speed timings, p50 of REPS, the median over
@@ -19,7 +19,7 @@
 # The accuracy side: build/bench/agegate_speed accuracy (see bench/speed_bench.cpp).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:-build}; model=${2:-models/agegate-default.agm}
+build=${1:-build}; model=${2:-models/agegate.agm}
 rounds=${ROUNDS:-3}; secs=${SECS:-10}; reps=${REPS:-200}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 

@@ -32,7 +32,7 @@ CheckoutEvent make_event(const std::string& lane, int64_t t, const std::string& 
   e.event_id = new_event_id();
   e.time_ms = t;
   e.context = {"S1", lane, txn, "", std::nullopt};
-  e.model = "agegate-default.agm@bench";
+  e.model = "agegate.agm@bench";
   e.policy = R"({"challenge_age":25,"interval_level":0.9,"legal_age":18,"max_risk":0.01})";
   e.faces = 1;
   e.decision = age < 25 ? "id_check" : "no_check";

@@ -12,7 +12,7 @@ out=${1:-store-day}; customers=${2:-1200}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 db=${DB:-sqlite:$out/checkout.db}
-model=${MODEL:-models/agegate-default.agm}
+model=${MODEL:-models/agegate.agm}
 day=$(date -u +%F)
 [ -x build/agegate ] || scripts/build.sh
 export OMP_WAIT_POLICY=PASSIVE

@@ -23,7 +23,7 @@ fs::path default_data_dir() { return default_shared_dir() / "data" / "faces"; }
 fs::path default_weights_dir() { return default_shared_dir() / "weights"; }
 fs::path default_model_path() {
   if (const char* env = std::getenv("AGEGATE_MODEL"); env && *env) return env;
-  return fs::path(build::kSourceDir) / "models" / "agegate-default.agm";
+  return fs::path(build::kSourceDir) / "models" / "agegate.agm";
 }
 
 std::string git_revision() { return build::kGitRevision; }

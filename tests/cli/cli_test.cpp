@@ -69,7 +69,7 @@ TEST(Cli, EveryFlagTheReadmeAndModelCardNameExists) {
 // the card, so a retrained model with a stale card fails here.
 TEST(Cli, ModelCardCarriesTheShippedModelsValidationFiguresByGroup) {
   const fs::path root = fs::path(AGEGATE_TEST_SOURCE_DIR);
-  auto e = run_agegate("-q evaluate --split model --part val --model " + (root / "models" / "agegate-default.agm").string());
+  auto e = run_agegate("-q evaluate --split model --part val --model " + (root / "models" / "agegate.agm").string());
   ASSERT_EQ(e.exit_code, 0) << e.err;
   const std::string card = read_file(root / "models" / "MODEL_CARD.md");
   const size_t from = e.out.find("By ethnicity");

@@ -29,7 +29,7 @@ TEST_P(StoreDay, TheAuditFlagsTheCarelessCashierAndNoCarefulOne) {
     db = testing::fresh_sqlite_url("storeday");
   }
   const fs::path work = testing::scratch_dir("work");
-  const std::string model = std::string(AGEGATE_TEST_SOURCE_DIR) + "/models/agegate-default.agm";
+  const std::string model = std::string(AGEGATE_TEST_SOURCE_DIR) + "/models/agegate.agm";
   testing::AgegateProcess serve({"serve", "--port", "0", "--db", db, "--threads", "2", "--torch-threads", "1",
                                  "--model", model},
                                 work);

@@ -11,7 +11,7 @@ namespace agegate {
 std::filesystem::path default_shared_dir();
 std::filesystem::path default_data_dir();     // <shared>/data/faces
 std::filesystem::path default_weights_dir();  // <shared>/weights
-// The shipped model: AGEGATE_MODEL, else <source>/models/agegate-default.agm.
+// The shipped model: AGEGATE_MODEL, else <source>/models/agegate.agm.
 std::filesystem::path default_model_path();
 
 std::string git_revision();
