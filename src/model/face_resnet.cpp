@@ -165,7 +165,7 @@ std::map<std::string, at::Tensor> fold_face_resnet_scales(std::map<std::string, 
     if (s.dim() != 1 || t.sizes() != s.sizes() || w.dim() != 4 || w.size(0) != s.size(0) || b.sizes() != s.sizes()) {
       throw ModelError("face ResNet scale fold: the shapes of layer '" + layer + "' do not fit together");
     }
-    w = w.to(at::kFloat) * s.view({-1, 1, 1, 1});
+    w = w.to(at::kFloat) * s.reshape({-1, 1, 1, 1});
     b = b.to(at::kFloat) * s + t;
     named.erase(layer + std::string(kScaleWeights));
     named.erase(layer + std::string(kScaleBiases));

@@ -354,6 +354,8 @@ LoadedModel load_model_file(const fs::path& path, std::optional<bool> flip) {
       dict = fold_face_resnet_scales(std::move(dict));
     } catch (const ModelError& e) {
       fail(path, e.what());
+    } catch (const c10::Error& e) {
+      fail(path, "separate scale layers cannot be folded: " + std::string(e.what_without_backtrace()).substr(0, 200));
     }
   }
 
