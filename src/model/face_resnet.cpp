@@ -5,11 +5,12 @@
 // convolution (weight * s, bias * s + t: the same function), because an
 // optimiser that sees the scale as parameters of its own trains worse (the
 // reference trainer lost 0.6 years of validation MAE at 6 epochs that way,
-// ../shared/reference/face-age-pytorch) and every step pays for the extra op. The wiring is taken from face-api.js@0.22.2's own description of
-// it (build/commonjs/faceRecognitionNet/); module and parameter names follow
-// the TensorFlow.js weights ("conv64_down/conv1/scale/weights" is our
-// "conv64_down.conv1.scale.weights"), so the import (model/tfjs_import.h)
-// maps by name.
+// ../shared/reference/face-age-pytorch) and every step pays for the extra op.
+// The wiring is taken from face-api.js@0.22.2's own description of it
+// (build/commonjs/faceRecognitionNet/); module and parameter names follow the
+// TensorFlow.js weights ("conv64_down/conv1/conv/filters" is our
+// "conv64_down.conv1.conv.weight"), so the import (model/tfjs_import.h) maps
+// by name and then folds the scales (fold_face_resnet_scales).
 //
 // Padding is TensorFlow's: "valid" (none) for the stride-2 convolutions and
 // pooling, "same" (symmetric, 1 px) for the 3x3 stride-1 ones. A down-block
