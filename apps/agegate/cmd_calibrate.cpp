@@ -67,7 +67,8 @@ int run_calibrate(CalibrateArgs a) {
       set.ages.round().to(at::kLong), set.file_names, a.fit);
   ModelInfo info = model.info;
   fit.apply_to(info);
-  info.metadata["metrics"]["validation"] = fit.figures.to_json();
+  const VariantFit& chosen = fit.chosen();
+  info.metadata["metrics"]["validation"] = chosen.figures.to_json();
   info.metadata["metrics"].erase("test");  // measured under the old calibration: evaluate --split model again
   info.metadata["recalibrated"] = {{"at", utc_timestamp()}, {"from", a.model.string()},
                                    {"options", {{"flip_average", a.fit.flip_average},
@@ -77,14 +78,14 @@ int run_calibrate(CalibrateArgs a) {
   save_model_file(a.out, model.net, info);
   if (a.json) {
     std::printf("%s\n", nlohmann::json({{"model", a.out.string()}, {"flip_average", fit.flip_average},
-                                        {"calibration", fit.calibration.to_json()},
-                                        {"validation", fit.figures.to_json()}})
+                                        {"calibration", chosen.calibration.to_json()},
+                                        {"validation", chosen.figures.to_json()}})
                             .dump(2)
                             .c_str());
   } else {
     std::printf("model          %s\n", a.out.c_str());
     std::printf("flip average   %s\n", fit.flip_average ? "on" : "off");
-    std::printf("%s\n%s", format_summary_table(fit.figures.summary).c_str(), format_tuning_table(fit.tuning).c_str());
+    std::printf("%s\n%s", format_summary_table(chosen.figures.summary).c_str(), format_tuning_table(chosen.tuning).c_str());
   }
   return kOk;
 }

@@ -118,15 +118,7 @@ int run_cross_fit(const TrainOptions& opt) {
     return kInterrupted;
   }
   std::printf("folds          %d (models in %s/fold-1 .. fold-%d)\n", opt.folds, opt.out_dir.c_str(), opt.folds);
-  for (const auto& v : r.oof.variants) {
-    const PolicyRates& rates = v.tuning.rates;
-    std::printf("out of fold    %s: MAE %.3f, policy %s: 13-17 passing %lld/%lld (95%% upper %.1f%%), "
-                "25+ asked %.1f%% (95%% upper %.1f%%)\n",
-                v.flip_average ? "flip averaging" : "one pass      ", v.mae, v.policy.describe().c_str(),
-                static_cast<long long>(rates.minors_13_17_pass.hits), static_cast<long long>(rates.minors_13_17_pass.count),
-                100 * rates.minors_13_17_pass.interval95().second, 100 * rates.adults_25plus_check.rate(),
-                100 * rates.adults_25plus_check.interval95().second);
-  }
+  for (const auto& v : r.oof.variants) std::printf("out of fold    %s\n", describe_out_of_fold(v).c_str());
   std::printf("cross-fit      %s/crossfit.json, %s/predictions_oof.csv\n", opt.out_dir.c_str(), opt.out_dir.c_str());
   if (!r.model.empty()) std::printf("model          %s (distilled student, out-of-fold calibration)\n", r.model.c_str());
   std::printf("wall time      %.0f s\n", r.wall_seconds);

@@ -4,8 +4,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include <map>
-
 #include "agegate/core/error.h"
 #include "agegate/core/log.h"
 #include "agegate/core/run_info.h"
@@ -41,21 +39,11 @@ ModelSplit model_split(const ModelInfo& info, std::vector<LabelRow> rows) {
   if (recorded_split.is_object()) {
     // The parts by name, in the order the trainer recorded them (a split read from a file, a fold of a
     // cross-fit), so the fingerprint below is over the same sequence it computed.
-    std::map<std::string, const LabelRow*> by_name;
-    for (const auto& r : rows) by_name.emplace(r.file_name, &r);
-    for (SplitPart p : {SplitPart::kTrain, SplitPart::kVal, SplitPart::kTest}) {
-      auto& to = p == SplitPart::kTrain ? m.split.train : p == SplitPart::kVal ? m.split.val : m.split.test;
-      for (const auto& name : recorded_split.value(to_string(p), nlohmann::json::array())) {
-        auto it = name.is_string() ? by_name.find(name.get<std::string>()) : by_name.end();
-        if (it != by_name.end()) to.push_back(*it->second);
-      }
-    }
+    m.split = split_from_names(recorded_split, rows);
   } else {
     m.split = stratified_split(rows, val_fraction, test_fraction, seed);
   }
-  std::vector<LabelRow> all = m.split.train;
-  all.insert(all.end(), m.split.val.begin(), m.split.val.end());
-  all.insert(all.end(), m.split.test.begin(), m.split.test.end());
+  const std::vector<LabelRow> all = m.split.all();
   const std::string recorded = info.metadata.value("data", nlohmann::json::object()).value("fingerprint", "");
   m.same_data = !recorded.empty() && recorded == data_fingerprint(all);
   return m;

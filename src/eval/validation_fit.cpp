@@ -3,9 +3,6 @@
 
 #include <ATen/ATen.h>
 
-#include <cmath>
-#include <limits>
-
 #include "agegate/core/error.h"
 #include "agegate/core/log.h"
 #include "agegate/eval/run_model.h"
@@ -52,18 +49,10 @@ ValidationFit fit_on_validation(const std::function<at::Tensor(bool)>& logits_fo
   ValidationFit f;
   f.variants.push_back(fit_variant(false));
   f.variants.push_back(fit_variant(true));
-  f.mae_without_flip = f.variants[0].mae;
-  f.mae_with_flip = f.variants[1].mae;
-  const bool flip = o.flip_average == "on" || (o.flip_average == "auto" && f.mae_with_flip < f.mae_without_flip);
+  const double without = f.variants[0].mae, with = f.variants[1].mae;
+  f.flip_average = o.flip_average == "on" || (o.flip_average == "auto" && with < without);
   log().info("default inference: {} (validation MAE {:.3f} one pass, {:.3f} with flip averaging)",
-             flip ? "flip averaging" : "one pass", f.mae_without_flip, f.mae_with_flip);
-  const VariantFit& d = f.variants[flip ? 1 : 0];
-  f.flip_average = flip;
-  f.calibration = d.calibration;
-  f.predictions = d.predictions;
-  f.tuning = d.tuning;
-  f.policy = d.policy;
-  f.figures = d.figures;
+             f.flip_average ? "flip averaging" : "one pass", without, with);
   return f;
 }
 
@@ -78,15 +67,9 @@ void ValidationFit::apply_to(ModelInfo& info) const {
     iv.calibration = v.calibration.to_json();
     info.variants.push_back(std::move(iv));
   }
-  info.preprocess.flip_average = flip_average;
-  info.temperature = calibration.temperature;
-  info.temperature_bands = calibration.bands;
-  info.metadata["calibration"] = calibration.to_json();
-  info.metadata["recommended_policy"] = tuning.found ? policy.to_json() : nlohmann::json(nullptr);
-  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  info.metadata["flip_average_choice"] = {{"on", flip_average},
-                                          {"val_mae_without", number(mae_without_flip)},
-                                          {"val_mae_with", number(mae_with_flip)}};
+  info.select_flip_average(flip_average);
+  info.metadata["flip_average_choice"] = {
+      {"on", flip_average}, {"val_mae_without", variants[0].mae}, {"val_mae_with", variants[1].mae}};
 }
 
 }  // namespace agegate

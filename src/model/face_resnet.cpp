@@ -141,13 +141,6 @@ bool ends_with(const std::string& s, std::string_view tail) {
 }
 }  // namespace
 
-bool has_separate_scales(const std::map<std::string, at::Tensor>& named) {
-  for (const auto& [name, t] : named) {
-    if (ends_with(name, kScaleWeights)) return true;
-  }
-  return false;
-}
-
 std::map<std::string, at::Tensor> fold_face_resnet_scales(std::map<std::string, at::Tensor> named) {
   std::vector<std::string> layers;
   for (const auto& [name, t] : named) {

@@ -125,12 +125,6 @@ std::vector<AgeCalibration::Band> parse_bands(const nlohmann::json& v) {
   return bands;
 }
 
-nlohmann::json bands_to_json(const std::vector<AgeCalibration::Band>& bands) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& b : bands) out.push_back({{"from", b.from}, {"to", b.to}, {"temperature", b.temperature}});
-  return out;
-}
-
 std::vector<InferenceVariant> parse_variants(const nlohmann::json& v) {
   const std::string where = "header field 'inference_variants'";
   if (!v.is_array() || v.empty()) throw ModelError(where + " is not a non-empty array");
@@ -146,10 +140,8 @@ std::vector<InferenceVariant> parse_variants(const nlohmann::json& v) {
     iv.flip_average = e["flip_average"].get<bool>();
     iv.temperature = e["temperature"].get<double>();
     if (e.contains("temperature_bands")) iv.temperature_bands = parse_bands(e["temperature_bands"]);
-    AgeCalibration c(iv.temperature);
-    c.bands = iv.temperature_bands;
     try {
-      c.validate();
+      iv.age_calibration().validate();
     } catch (const InvalidInput& err) {
       throw ModelError(at + ": " + err.what());
     }
@@ -248,11 +240,17 @@ bool parse_on_off(const std::string& value, const std::string& flag) {
   throw InvalidInput("option " + flag + ": on or off, got '" + value + "'");
 }
 
-AgeCalibration ModelInfo::calibration() const {
+namespace {
+AgeCalibration calibration_of(double temperature, const std::vector<AgeCalibration::Band>& bands) {
   AgeCalibration c(temperature);
-  c.bands = temperature_bands;
+  c.bands = bands;
   return c;
 }
+}  // namespace
+
+AgeCalibration ModelInfo::calibration() const { return calibration_of(temperature, temperature_bands); }
+
+AgeCalibration InferenceVariant::age_calibration() const { return calibration_of(temperature, temperature_bands); }
 
 void save_model_file(const fs::path& path, AgeNet& net, const ModelInfo& info) {
   nlohmann::json header = {{"config", info.config.to_json()},
@@ -265,7 +263,7 @@ void save_model_file(const fs::path& path, AgeNet& net, const ModelInfo& info) {
     for (const auto& v : info.variants) {
       nlohmann::json e = {{"flip_average", v.flip_average}, {"temperature", v.temperature},
                           {"recommended_policy", v.recommended_policy}, {"calibration", v.calibration}};
-      if (!v.temperature_bands.empty()) e["temperature_bands"] = bands_to_json(v.temperature_bands);
+      if (!v.temperature_bands.empty()) e["temperature_bands"] = v.age_calibration().to_json()["bands"];
       vs.push_back(std::move(e));
     }
     header["inference_variants"] = std::move(vs);
@@ -349,7 +347,7 @@ LoadedModel load_model_file(const fs::path& path, std::optional<bool> flip) {
     dict[name] = entry.value().toTensor();
   }
   // Face ResNet files written before its scale layers were folded into the convolutions.
-  if (loaded.info.config.backbone == "face_resnet" && has_separate_scales(dict)) {
+  if (loaded.info.config.backbone == "face_resnet") {
     try {
       dict = fold_face_resnet_scales(std::move(dict));
     } catch (const ModelError& e) {

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <map>
 
@@ -34,6 +35,14 @@ const std::vector<std::string> kFoldColumns = {"file_name", "real_age", "fold"};
 fs::path fold_dir(const fs::path& run, int k) { return run / ("fold-" + std::to_string(k + 1)); }
 fs::path fold_split(const fs::path& run, int k) { return run / ("fold-" + std::to_string(k + 1) + ".split.csv"); }
 
+// The recipe's split: train on the pool, measure on the held-out part; no validation part of its own.
+Split whole_run(const Folds& folds) {
+  Split s;
+  s.train = folds.pool();
+  s.test = folds.test;
+  return s;
+}
+
 // The assignment: drawn on a new run, read back (and checked against the data) on --resume.
 Folds assign_folds(const TrainOptions& o, const fs::path& run) {
   const std::vector<LabelRow> rows = training_rows(o);
@@ -41,20 +50,14 @@ Folds assign_folds(const TrainOptions& o, const fs::path& run) {
   const fs::path file = run / kFoldsFile;
   if (o.resume && fs::exists(file)) {
     Folds kept = read_folds_csv(file, o.data_dir, o.folds);
-    std::vector<LabelRow> a = kept.pool(), b = drawn.pool();
-    a.insert(a.end(), kept.test.begin(), kept.test.end());
-    b.insert(b.end(), drawn.test.begin(), drawn.test.end());
-    if (data_fingerprint(a) != data_fingerprint(b)) {
+    if (data_fingerprint(kept.all()) != data_fingerprint(drawn.all())) {
       throw InvalidInput("--resume: " + file.string() + " does not match the photos in " + o.data_dir.string() +
                          " (the data changed since the run began); start a new run");
     }
     return kept;
   }
   write_folds_csv(file, drawn);
-  Split whole;
-  whole.train = drawn.pool();
-  whole.test = drawn.test;
-  write_split_csv(run / "split.csv", whole);
+  write_split_csv(run / "split.csv", whole_run(drawn));
   return drawn;
 }
 
@@ -149,21 +152,14 @@ bool train_student(const TrainOptions& o, const fs::path& run, const Folds& fold
   LoadedModel student = load_model_file(dir / "model.agm");
   ModelInfo info = student.info;
   result.oof.apply_to(info);
-  info.metadata["metrics"] = {{"validation", nullptr}, {"out_of_fold", result.oof.figures.to_json()}};
-  // Its split as the recipe sees it: trained on the pool, measured on the held-out part, no validation part of its own.
-  auto names = [](const std::vector<LabelRow>& rows) {
-    nlohmann::json n = nlohmann::json::array();
-    for (const auto& r : rows) n.push_back(r.file_name);
-    return n;
-  };
-  info.metadata["data"]["split"] = {{"train", names(folds.pool())}, {"val", nlohmann::json::array()},
-                                    {"test", names(folds.test)}};
-  std::vector<LabelRow> seen = folds.pool();
-  seen.insert(seen.end(), folds.test.begin(), folds.test.end());
-  info.metadata["data"]["fingerprint"] = data_fingerprint(seen);
-  info.metadata["data"]["train_count"] = folds.pool().size();
+  info.metadata["metrics"] = {{"validation", nullptr}, {"out_of_fold", result.oof.chosen().figures.to_json()}};
+  // Its split as the recipe sees it (not the student run's in-sample check set).
+  const Split whole = whole_run(folds);
+  info.metadata["data"]["split"] = split_names(whole);
+  info.metadata["data"]["fingerprint"] = data_fingerprint(whole.all());
+  info.metadata["data"]["train_count"] = whole.train.size();
   info.metadata["data"]["val_count"] = 0;
-  info.metadata["data"]["test_count"] = folds.test.size();
+  info.metadata["data"]["test_count"] = whole.test.size();
   info.metadata["cross_fit"] = {{"folds", o.folds},
                                 {"fold_models", [&] {
                                    nlohmann::json m = nlohmann::json::array();
@@ -189,7 +185,7 @@ nlohmann::json measure_held_out(const TrainOptions& o, const fs::path& run, cons
     eo.part = "test";
     eo.batch_size = o.batch_size;
     eo.workers = o.workers;
-    eo.policy = result.oof.policy;
+    eo.policy = result.oof.chosen().policy;
     eo.no_groups = o.no_groups;
     if (!o.groups.empty()) eo.groups = o.groups;
     const EvaluationResult r = evaluate(eo);
@@ -322,7 +318,7 @@ CrossFitResult cross_fit(const TrainOptions& options) {
   fo.per_band_calibration = o.per_band_calibration;
   fo.policy = o.policy;
   result.oof = fit_on_validation([&](bool flip) { return oof.logits[flip ? 1 : 0]; }, oof.ages, oof.names, fo);
-  write_predictions_csv(run / "predictions_oof.csv", result.oof.predictions, result.oof.policy);
+  write_predictions_csv(run / "predictions_oof.csv", result.oof.chosen().predictions, result.oof.chosen().policy);
 
   nlohmann::json held_out = nullptr;
   if (o.distill) {
@@ -343,15 +339,20 @@ CrossFitResult cross_fit(const TrainOptions& options) {
                               {"seed", o.seed},
                               {"git", git_revision()}};
   write_file_atomic(run / "crossfit.json", doc.dump(2) + "\n");
-  for (const auto& v : result.oof.variants) {
-    const PolicyRates& r = v.tuning.rates;
-    log().info("out of fold, {}: MAE {:.3f}; {}: 13-17 pass {}/{} (95% up to {:.1f}%), 25+ asked {:.1f}% (95% up to "
-               "{:.1f}%)",
-               v.flip_average ? "flip averaging" : "one pass", v.mae, v.policy.describe(), r.minors_13_17_pass.hits,
-               r.minors_13_17_pass.count, 100 * r.minors_13_17_pass.interval95().second,
-               100 * r.adults_25plus_check.rate(), 100 * r.adults_25plus_check.interval95().second);
-  }
+  for (const auto& v : result.oof.variants) log().info("out of fold, {}", describe_out_of_fold(v));
   return result;
+}
+
+std::string describe_out_of_fold(const VariantFit& v) {
+  const PolicyRates& r = v.tuning.rates;
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "%s: MAE %.3f; %s: 13-17 passing %lld/%lld (95%% upper %.1f%%), 25+ asked %.1f%% (95%% upper %.1f%%)",
+                v.flip_average ? "flip averaging" : "one pass", v.mae, v.policy.describe().c_str(),
+                static_cast<long long>(r.minors_13_17_pass.hits), static_cast<long long>(r.minors_13_17_pass.count),
+                100 * r.minors_13_17_pass.interval95().second, 100 * r.adults_25plus_check.rate(),
+                100 * r.adults_25plus_check.interval95().second);
+  return line;
 }
 
 }  // namespace agegate

@@ -193,18 +193,6 @@ void Trainer::build_model() {
 
 constexpr uint64_t kEpochSeedStride = 1000003;
 
-// The parts by file name, recorded in the model file so `--split model` finds
-// them whether the split was drawn, read from a file or cut for a fold.
-nlohmann::json split_names(const Split& s) {
-  nlohmann::json j = nlohmann::json::object();
-  for (SplitPart p : {SplitPart::kTrain, SplitPart::kVal, SplitPart::kTest}) {
-    nlohmann::json names = nlohmann::json::array();
-    for (const auto& r : part_of(s, p)) names.push_back(r.file_name);
-    j[to_string(p)] = std::move(names);
-  }
-  return j;
-}
-
 // One epoch of training steps, then validation and the checkpoint.
 bool Trainer::run_epoch(int epoch) {
   const auto epoch_start = std::chrono::steady_clock::now();
@@ -226,13 +214,11 @@ bool Trainer::run_epoch(int epoch) {
       save_checkpoint(run_ / kCheckpointFile, *net_, *optimizer_, state_);
       return false;
     }
-    if (weights_.defined()) {
-      batch->weights = weights_.index_select(
-          0, at::tensor(std::vector<int64_t>(batch->indices.begin(), batch->indices.end()), at::kLong));
-    }
-    if (teacher_.defined()) {
-      batch->targets = teacher_.index_select(
-          0, at::tensor(std::vector<int64_t>(batch->indices.begin(), batch->indices.end()), at::kLong));
+    if (weights_.defined() || teacher_.defined()) {
+      const at::Tensor rows =
+          at::tensor(std::vector<int64_t>(batch->indices.begin(), batch->indices.end()), at::kLong);
+      if (weights_.defined()) batch->weights = weights_.index_select(0, rows);
+      if (teacher_.defined()) batch->targets = teacher_.index_select(0, rows);
     }
     lr = opt_.lr * schedule_.scale((epoch - 1) + double(step) / double(steps));
     for (size_t g = 0; g < optimizer_->param_groups().size(); ++g) {
@@ -302,10 +288,10 @@ TrainResult Trainer::finish() {
   step_.spec.flip_average = fit.flip_average;
   // The policy retuned on validation becomes the model's default; the
   // figures below (validation and held-out test) are under it.
-  model_policy_ = fit.policy;
-  const std::vector<Prediction>& preds = fit.predictions;
-  const CalibrationReport& cal = fit.calibration;
-  const nlohmann::json metrics = fit.figures.to_json();
+  model_policy_ = fit.chosen().policy;
+  const std::vector<Prediction>& preds = fit.chosen().predictions;
+  const CalibrationReport& cal = fit.chosen().calibration;
+  const nlohmann::json metrics = fit.chosen().figures.to_json();
   write_predictions_csv(run_ / "predictions_val.csv", preds, opt_.policy);
   const nlohmann::json val_groups = measure_groups(preds);
   const nlohmann::json test_metrics = measure_test(cal.calibration());
@@ -314,14 +300,11 @@ TrainResult Trainer::finish() {
   ModelInfo info;
   info.config = config_;
   info.preprocess = step_.spec;
-  std::vector<LabelRow> all = split_.train;
-  all.insert(all.end(), split_.val.begin(), split_.val.end());
-  all.insert(all.end(), split_.test.begin(), split_.test.end());
   info.metadata = {
       {"created", utc_timestamp()},
-      {"data", {{"dir", opt_.data_dir.string()}, {"fingerprint", data_fingerprint(all)},
+      {"data", {{"dir", opt_.data_dir.string()}, {"fingerprint", data_fingerprint(split_.all())},
                 {"train_count", split_.train.size()}, {"val_count", split_.val.size()},
-                {"test_count", split_.test.size()}, {"split", split_names(split_)}}},
+                {"test_count", split_.test.size()}, {"split", split_names(split_)}}},  // so `--split model` finds a split read from a file
       {"training", {{"options", opt_.to_json()}, {"seed", opt_.seed}, {"git", git_revision()},
                     {"best_epoch", state_.best_epoch}, {"epochs_run", state_.history.size()}}},
       {"pretrained_import", state_.import_info},
@@ -351,9 +334,10 @@ TrainResult Trainer::finish() {
 }
 
 // The teachers' calibrated distributions of every training photo, averaged
-// (each teacher runs with its own preprocessing and calibration). Rows of
-// photos a teacher cannot read stay the label's own target (never drawn: the
-// loader skips them too).
+// (each teacher runs with its own preprocessing and calibration; the photos
+// are decoded once for all teachers that prepare them alike, as the fold
+// models of a cross-fit do). Rows of photos a teacher cannot read stay zero
+// (never drawn: the loader skips them too).
 void Trainer::load_teachers() {
   if (opt_.teachers.empty()) return;
   const int64_t k = config_.num_ages;
@@ -364,6 +348,8 @@ void Trainer::load_teachers() {
   LoaderOptions lo;
   lo.batch_size = opt_.batch_size;
   lo.workers = opt_.workers;
+  std::string prepared_for;  // the preparation `set` holds (the spec without the flip setting)
+  PreparedSet set;
   for (const auto& path : opt_.teachers) {
     LoadedModel teacher = load_model_file(path);
     if (teacher.info.config.num_ages != k) {
@@ -371,7 +357,12 @@ void Trainer::load_teachers() {
                          " age bins, the student " + std::to_string(k));
     }
     log().info("distillation: teacher {} on {} training photos", path.string(), split_.train.size());
-    const PreparedSet set = load_prepared_set(split_.train, teacher.info.preprocess, lo);
+    PreprocessSpec preparation = teacher.info.preprocess;
+    preparation.flip_average = false;
+    if (preparation.to_json().dump() != prepared_for) {
+      set = load_prepared_set(split_.train, preparation, lo);
+      prepared_for = preparation.to_json().dump();
+    }
     const at::Tensor logits = set_logits(teacher.net, set, teacher.info.preprocess, c10::kCPU, opt_.batch_size);
     const auto dists = to_distributions(logits, teacher.info.calibration());
     for (size_t i = 0; i < dists.size(); ++i) {

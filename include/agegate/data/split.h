@@ -3,6 +3,8 @@
 // part is touched by nothing until the final model is measured on it, so its
 // figures are the honest ones.
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -16,6 +18,7 @@ struct Split {
   std::vector<LabelRow> train;
   std::vector<LabelRow> val;
   std::vector<LabelRow> test;  // held out: never used for any choice
+  std::vector<LabelRow> all() const;  // train, val, test in that order (data_fingerprint's sequence)
 };
 
 // Which part of a split: "train", "val" or "test".
@@ -46,8 +49,15 @@ struct Folds {
   // Fold k's run: train on the other folds, validate on fold k; no test part.
   Split split_for(int k) const;
   std::vector<LabelRow> pool() const;  // folds 0..k-1 in order
+  std::vector<LabelRow> all() const;   // the pool, then the held-out part
 };
 Folds stratified_folds(const std::vector<LabelRow>& rows, int k, double test_fraction, uint64_t seed);
+
+// A split by file name, {"train": [...], "val": [...], "test": [...]}, as
+// model files record it; and back, taking the named photos from `rows` in
+// the recorded order (names not among `rows` are left out).
+nlohmann::json split_names(const Split& split);
+Split split_from_names(const nlohmann::json& names, const std::vector<LabelRow>& rows);
 
 class CsvRow;
 // One photo of a split or folds file: file_name (a plain name, no folder) and

@@ -45,19 +45,15 @@ struct VariantFit {
 };
 
 struct ValidationFit {
-  std::vector<VariantFit> variants;  // without and with flip averaging
-  // The default variant's results, as below.
-  bool flip_average = false;
-  double mae_without_flip = 0, mae_with_flip = 0;  // calibrated; NaN when not measured
-  CalibrationReport calibration;
-  std::vector<Prediction> predictions;  // calibrated validation predictions
-  PolicyTuning tuning;
-  Policy policy;     // the retuned one, or the base when none met the bound
-  Figures figures;   // under `policy`, with the tuning
-  // Writes every variant (ModelInfo::variants), the default's flip_average,
-  // temperature, temperature_bands and metadata keys "calibration",
-  // "recommended_policy" (null when no policy met the bound), and
-  // "flip_average_choice".
+  std::vector<VariantFit> variants;  // [0] one pass, [1] flip averaging
+  bool flip_average = false;         // the default setting
+  // The default variant: its calibration, predictions, tuning, the policy
+  // (the retuned one, or the base when none met the bound) and the figures under it.
+  const VariantFit& chosen() const { return variants.at(flip_average ? 1 : 0); }
+  // Writes every variant (ModelInfo::variants), puts the default in force
+  // (ModelInfo::select_flip_average: flip_average, temperature, bands,
+  // metadata "calibration" and "recommended_policy", null when no policy met
+  // the bound) and records metadata "flip_average_choice".
   void apply_to(ModelInfo& info) const;
 };
 

@@ -56,10 +56,9 @@ inline constexpr int kFaceResNetMinInput = 103;
 // beside "X.conv.weight", "X.conv.bias", under any prefix) folded into their
 // convolutions: weight * s, bias * s + t, the same function. Used by the
 // TensorFlow.js import and to read model files written before the fold. Other
-// names pass through; a scale without its conv throws ModelError.
+// names pass through (a state dict without scale layers comes back as it
+// was); a scale without its conv throws ModelError.
 std::map<std::string, at::Tensor> fold_face_resnet_scales(std::map<std::string, at::Tensor> named);
-// Whether any name is a separate scale layer's ("….scale.weights").
-bool has_separate_scales(const std::map<std::string, at::Tensor>& named);
 std::vector<std::string> backbone_names();
 
 }  // namespace agegate

@@ -28,6 +28,7 @@ struct InferenceVariant {
   std::vector<AgeCalibration::Band> temperature_bands;
   nlohmann::json recommended_policy;  // null when none met the bound
   nlohmann::json calibration;         // the calibration report (coverage by band), for the record
+  AgeCalibration age_calibration() const;  // temperature and bands
 };
 
 struct ModelInfo {

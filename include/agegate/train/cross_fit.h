@@ -29,6 +29,7 @@
 // says the time spent and an estimate of the time left.
 #pragma once
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "agegate/data/split.h"
@@ -45,6 +46,10 @@ struct CrossFitResult {
   ValidationFit oof;                               // the fit on the out-of-fold estimates (when all folds are done)
   double wall_seconds = 0;
 };
+
+// One line for one inference setting's out-of-fold fit: "one pass: MAE 4.9; <policy>: 13-17 passing h/n
+// (95% upper x%), 25+ asked y% (95% upper z%)", for the log and the command's summary.
+std::string describe_out_of_fold(const VariantFit& fit);
 
 // options.folds >= 2. Throws as train() does.
 CrossFitResult cross_fit(const TrainOptions& options);
