@@ -9,6 +9,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 pkgs=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev libopenblas0-openmp
+  libonnx-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libexif-dev libpng-dev libssl-dev
   libopencv-dev opencv-data
   libcli11-dev nlohmann-json3-dev libspdlog-dev libcpp-httplib-dev

@@ -58,6 +58,11 @@ at::Tensor AgeNetImpl::forward(const at::Tensor& x) {
   return head_->forward(dropout_->forward(backbone_->forward(x)));
 }
 
+std::string AgeNetImpl::describe(GraphSink& g, const std::string& x, int64_t input_size) {
+  // Dropout is the identity at inference.
+  return g.linear(backbone_->describe(g, x, input_size), head_->weight, head_->bias);
+}
+
 void to_channels_last(AgeNet& net) {
   at::NoGradGuard no_grad;
   for (at::Tensor& p : net->parameters()) {

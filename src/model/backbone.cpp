@@ -12,11 +12,39 @@
 #include <array>
 
 #include "agegate/core/error.h"
+#include "describe_conv.h"
 
 namespace agegate {
 namespace {
 
 namespace nn = torch::nn;
+using model_detail::describe_conv;
+
+std::string describe_bn(GraphSink& g, const std::string& x, nn::BatchNorm2dImpl& bn) {
+  return g.batch_norm(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.options.eps());
+}
+
+// A Sequential of convolutions, batch-norms and modules with describe().
+template <typename... Describable>
+std::string describe_sequence(GraphSink& g, std::string x, nn::Sequential& seq) {
+  for (auto& m : seq->children()) {
+    if (auto* conv = m->as<nn::Conv2d>()) {
+      x = describe_conv(g, x, *conv);
+    } else if (auto* bn = m->as<nn::BatchNorm2d>()) {
+      x = describe_bn(g, x, *bn);
+    } else {
+      bool done = false;
+      ((done = done || [&] {
+          auto* d = m->as<Describable>();
+          if (d != nullptr) x = d->describe(g, x);
+          return d != nullptr;
+        }()),
+       ...);
+      if (!done) throw ModelError("module '" + m->name() + "' cannot be described");
+    }
+  }
+  return x;
+}
 
 // ---------------------------------------------------------------- MobileNetV2
 
@@ -46,6 +74,15 @@ class ConvActImpl : public nn::Module {
     }
     return x;
   }
+  std::string describe(GraphSink& g, const std::string& x) {
+    std::string y = describe_conv(g, x, *conv_);
+    switch (act_) {
+      case Act::kRelu: return g.relu(y);
+      case Act::kRelu6: return g.clip(y, 0.0f, 6.0f);
+      case Act::kNone: return y;
+    }
+    return y;
+  }
 
  private:
   Act act_;
@@ -70,6 +107,10 @@ class InvertedResidualImpl : public nn::Module {
   at::Tensor forward(const at::Tensor& x) {
     at::Tensor y = conv_->forward(x);
     return residual_ ? x + y : y;
+  }
+  std::string describe(GraphSink& g, const std::string& x) {
+    std::string y = describe_sequence<ConvActImpl>(g, x, conv_);
+    return residual_ ? g.add(x, y) : y;
   }
 
  private:
@@ -119,6 +160,9 @@ class MobileNetV2Impl : public BackboneImpl {
   at::Tensor forward(const at::Tensor& x) override {
     return features_->forward(x).mean({2, 3});
   }
+  std::string describe(GraphSink& g, const std::string& x, int64_t /*input_size*/) override {
+    return g.global_mean(describe_sequence<ConvActImpl, InvertedResidualImpl>(g, x, features_));
+  }
   int64_t feature_dim() const override { return kMobileNetLastChannels; }
   std::string name() const override { return "mobilenet_v2"; }
 
@@ -158,6 +202,12 @@ class BasicBlockImpl : public nn::Module {
     at::Tensor identity = downsample_ ? downsample_->forward(x) : x;
     return at::relu(y + identity);
   }
+  std::string describe(GraphSink& g, const std::string& x) {
+    std::string y = g.relu(describe_bn(g, describe_conv(g, x, *conv1_), *bn1_));
+    y = describe_bn(g, describe_conv(g, y, *conv2_), *bn2_);
+    const std::string identity = downsample_ ? describe_sequence<>(g, x, downsample_) : x;
+    return g.relu(g.add(y, identity));
+  }
   nn::BatchNorm2d& last_bn() { return bn2_; }
 
  private:
@@ -189,6 +239,13 @@ class BottleneckImpl : public nn::Module {
     y = bn3_->forward(conv3_->forward(y));
     at::Tensor identity = downsample_ ? downsample_->forward(x) : x;
     return at::relu(y + identity);
+  }
+  std::string describe(GraphSink& g, const std::string& x) {
+    std::string y = g.relu(describe_bn(g, describe_conv(g, x, *conv1_), *bn1_));
+    y = g.relu(describe_bn(g, describe_conv(g, y, *conv2_), *bn2_));
+    y = describe_bn(g, describe_conv(g, y, *conv3_), *bn3_);
+    const std::string identity = downsample_ ? describe_sequence<>(g, x, downsample_) : x;
+    return g.relu(g.add(y, identity));
   }
   nn::BatchNorm2d& last_bn() { return bn3_; }
 
@@ -256,6 +313,13 @@ class ResNetImpl : public BackboneImpl {
     at::Tensor y = maxpool_->forward(at::relu(bn1_->forward(conv1_->forward(x))));
     for (auto& layer : layers_) y = layer->forward(y);
     return y.mean({2, 3});
+  }
+  std::string describe(GraphSink& g, const std::string& x, int64_t /*input_size*/) override {
+    const auto& pool = maxpool_->options;
+    std::string y = g.relu(describe_bn(g, describe_conv(g, x, *conv1_), *bn1_));
+    y = g.max_pool(y, (*pool.kernel_size())[0], (*pool.stride())[0], (*pool.padding())[0]);
+    for (auto& layer : layers_) y = describe_sequence<BasicBlockImpl, BottleneckImpl>(g, y, layer);
+    return g.global_mean(y);
   }
   int64_t feature_dim() const override { return feature_dim_; }
   std::string name() const override { return "resnet" + std::to_string(depth_); }

@@ -28,6 +28,7 @@
 
 #include "agegate/core/error.h"
 #include "agegate/model/backbone.h"
+#include "describe_conv.h"
 
 namespace agegate {
 namespace {
@@ -49,6 +50,17 @@ class ConvLayerImpl : public nn::Module {
     at::Tensor y = conv_->forward(x);
     return relu ? at::relu(y) : y;
   }
+  std::string describe(GraphSink& g, const std::string& x, bool relu) {
+    const std::string y = model_detail::describe_conv(g, x, *conv_);
+    return relu ? g.relu(y) : y;
+  }
+  // The output side for an input side (no padding when down: TensorFlow's "valid").
+  int64_t output_side(int64_t side) const {
+    const auto& o = conv_->options;
+    const int64_t k = (*o.kernel_size())[0], s = (*o.stride())[0];
+    const int64_t p = (*c10::get<torch::ExpandingArray<2>>(o.padding()))[0];
+    return (side + 2 * p - k) / s + 1;
+  }
 
  private:
   nn::Conv2d conv_{nullptr};
@@ -57,7 +69,7 @@ TORCH_MODULE(ConvLayer);
 
 class FaceResidualImpl : public nn::Module {
  public:
-  FaceResidualImpl(int64_t in, int64_t out, bool down) : down_(down) {
+  FaceResidualImpl(int64_t in, int64_t out, bool down) : down_(down), out_channels_(out) {
     conv1_ = register_module("conv1", ConvLayer(in, out, /*kernel=*/3, down));
     conv2_ = register_module("conv2", ConvLayer(out, out, /*kernel=*/3, /*down=*/false));
   }
@@ -71,9 +83,22 @@ class FaceResidualImpl : public nn::Module {
     if (extra > 0) pooled = at::constant_pad_nd(pooled, {0, 0, 0, 0, 0, extra});
     return at::relu(y + pooled);
   }
+  // `side`: the input's height and width; returns the output's.
+  std::string describe(GraphSink& g, const std::string& x, int64_t& side, int64_t in_channels) {
+    const int64_t conv_side = conv2_->output_side(conv1_->output_side(side));
+    std::string y = conv2_->describe(g, conv1_->describe(g, x, /*relu=*/true), /*relu=*/false);
+    if (!down_) return g.relu(g.add(y, x));
+    const std::string pooled_raw = g.avg_pool(x, /*kernel=*/2, /*stride=*/2);
+    side /= 2;
+    if (side > conv_side) y = g.pad_end(y, 0, side - conv_side, side - conv_side);
+    const int64_t extra = out_channels_ - in_channels;
+    const std::string pooled = extra > 0 ? g.pad_end(pooled_raw, extra, 0, 0) : pooled_raw;
+    return g.relu(g.add(y, pooled));
+  }
 
  private:
   bool down_;
+  int64_t out_channels_;
   ConvLayer conv1_{nullptr}, conv2_{nullptr};
 };
 TORCH_MODULE(FaceResidual);
@@ -119,6 +144,20 @@ class FaceResNetImpl : public BackboneImpl {
     at::Tensor y = at::max_pool2d(stem_->forward(x, /*relu=*/true), /*kernel_size=*/{3, 3}, /*stride=*/{2, 2});
     for (auto& b : blocks_) y = b->forward(y);
     return y.mean({2, 3});
+  }
+  std::string describe(GraphSink& g, const std::string& x, int64_t input_size) override {
+    if (input_size < kFaceResNetMinInput) {
+      throw InvalidInput("face_resnet needs input side >= " + std::to_string(kFaceResNetMinInput) + ", got " +
+                         std::to_string(input_size));
+    }
+    std::string y = g.max_pool(stem_->describe(g, x, /*relu=*/true), /*kernel=*/3, /*stride=*/2, /*pad=*/0);
+    int64_t side = (stem_->output_side(input_size) - 3) / 2 + 1;
+    int64_t channels = kStemChannels;
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      y = blocks_[i]->describe(g, y, side, channels);
+      channels = kBlocks[i].out;
+    }
+    return g.global_mean(y);
   }
   int64_t feature_dim() const override { return kBlocks.back().out; }
   std::string name() const override { return "face_resnet"; }

@@ -28,6 +28,9 @@ class AgeNetImpl : public torch::nn::Module {
   explicit AgeNetImpl(ModelConfig config);
   // [N,3,S,S] float32 normalised -> [N,num_ages] logits.
   at::Tensor forward(const at::Tensor& x);
+  // forward() in eval mode stated to `g` (model/graph_sink.h) for a
+  // normalised [N,3,S,S] input named `x`; returns the logits' name.
+  std::string describe(GraphSink& g, const std::string& x, int64_t input_size);
   const ModelConfig& config() const { return config_; }
   BackboneImpl& backbone() { return *backbone_; }
   std::vector<at::Tensor> backbone_parameters();

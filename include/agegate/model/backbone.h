@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "agegate/model/graph_sink.h"
+
 namespace agegate {
 
 class BackboneImpl : public torch::nn::Module {
@@ -27,6 +29,9 @@ class BackboneImpl : public torch::nn::Module {
   virtual at::Tensor forward(const at::Tensor& x) = 0;
   virtual int64_t feature_dim() const = 0;
   virtual std::string name() const = 0;
+  // States forward() in eval mode to `g` for an [N,3,S,S] input named `x`
+  // (S = input_size); returns the name of the [N,feature_dim()] features.
+  virtual std::string describe(GraphSink& g, const std::string& x, int64_t input_size) = 0;
 };
 
 struct ResNetOptions {
