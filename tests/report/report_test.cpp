@@ -459,9 +459,7 @@ void expect_page_renders(const fs::path& page, const std::string& name) {
 }
 
 TEST_F(ReportTest, ReportsRenderInHeadlessChromium) {
-  if (chromium_program().empty()) {
-    GTEST_SKIP() << "chromium is not installed (scripts/install-deps.sh --with-test-tools)";
-  }
+  AGEGATE_REQUIRE(!chromium_program().empty(), "no chromium (scripts/install-deps.sh --with-test-tools)");
   DirtyDataset d = make_dirty_dataset("data");
   fs::path eda = scratch_dir("eda");
   EdaOptions o;

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +42,51 @@ int connect_to(int port) {
     return -1;
   }
   return fd;
+}
+
+// One whole answer (headers and Content-Length body), or what came before the
+// server closed or `wait` passed. `closed`: the server closed the connection.
+std::string read_answer(int fd, milliseconds wait, bool* closed) {
+  std::string got;
+  const auto until = Clock::now() + wait;
+  *closed = false;
+  while (Clock::now() < until) {
+    const size_t head = got.find("\r\n\r\n");
+    if (head != std::string::npos) {
+      const size_t cl = got.find("Content-Length: ");
+      const size_t body = cl == std::string::npos || cl > head ? 0 : std::stoul(got.substr(cl + 16));
+      if (got.size() >= head + 4 + body) return got;
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      *closed = true;
+      break;
+    }
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+// The service's end of the client's connection `client_fd`: the service runs
+// in this process, so its accepted socket is one of our descriptors.
+int server_end_of(int client_fd) {
+  sockaddr_in mine{}, peer{};
+  socklen_t len = sizeof mine;
+  if (::getsockname(client_fd, reinterpret_cast<sockaddr*>(&mine), &len) != 0) return -1;
+  len = sizeof peer;
+  if (::getpeername(client_fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return -1;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(e.path().filename().string());
+    sockaddr_in local{}, remote{};
+    socklen_t l1 = sizeof local, l2 = sizeof remote;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &l1) != 0 || local.sin_family != AF_INET) continue;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &l2) != 0) continue;
+    if (local.sin_port == peer.sin_port && remote.sin_port == mine.sin_port) return fd;
+  }
+  return -1;
 }
 
 // Everything the server sends until it closes (or `wait` passes).
@@ -139,40 +186,54 @@ TEST(Connections, IdleAndTricklingClientsDoNotHoldUpTheService) {
   server.stop();
 }
 
-// Over --max-connections a connection is closed at once with a bare 503;
-// once the idle ones reach their deadline the service takes new ones again.
+// Over --max-connections a connection is closed at once with a bare 503,
+// long before any held one reaches its deadline; once the held ones reach it
+// the service takes new ones again.
 TEST(Connections, OneMoreThanTheCapIsRefusedAtOnce) {
   ServerOptions o = options();
   o.max_connections = 6;
-  o.read_deadline_ms = 700;
+  o.read_deadline_ms = 4000;
   Server server(o);
   server.start();
   std::vector<int> held;
   for (int i = 0; i < 6; ++i) held.push_back(connect_to(server.port()));
-  std::this_thread::sleep_for(milliseconds(100));  // all six accepted
-  const int extra = connect_to(server.port());
+  const auto opened = Clock::now();
+  httplib::Client probe("127.0.0.1", server.port());
+  // All six accepted: the seventh is refused (the cap, not a timing guess).
+  int extra = -1;
+  std::string answer;
   bool closed = false;
-  const auto t = Clock::now();
-  const std::string answer = read_until_closed(extra, milliseconds(2000), &closed);
-  EXPECT_TRUE(closed);
-  EXPECT_LT(ms_since(t), 500);
+  for (int attempt = 0; attempt < 100 && answer.rfind("HTTP/1.1 503", 0) != 0; ++attempt) {
+    if (extra >= 0) ::close(extra);
+    extra = connect_to(server.port());
+    answer = read_until_closed(extra, milliseconds(200), &closed);
+  }
   EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
+  EXPECT_TRUE(closed);
+  // Refused while the held ones were still held: the refusal did not wait for a slot.
+  EXPECT_LT(ms_since(opened), o.read_deadline_ms);
   ::close(extra);
-  std::this_thread::sleep_for(milliseconds(900));  // the held ones hit their deadline
+  // The held ones reach their deadline and are cut; then a new one is served.
+  int status = 0;
+  for (int i = 0; i < 200 && status != 200; ++i) {
+    auto h = probe.Get("/healthz");
+    status = h ? h->status : 0;
+    if (status != 200) std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_EQ(status, 200);
   httplib::Client c("127.0.0.1", server.port());
-  auto h = c.Get("/healthz");
-  ASSERT_TRUE(h);
-  EXPECT_EQ(h->status, 200);
   EXPECT_GE(metric(c, "agegate_connections_total{outcome=\"rejected\"}"), 1);
+  EXPECT_GE(metric(c, "agegate_connections_total{outcome=\"deadline\"}"), 6);
   for (int fd : held) ::close(fd);
   server.stop();
 }
 
 // Keep-alive serves several requests on one connection, at most
-// --keep-alive-requests, and closes one left idle for --keep-alive-ms.
+// --keep-alive-requests, and closes one left idle for --keep-alive-ms (not
+// before; "eventually" is bounded loosely, a loaded machine may be slow).
 TEST(Connections, KeepAliveIsBoundedInRequestsAndIdleTime) {
   ServerOptions o = options();
-  o.keep_alive_ms = 300;
+  o.keep_alive_ms = 1000;
   o.keep_alive_requests = 2;
   Server server(o);
   server.start();
@@ -180,11 +241,12 @@ TEST(Connections, KeepAliveIsBoundedInRequestsAndIdleTime) {
   const std::string get = "GET /healthz HTTP/1.1\r\nHost: till\r\n\r\n";
   ASSERT_GT(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), 0);
   bool closed = false;
-  std::string first = read_until_closed(fd, milliseconds(150), &closed);
+  std::string first = read_answer(fd, milliseconds(10000), &closed);
   EXPECT_FALSE(closed);
   EXPECT_EQ(first.rfind("HTTP/1.1 200", 0), 0u) << first;
+  EXPECT_EQ(first.find("Connection: close"), std::string::npos) << first;
   ASSERT_GT(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), 0);
-  std::string second = read_until_closed(fd, milliseconds(1000), &closed);
+  std::string second = read_until_closed(fd, milliseconds(10000), &closed);
   EXPECT_EQ(second.rfind("HTTP/1.1 200", 0), 0u) << second;
   EXPECT_NE(second.find("Connection: close"), std::string::npos) << second;
   EXPECT_TRUE(closed);  // the second and last request of this connection
@@ -192,11 +254,12 @@ TEST(Connections, KeepAliveIsBoundedInRequestsAndIdleTime) {
 
   const int quiet = connect_to(server.port());
   ASSERT_GT(::send(quiet, get.data(), get.size(), MSG_NOSIGNAL), 0);
-  const auto t = Clock::now();
-  read_until_closed(quiet, milliseconds(3000), &closed);
+  std::string answer = read_answer(quiet, milliseconds(10000), &closed);
+  ASSERT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  const auto t = Clock::now();  // idle from here
+  read_until_closed(quiet, milliseconds(20000), &closed);
   EXPECT_TRUE(closed);
-  EXPECT_GT(ms_since(t), 250);
-  EXPECT_LT(ms_since(t), 1500);
+  EXPECT_GE(ms_since(t), o.keep_alive_ms - 100);  // not cut before its idle time
   ::close(quiet);
   server.stop();
 }
@@ -217,42 +280,39 @@ TEST(Connections, StoppingDoesNotWaitForIdleConnections) {
   std::this_thread::sleep_for(milliseconds(200));
   const auto t = Clock::now();
   server.stop();
-  EXPECT_LT(ms_since(t), 2000);
+  // Far below the 60 s that waiting for them would take, with room for a loaded machine.
+  EXPECT_LT(ms_since(t), 20000);
   for (int fd : fds) ::close(fd);
 }
 
-// httplib writes an answer's headers and body with two send() calls. With
-// Nagle's algorithm on (the reference path) the body waits for the client's
-// delayed ACK, about 40 ms on Linux, on every request after the first on a
-// keep-alive connection; the service sets TCP_NODELAY, so a small answer
-// comes back in a few ms. Medians of 9 requests; the 40 ms floor of the
-// reference does not depend on the machine's load, the bound on ours is
-// loose enough for a sanitizer build.
-TEST(Connections, KeepAliveAnswersDoNotWaitForDelayedAcks) {
-  constexpr int kRequests = 9;
-  constexpr double kNagleFloorMs = 30;
-  const auto median_ms = [](bool reference) {
+// httplib writes an answer's headers and body with two send() calls; with
+// Nagle's algorithm the body waits for the client's delayed ACK on
+// keep-alive connections. The service sets TCP_NODELAY on every connection
+// (the reference path does not): read off the service's own socket. What
+// the delayed ACK costs is a property of the kernel and is measured by
+// bench/serve_load.sh, not here.
+TEST(Connections, EveryConnectionHasNagleOffAndTheReferencePathHasItOn) {
+  for (bool reference : {false, true}) {
+    SCOPED_TRACE(reference ? "reference path" : "service");
     ServerOptions o = options();
     o.reference_path = reference;
     Server server(o);
     server.start();
-    httplib::Client c("127.0.0.1", server.port());
-    c.set_keep_alive(true);
-    std::vector<double> t;
-    EXPECT_TRUE(c.Get("/healthz"));  // opens the connection
-    for (int i = 0; i < kRequests; ++i) {
-      const auto start = Clock::now();
-      auto r = c.Get("/healthz");
-      EXPECT_TRUE(r && r->status == 200);
-      t.push_back(ms_since(start));
-    }
+    const int fd = connect_to(server.port());
+    const std::string get = "GET /healthz HTTP/1.1\r\nHost: till\r\n\r\n";
+    ASSERT_GT(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), 0);
+    bool closed = false;
+    const std::string answer = read_answer(fd, milliseconds(10000), &closed);
+    ASSERT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+    const int theirs = server_end_of(fd);
+    ASSERT_GE(theirs, 0) << "the service's socket was not found among this process's descriptors";
+    int nodelay = -1;
+    socklen_t len = sizeof nodelay;
+    ASSERT_EQ(::getsockopt(theirs, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+    EXPECT_EQ(nodelay != 0, !reference);
+    ::close(fd);
     server.stop();
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-  };
-  const double ours = median_ms(false), reference = median_ms(true);
-  EXPECT_GE(reference, kNagleFloorMs) << "the reference path should show the delayed-ACK wait";
-  EXPECT_LT(ours, kNagleFloorMs / 2) << "reference " << reference << " ms";
+  }
 }
 
 }  // namespace

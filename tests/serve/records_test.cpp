@@ -35,7 +35,7 @@ class ServeRecords : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "postgresql") {
-      if (!testing::postgres_base_url()) GTEST_SKIP() << "no PostgreSQL cluster (run through scripts/with-postgres.sh)";
+      AGEGATE_REQUIRE(testing::postgres_base_url(), "no PostgreSQL cluster (run through scripts/with-postgres.sh)");
       url_ = testing::fresh_postgres_url("serve");
     } else {
       url_ = testing::fresh_sqlite_url("serve");

@@ -336,23 +336,31 @@ TEST(Serve, HealthAndMetricsCanMoveToALocalAdminPort) {
 // As `nobody`, in a folder it cannot write, with HOME and TMPDIR there too:
 // a TLS service with a token file starts, answers, and stops cleanly.
 TEST(ServeProcess, RunsAsAnUnprivilegedUserWithoutWriteAccess) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to drop to nobody";
+  AGEGATE_REQUIRE(geteuid() == 0, "not root (needed to drop to nobody)");
   constexpr int kNobody = 65534;
   Pki pki("pki");
-  const fs::path ro = testing::scratch_dir("readonly");
+  // Everything the service reads lies where nobody can reach it whatever
+  // folder the checkout is in (a clone under /root is closed to other users).
+  char tmpl[] = "/tmp/agegate-nobody-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const fs::path open_dir = tmpl;
+  chmod(open_dir.c_str(), 0755);
+  fs::copy_file(AGEGATE_TEST_AGEGATE_EXE, open_dir / "agegate");
+  fs::copy_file(tiny_model(), open_dir / "model.agm");
+  chmod((open_dir / "agegate").c_str(), 0755);
+  chmod((open_dir / "model.agm").c_str(), 0644);
+  const fs::path ro = open_dir / "readonly";
+  fs::create_directories(ro);
   write_file_atomic(ro / "tokens.txt", "till-token-0123456789ab\n");
+  chmod((ro / "tokens.txt").c_str(), 0444);
   for (const char* f : {"server.pem", "server.key"}) fs::copy_file(pki / f, ro / f);
+  chmod((ro / "server.pem").c_str(), 0444);
   chmod((ro / "server.key").c_str(), 0444);  // readable by the service (a real one would chgrp it)
   chmod(ro.c_str(), 0555);
-  // Every folder from / to the model and the program must be searchable by nobody.
-  for (fs::path p = tiny_model().parent_path(); p != p.root_path(); p = p.parent_path()) {
-    struct stat st {};
-    if (stat(p.c_str(), &st) != 0 || !(st.st_mode & S_IXOTH)) GTEST_SKIP() << p << " is closed to other users";
-  }
   testing::AgegateProcess serve({"serve", "--port", "0", "--detect", "off", "--torch-threads", "1", "--tls-cert",
                                  (ro / "server.pem").string(), "--tls-key", (ro / "server.key").string(),
-                                 "--token-file", (ro / "tokens.txt").string(), "--model", tiny_model().string()},
-                                ro, {"HOME=" + ro.string(), "TMPDIR=" + ro.string()}, kNobody);
+                                 "--token-file", (ro / "tokens.txt").string(), "--model", (open_dir / "model.agm").string()},
+                                ro, {"HOME=" + ro.string(), "TMPDIR=" + ro.string()}, kNobody, open_dir / "agegate");
   const int port = testing::serve_port_from_log(serve.wait_for_stderr("serving on https://"));
   ASSERT_GT(port, 0) << serve.err();
   auto c = client(pki, port);
@@ -365,6 +373,7 @@ TEST(ServeProcess, RunsAsAnUnprivilegedUserWithoutWriteAccess) {
   const std::string log = serve.err();
   EXPECT_EQ(log.find("till-token"), std::string::npos) << "the token reached the log";
   chmod(ro.c_str(), 0755);
+  fs::remove_all(open_dir);
 }
 
 }  // namespace

@@ -1,17 +1,19 @@
 // What the service tests share: a model with random weights (speed and
-// shapes do not depend on them), saved once per test program.
+// shapes do not depend on them), saved once per test process in its test's scratch folder.
 #pragma once
 #include <filesystem>
 
 #include "agegate/model/model_file.h"
 #include "agegate/serve/server.h"
+#include "test_support.h"
 
 namespace agegate::testing {
 
 inline std::filesystem::path tiny_model() {
   static std::filesystem::path p = [] {
-    std::filesystem::path dir = std::filesystem::path(AGEGATE_TEST_BINARY_DIR) / "test-scratch" / "serve-model";
-    std::filesystem::create_directories(dir);
+    // In the test's own scratch folder: tests running side by side (ctest -j)
+    // never rewrite a file another one reads.
+    std::filesystem::path dir = testing::scratch_dir("serve-model");
     ModelConfig cfg;
     AgeNet net(cfg);
     ModelInfo info;

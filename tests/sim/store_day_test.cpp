@@ -23,7 +23,7 @@ class StoreDay : public ::testing::TestWithParam<std::string> {};
 TEST_P(StoreDay, TheAuditFlagsTheCarelessCashierAndNoCarefulOne) {
   std::string db;
   if (GetParam() == "postgresql") {
-    if (!testing::postgres_base_url()) GTEST_SKIP() << "no PostgreSQL cluster (run through scripts/with-postgres.sh)";
+    AGEGATE_REQUIRE(testing::postgres_base_url(), "no PostgreSQL cluster (run through scripts/with-postgres.sh)");
     db = testing::fresh_postgres_url("storeday");
   } else {
     db = testing::fresh_sqlite_url("storeday");

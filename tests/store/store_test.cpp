@@ -61,9 +61,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "postgresql") {
-      if (!testing::postgres_base_url()) {
-        GTEST_SKIP() << "no PostgreSQL cluster (AGEGATE_TEST_PG_URL): run the suite through scripts/with-postgres.sh";
-      }
+      AGEGATE_REQUIRE(testing::postgres_base_url(), "no PostgreSQL cluster (run through scripts/with-postgres.sh)");
       url_ = testing::fresh_postgres_url(::testing::UnitTest::GetInstance()->current_test_info()->name());
     } else {
       url_ = testing::fresh_sqlite_url("store");

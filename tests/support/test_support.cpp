@@ -68,6 +68,23 @@ std::pair<fs::path, int> real_photo(int index) {
   return {faces_dir() / "final_files" / r.first, r.second};
 }
 
+bool in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && (std::string(ci) == "true" || std::string(ci) == "1");
+}
+
+void note_skip(const std::string& reason) {
+  const char* log = std::getenv("AGEGATE_SKIP_LOG");
+  if (log == nullptr || *log == '\0') return;
+  // One line per skip; O_APPEND keeps lines from parallel test processes whole.
+  const std::string line = reason + "\n";
+  const int fd = ::open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  if (::write(fd, line.data(), line.size()) < 0) {
+  }
+  ::close(fd);
+}
+
 fs::path scratch_dir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string test = info ? std::string(info->test_suite_name()) + "." + info->name() : "notest";
@@ -136,12 +153,12 @@ CommandResult run_agegate(const std::string& args, const std::string& shell_pref
 }
 
 AgegateProcess::AgegateProcess(const std::vector<std::string>& args, const fs::path& cwd,
-                               const std::vector<std::string>& env, int run_as_uid) {
+                               const std::vector<std::string>& env, int run_as_uid, const fs::path& program) {
   fs::path logs = scratch_dir("process");
   out_ = logs / "stdout";
   err_ = logs / "stderr";
   // Everything the child needs is built before fork(): after it, only exec.
-  std::vector<std::string> argv_s = {AGEGATE_TEST_AGEGATE_EXE};
+  std::vector<std::string> argv_s = {program.empty() ? std::string(AGEGATE_TEST_AGEGATE_EXE) : program.string()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> env_s;
   for (char** e = environ; *e; ++e) {
@@ -206,6 +223,7 @@ int AgegateProcess::wait(double timeout_s) {
   while (status_ == -2) {
     if (waitpid(pid_, &raw, WNOHANG) == pid_) {
       status_ = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+      signal_ = WIFSIGNALED(raw) ? WTERMSIG(raw) : 0;
       break;
     }
     if (std::chrono::steady_clock::now() >= end) return -2;

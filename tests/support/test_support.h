@@ -10,6 +10,25 @@
 
 namespace agegate::testing {
 
+// True under CI (the environment variable CI is "true" or "1"; .ci/run sets it).
+bool in_ci();
+// Appends `reason` to $AGEGATE_SKIP_LOG when set (scripts/test.sh counts the
+// skips by reason from it).
+void note_skip(const std::string& reason);
+
+// A test that cannot run here (no PostgreSQL cluster, no Chromium, not
+// root): skipped in the local loop, where scripts/test.sh counts it by
+// reason; a failure under CI, where everything must run.
+#define AGEGATE_REQUIRE(condition, reason)                                             \
+  do {                                                                                 \
+    if (!(condition)) {                                                                \
+      const std::string agegate_require_reason_ = (reason);                            \
+      if (::agegate::testing::in_ci()) FAIL() << "CI must run this test: " << agegate_require_reason_; \
+      ::agegate::testing::note_skip(agegate_require_reason_);                          \
+      GTEST_SKIP() << agegate_require_reason_;                                         \
+    }                                                                                  \
+  } while (0)
+
 // All probability on one age, over ages 0..num_ages-1 (the network's 101 by default).
 AgeDistribution point_mass(int age, int num_ages = 101);
 
@@ -50,8 +69,10 @@ class AgegateProcess {
  public:
   // `run_as_uid` >= 0 (needs root): the child drops to that user and group
   // id, with no supplementary groups, before it runs agegate.
+  // `program`: another copy of agegate to run (default: the built one).
   AgegateProcess(const std::vector<std::string>& args, const std::filesystem::path& cwd,
-                 const std::vector<std::string>& env = {}, int run_as_uid = -1);
+                 const std::vector<std::string>& env = {}, int run_as_uid = -1,
+                 const std::filesystem::path& program = {});
   ~AgegateProcess();
   AgegateProcess(const AgegateProcess&) = delete;
   AgegateProcess& operator=(const AgegateProcess&) = delete;
@@ -62,6 +83,8 @@ class AgegateProcess {
   void signal(int sig);
   // Exit status, or -1 (killed by a signal) / -2 (still running after timeout_s).
   int wait(double timeout_s = 60);
+  // The signal that ended the child (SIGKILL, SIGSEGV, SIGABRT...), 0 when it exited or still runs.
+  int killed_by() const { return signal_; }
   std::string out() const;
   std::string err() const;
   std::filesystem::path stderr_file() const { return err_; }
@@ -69,6 +92,7 @@ class AgegateProcess {
  private:
   int pid_ = -1;
   int status_ = -2;
+  int signal_ = 0;
   std::filesystem::path out_, err_;
 };
 
