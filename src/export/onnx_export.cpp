@@ -18,6 +18,7 @@
 
 #include "agegate/core/error.h"
 #include "agegate/core/fs.h"
+#include "agegate/core/hex.h"
 #include "agegate/core/run_info.h"
 #include "agegate/model/graph_sink.h"
 
@@ -35,13 +36,7 @@ std::string hex_sha256(const std::string& bytes) {
   if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1) {
     throw ModelError("OpenSSL SHA-256 unavailable");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += kHex[md[i] >> 4];
-    hex += kHex[md[i] & 15];
-  }
-  return hex;
+  return to_hex(md, len);
 }
 
 void set_attr(onnx::NodeProto& n, const std::string& name, int64_t v) {

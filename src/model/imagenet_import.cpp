@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "agegate/core/error.h"
+#include "agegate/core/hex.h"
 #include "agegate/core/log.h"
 
 namespace agegate {
@@ -134,13 +135,7 @@ std::string sha256_file(const fs::path& path) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += kHex[md[i] >> 4];
-    hex += kHex[md[i] & 0xf];
-  }
-  return hex;
+  return to_hex(md, len);
 }
 
 ImportReport import_mobilenet_v2_imagenet(BackboneImpl& mobilenet, const fs::path& file,

@@ -44,19 +44,14 @@ int connect_to(int port) {
   return fd;
 }
 
-// One whole answer (headers and Content-Length body), or what came before the
-// server closed or `wait` passed. `closed`: the server closed the connection.
-std::string read_answer(int fd, milliseconds wait, bool* closed) {
+// What the server sends until it closes, `wait` passes or `done(got)` holds.
+// `closed`: the server closed the connection.
+template <typename Done>
+std::string read_from(int fd, milliseconds wait, bool* closed, Done done) {
   std::string got;
   const auto until = Clock::now() + wait;
   *closed = false;
-  while (Clock::now() < until) {
-    const size_t head = got.find("\r\n\r\n");
-    if (head != std::string::npos) {
-      const size_t cl = got.find("Content-Length: ");
-      const size_t body = cl == std::string::npos || cl > head ? 0 : std::stoul(got.substr(cl + 16));
-      if (got.size() >= head + 4 + body) return got;
-    }
+  while (Clock::now() < until && !done(got)) {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 50) <= 0) continue;
     char buf[4096];
@@ -68,6 +63,22 @@ std::string read_answer(int fd, milliseconds wait, bool* closed) {
     got.append(buf, static_cast<size_t>(n));
   }
   return got;
+}
+
+// One whole answer (headers and Content-Length body), or what came first.
+std::string read_answer(int fd, milliseconds wait, bool* closed) {
+  return read_from(fd, wait, closed, [](const std::string& got) {
+    const size_t head = got.find("\r\n\r\n");
+    if (head == std::string::npos) return false;
+    const size_t cl = got.find("Content-Length: ");
+    const size_t body = cl == std::string::npos || cl > head ? 0 : std::stoul(got.substr(cl + 16));
+    return got.size() >= head + 4 + body;
+  });
+}
+
+// Everything the server sends until it closes (or `wait` passes).
+std::string read_until_closed(int fd, milliseconds wait, bool* closed) {
+  return read_from(fd, wait, closed, [](const std::string&) { return false; });
 }
 
 // The service's end of the client's connection `client_fd`: the service runs
@@ -87,25 +98,6 @@ int server_end_of(int client_fd) {
     if (local.sin_port == peer.sin_port && remote.sin_port == mine.sin_port) return fd;
   }
   return -1;
-}
-
-// Everything the server sends until it closes (or `wait` passes).
-std::string read_until_closed(int fd, milliseconds wait, bool* closed) {
-  std::string got;
-  const auto until = Clock::now() + wait;
-  *closed = false;
-  while (Clock::now() < until) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 50) <= 0) continue;
-    char buf[4096];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      *closed = true;
-      break;
-    }
-    got.append(buf, static_cast<size_t>(n));
-  }
-  return got;
 }
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
