@@ -28,6 +28,7 @@
 #include "agegate/export/onnx_export.h"
 #include "agegate/model/imagenet_import.h"
 #include "agegate/model/model_file.h"
+#include "agegate/policy/policy.h"
 #include "test_support.h"
 
 namespace agegate {
@@ -298,6 +299,100 @@ TEST(OnnxExport, AnOutputThatCannotBeWrittenIsNamedAndNothingHalfWrittenStays) {
   EXPECT_THROW(export_onnx(shipped_model(), dir / "folder.onnx", {}), IoError);
   for (const auto& e : fs::directory_iterator(dir)) {
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  }
+}
+
+// docs/onnx.md's recipe, written from it and the file's metadata alone
+// (not agegate's code): from the exported graph's logits to the estimate,
+// interval, P(under legal age) and decision, as agegate gives them.
+struct Recipe {
+  double estimate, low, high, p_under;
+  bool id_check;
+};
+
+Recipe consumer_recipe(const std::vector<double>& logits, const nlohmann::json& calibration,
+                       const nlohmann::json& policy) {
+  const size_t k = logits.size();
+  auto softmax = [&](double t) {
+    std::vector<double> p(k);
+    const double top = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (size_t a = 0; a < k; ++a) sum += p[a] = std::exp((logits[a] - top) / t);
+    for (double& v : p) v /= sum;
+    return p;
+  };
+  auto mean = [&](const std::vector<double>& p) {
+    double m = 0;
+    for (size_t a = 0; a < k; ++a) m += static_cast<double>(a) * p[a];
+    return m;
+  };
+  double t = calibration.at("temperature").get<double>();
+  if (calibration.contains("bands")) {
+    const double raw = mean(softmax(1.0));
+    std::vector<std::pair<double, double>> centres;  // (centre, temperature)
+    for (const auto& b : calibration.at("bands")) {
+      const int from = b.at("from"), to = b.at("to");
+      centres.emplace_back(to - from + 1 > 30 ? from + 7.5 : from + (to - from + 1) / 2.0, b.at("temperature"));
+    }
+    if (raw <= centres.front().first) {
+      t = centres.front().second;
+    } else if (raw >= centres.back().first) {
+      t = centres.back().second;
+    } else {
+      for (size_t i = 1; i < centres.size(); ++i) {
+        if (raw <= centres[i].first) {
+          const double w = (raw - centres[i - 1].first) / (centres[i].first - centres[i - 1].first);
+          t = std::exp((1 - w) * std::log(centres[i - 1].second) + w * std::log(centres[i].second));
+          break;
+        }
+      }
+    }
+  }
+  const std::vector<double> p = softmax(t);
+  auto quantile = [&](double q) {
+    double before = 0;
+    for (size_t a = 0; a < k; ++a) {
+      if (before + p[a] >= q) return static_cast<double>(a) + (q - before) / p[a];
+      before += p[a];
+    }
+    return static_cast<double>(k);
+  };
+  const double level = policy.at("interval_level");
+  Recipe r;
+  r.estimate = mean(p);
+  r.low = quantile((1 - level) / 2);
+  r.high = quantile(1 - (1 - level) / 2);
+  r.p_under = 0;
+  for (int a = 0; a < policy.at("legal_age").get<int>(); ++a) r.p_under += p[static_cast<size_t>(a)];
+  r.id_check = r.estimate < policy.at("challenge_age").get<double>() || r.p_under > policy.at("max_risk").get<double>();
+  return r;
+}
+
+TEST(OnnxExport, TheDocumentedRecipeGivesAgegatesIntervalAndDecision) {
+  for (bool flip : {false, true}) {
+    SCOPED_TRACE(flip ? "flip" : "one pass");
+    LoadedModel m = load_model_file(shipped_model(), flip);
+    const auto meta = metadata(parse(onnx_model_bytes(m.net, m.info)));
+    const at::Tensor u8 = prepared_photos(m.info.preprocess);
+    const Answer onnx = opencv_answer(onnx_model_bytes(m.net, m.info), u8);
+    const Policy policy = Policy::from_json(meta.at("agegate.recommended_policy"));
+    const auto dists = to_distributions(libtorch_answer(m, u8).logits, m.info.calibration());
+    int id_checks = 0;
+    for (int64_t i = 0; i < kPhotos; ++i) {
+      const at::Tensor row = onnx.logits[i].to(at::kDouble).contiguous();
+      const std::vector<double> logits(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
+      const Recipe r = consumer_recipe(logits, meta.at("agegate.calibration"), meta.at("agegate.recommended_policy"));
+      const PolicyResult want = decide(dists[static_cast<size_t>(i)], policy);
+      EXPECT_NEAR(r.estimate, want.estimate, 0.01) << "photo " << i;
+      EXPECT_NEAR(r.low, want.low, 0.01) << "photo " << i;
+      EXPECT_NEAR(r.high, want.high, 0.01) << "photo " << i;
+      EXPECT_NEAR(r.p_under, want.p_under_legal, 1e-4) << "photo " << i;
+      EXPECT_EQ(r.id_check, want.decision == Decision::kIdCheck) << "photo " << i;
+      id_checks += r.id_check;
+    }
+    // The photos give both decisions, so the rule is exercised both ways.
+    EXPECT_GT(id_checks, 0);
+    EXPECT_LT(id_checks, kPhotos);
   }
 }
 
