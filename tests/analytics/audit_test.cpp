@@ -147,3 +147,57 @@ TEST(Audit, FlagsTheCarelessCashierAndNoCarefulOne) {
 
 }  // namespace
 }  // namespace agegate
+
+namespace agegate {
+namespace {
+
+// The lane-and-time window's edges: an event exactly window_s before or
+// skew_s after the sale matches; a second further out does not.
+TEST(AuditMatching, TheWindowsEdgesAreInsideAndASecondBeyondIsOut) {
+  AuditOptions o;
+  ASSERT_EQ(o.window_s, 300);
+  ASSERT_EQ(o.skew_s, 30);
+  const std::vector<CheckoutEvent> events = {
+      ev("1", kT0 - 300 * kSec, "id_check"), ev("2", kT0 - 301 * kSec, "id_check"),
+      ev("3", kT0 + 30 * kSec, "id_check"), ev("4", kT0 + 31 * kSec, "id_check")};
+  const std::vector<Sale> sales = {sale("A", "1", "a", kT0, IdCheck::kAdult), sale("B", "2", "a", kT0, IdCheck::kAdult),
+                                   sale("C", "3", "a", kT0, IdCheck::kAdult), sale("D", "4", "a", kT0, IdCheck::kAdult)};
+  EXPECT_EQ(match_sales(sales, events, o, nullptr), (std::vector<int64_t>{0, -1, 2, -1}));
+}
+
+// Ten cashiers tested; nine leave 2 of 40 asked sales unchecked, one leaves
+// 6. Alone that one is significant (one-sided Fisher p = 0.02355, summed with
+// integer binomials in Python's math.comb: 6 of 40 against 18 of 360), but
+// Holm's step over ten tests makes it 0.2355: not flagged. An audit that
+// forgot the adjustment would flag it.
+TEST(Audit, HolmsStepKeepsABorderlineCashierFromBeingFlagged) {
+  std::vector<Sale> sales;
+  std::vector<CheckoutEvent> events;
+  int n = 0;
+  auto add = [&](const std::string& cashier, int asked, int unchecked) {
+    for (int i = 0; i < asked; ++i) {
+      const std::string txn = "T" + std::to_string(n);
+      const int64_t t = kT0 + int64_t(n++) * 600 * kSec;
+      events.push_back(ev("1", t - 60 * kSec, "id_check", txn));
+      sales.push_back(sale(txn, "1", cashier, t, i < unchecked ? IdCheck::kNotChecked : IdCheck::kAdult));
+    }
+  };
+  for (int c = 0; c < 9; ++c) add("c" + std::to_string(c), 40, 2);
+  add("borderline", 40, 6);
+  const AuditResult r = audit_records(sales, events, AuditOptions{});
+  int tested = 0;
+  for (const auto& c : r.cashiers) {
+    tested += c.tested;
+    EXPECT_FALSE(c.flagged) << c.cashier << ": " << c.note;
+    if (c.cashier != "borderline") continue;
+    ASSERT_TRUE(c.p_value.has_value());
+    ASSERT_TRUE(c.p_adjusted.has_value());
+    EXPECT_NEAR(*c.p_value, 0.023554743566611056, 1e-12);
+    EXPECT_LT(*c.p_value, AuditOptions{}.alpha);  // significant before Holm
+    EXPECT_NEAR(*c.p_adjusted, 10 * 0.023554743566611056, 1e-12);
+  }
+  EXPECT_EQ(tested, 10);
+}
+
+}  // namespace
+}  // namespace agegate

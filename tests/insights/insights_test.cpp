@@ -213,6 +213,37 @@ TEST(Insights, NoRestrictedProductIsRecommendedBelowTheChallengeAge) {
   EXPECT_NE(gap.at("notes").dump().find("nearest band"), std::string::npos);
 }
 
+// At the line itself: an estimate of exactly 25 and the band 25-34 (youngest
+// age 25) may be offered restricted goods at challenge age 25; 24.99 (band
+// 19-24) may not; at challenge age 26 the 25-34 band may not either.
+TEST(Recommender, TheChallengeAgeItselfIsOnTheAllowedSide) {
+  Shop shop;
+  shop.baskets("19-24", 20, {"beer"});
+  shop.baskets("25-34", 20, {"beer", "bread"});
+  RetailData d = shop.data();
+  d.households.push_back({"h25-34", "25-34"});
+  d.households.push_back({"h65+", "65+"});
+  for (int i = 0; i < 60; ++i) {
+    d.lines.push_back({1000 + i, "old" + std::to_string(i), "h65+", "s1", "milk", 1, 2, 1, 0});
+  }
+  InsightsOptions o = two_bands();
+  o.bands = parse_age_bands("19-24,25-34,65+", "test");
+  const Recommender rec = Recommender::from_insights(compute_insights(d, o, nullptr));
+  auto allowed = [&](std::optional<double> age, const std::string& band, int challenge) {
+    const json a = rec.recommend({age, band, 5}, challenge);
+    bool beer = false;
+    for (const auto& i : a.at("items")) beer = beer || i.at("category") == "BEERS/ALES";
+    EXPECT_EQ(beer, a.at("restricted_allowed").get<bool>()) << a.dump();
+    return a.at("restricted_allowed").get<bool>();
+  };
+  EXPECT_TRUE(allowed(25.0, "", 25));
+  EXPECT_TRUE(allowed(std::nullopt, "25-34", 25));
+  EXPECT_FALSE(allowed(24.99, "", 25));
+  EXPECT_FALSE(allowed(std::nullopt, "19-24", 25));
+  EXPECT_FALSE(allowed(25.0, "", 26));
+  EXPECT_FALSE(allowed(std::nullopt, "25-34", 26));
+}
+
 TEST(Recommender, RefusesBadQueriesAndRoundTripsThroughItsFile) {
   Shop shop;
   shop.baskets("19-24", 10, {"pizza"});
