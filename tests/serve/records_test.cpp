@@ -3,12 +3,18 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <chrono>
+#include <thread>
 
 #include "agegate/core/error.h"
 #include "agegate/core/fs.h"
 #include "agegate/core/time.h"
 #include "agegate/model/model_file.h"
 #include "agegate/serve/server.h"
+#include "agegate/store/records.h"
 #include "agegate/store/store.h"
 #include "serve_fixture.h"
 #include "test_db.h"
@@ -96,6 +102,81 @@ TEST_P(ServeRecords, AnEstimateWithAContextIsRecordedAndOneWithoutIsNot) {
   // The server's clock when the till sends none.
   EXPECT_NEAR(static_cast<double>(events[1].time_ms), static_cast<double>(now_ms()), 120000.0);
   EXPECT_EQ(events[1].context.lane, "3");
+}
+
+// --retention-days: the service prunes when it starts (then hourly): an
+// event and a sale an hour past the limit go, an hour inside it stay.
+TEST_P(ServeRecords, RetentionDeletesWhatIsPastTheLimitAndKeepsTheRest) {
+  constexpr int kDays = 90;
+  constexpr int64_t kHour = 3600 * kMsPerSecond;
+  const int64_t now = now_ms(), cutoff = now - kDays * kMsPerDay;
+  {
+    auto store = Store::open(url_);
+    for (int64_t t : {cutoff - kHour, cutoff + kHour}) {
+      CheckoutEvent e;
+      e.event_id = new_event_id();
+      e.time_ms = t;
+      e.context = {"S1", "2", "", "", std::nullopt};
+      e.model = "m@1";
+      e.decision = "no_face";
+      store->record_event(e);
+      Sale s = parse_sale(sale_json(t < cutoff ? "old" : "new"), "test");
+      s.time_ms = t;
+      store->record_sales({s});
+    }
+  }
+  ServerOptions o = options(url_);
+  o.retention_days = kDays;
+  Server server(o);
+  server.start();
+  StoreCounts c;
+  for (int i = 0; i < 300; ++i) {
+    c = Store::open(url_)->counts();
+    if (c.events == 1 && c.sales == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  server.stop();
+  EXPECT_EQ(c.events, 1);
+  EXPECT_EQ(c.sales, 1);
+  auto store = Store::open(url_);
+  EXPECT_EQ(store->events({}).at(0).time_ms, cutoff + kHour);
+  EXPECT_EQ(store->sales({}, false).at(0).transaction, "new");
+}
+
+// The database fails under the running service (its events table vanishes,
+// renamed from another connection): the till still gets its decision, with
+// "recorded": false, and the failure is counted; nothing else breaks.
+TEST_P(ServeRecords, AFailingDatabaseStillAnswersTheTillAndCountsTheFailure) {
+  Server server(options(url_));
+  server.start();
+  httplib::Client c("127.0.0.1", server.port());
+  const std::string photo = read_file(testing::real_photo(0).first);
+  auto first = c.Post("/v1/estimate?store=S1&lane=2", photo, "image/jpeg");
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(json::parse(first->body).at("recorded").get<bool>());
+  const std::string sql = "ALTER TABLE checkout_events RENAME TO checkout_events_gone";
+  if (GetParam() == "sqlite") {
+    soci::session raw(*soci::factory_sqlite3(), "db=" + url_.substr(7));
+    raw << sql;
+  } else {
+    testing::exec_postgres(url_, sql);
+  }
+  auto r = c.Post("/v1/estimate?store=S1&lane=2", photo, "image/jpeg");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  const json body = json::parse(r->body);
+  EXPECT_FALSE(body.at("recorded").get<bool>()) << r->body;
+  // The same decision the recorded request got: the failure costs the till nothing.
+  ASSERT_EQ(body.at("faces").size(), 1u) << r->body;
+  EXPECT_EQ(body.at("faces")[0].at("decision"), json::parse(first->body).at("faces")[0].at("decision")) << r->body;
+  auto m = c.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("\nagegate_event_record_failures_total 1\n"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("\nagegate_events_recorded_total 1\n"), std::string::npos) << m->body;
+  auto h = c.Get("/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  server.stop();
 }
 
 TEST_P(ServeRecords, SalesAreAllOrNothingWithTheBadFieldNamed) {

@@ -237,6 +237,21 @@ TEST_P(StoreTest, PruneDeletesOnlyWhatIsOlder) {
   EXPECT_EQ(s->sales({}, false).at(0).transaction, "new");
 }
 
+// The cutoff to the millisecond: strictly older goes, the cutoff itself stays.
+TEST_P(StoreTest, PruneKeepsTheCutoffAndDeletesAMillisecondBefore) {
+  auto s = open();
+  for (int64_t d : {-1, 0, 1}) s->record_event(event("S1", "1", kT0 + d));
+  s->record_sales({sale("S1", "before", kT0 - 1, true), sale("S1", "at", kT0, true), sale("S1", "after", kT0 + 1, true)});
+  const PruneResult p = s->prune(kT0);
+  EXPECT_EQ(p.events, 1);
+  EXPECT_EQ(p.sales, 1);
+  const StoreCounts c = s->counts();
+  EXPECT_EQ(c.events, 2);
+  EXPECT_EQ(c.sales, 2);
+  EXPECT_EQ(c.sale_lines, 4);  // the pruned sale's two lines went with it
+  for (const auto& e : s->events({})) EXPECT_GE(e.time_ms, kT0);
+}
+
 // Privacy by construction: no column of any table can hold an image, a crop
 // or an embedding (no binary type, no array type), and the columns are the
 // ones the README lists.
