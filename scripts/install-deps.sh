@@ -2,7 +2,8 @@
 # Installs everything agegate needs on a fresh Debian 12 machine (apt-get only).
 # Usage: scripts/install-deps.sh [--with-test-tools]
 #   --with-test-tools  also installs Chromium (report test), wrk and ImageMagick (load test),
-#                      and PostgreSQL (a throwaway cluster for the storage tests).
+#                      PostgreSQL (a throwaway cluster for the storage tests) and strace
+#                      (the privacy test watches the service's file activity).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -18,7 +19,7 @@ pkgs=(
   libsoci-dev libboost-dev libsqlite3-dev libpq-dev
 )
 if [ "${1:-}" = "--with-test-tools" ]; then
-  pkgs+=(chromium wrk imagemagick postgresql openssl clang)
+  pkgs+=(chromium wrk imagemagick postgresql openssl clang strace)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

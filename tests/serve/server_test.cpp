@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <condition_variable>
 #include <csignal>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -510,22 +511,74 @@ TEST(ServeProcess, SigtermDrainsInFlightRequestsAndExitsZero) {
   EXPECT_NE(log.find("server stopped"), std::string::npos) << log;
 }
 
-// Privacy: a service with its own working, home and temporary folders
-// answers photos, a bad body and a wrong token, stops, and has written
-// nothing in any of them; its log holds no photo bytes and no token.
-TEST(ServeProcess, ServingPhotosLeavesNoFileAndNoPixelsInTheLog) {
+// Every path a traced process created, opened for writing, renamed, linked,
+// truncated or removed, with success, from `strace -f -o FILE` (its own and
+// its threads' calls; failed attempts changed nothing and are left out).
+std::vector<std::string> paths_written(const fs::path& trace) {
+  static const std::vector<std::string> kAlways = {"creat(",   "mkdir(",   "mkdirat(",  "rename(",  "renameat(",
+                                                   "renameat2(", "link(",  "linkat(",   "symlink(", "symlinkat(",
+                                                   "unlink(",  "unlinkat(", "truncate("};
+  std::vector<std::string> out;
+  std::istringstream in(read_file(trace));
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(" = -1 ") != std::string::npos || line.find("<unfinished") != std::string::npos) continue;
+    const bool open = line.find(" open(") != std::string::npos || line.find(" openat(") != std::string::npos;
+    const bool writes = open && (line.find("O_WRONLY") != std::string::npos || line.find("O_RDWR") != std::string::npos ||
+                                 line.find("O_CREAT") != std::string::npos);
+    const bool changes = std::any_of(kAlways.begin(), kAlways.end(),
+                                     [&](const std::string& call) { return line.find(" " + call) != std::string::npos; });
+    if (!writes && !changes) continue;
+    for (size_t q = line.find('"'); q != std::string::npos; q = line.find('"', line.find('"', q + 1) + 1)) {
+      const size_t e = line.find('"', q + 1);
+      if (e == std::string::npos) break;
+      out.push_back(line.substr(q + 1, e - q - 1));
+    }
+  }
+  return out;
+}
+
+// The pid of the running process whose program is `exe` and whose command line holds `marker`.
+int pid_of(const std::string& exe, const std::string& marker) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code ec;
+    const fs::path program = fs::read_symlink(e.path() / "exe", ec);
+    if (ec || program != fs::path(exe)) continue;
+    std::ifstream cmd(e.path() / "cmdline");
+    const std::string line((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    if (line.find(marker) != std::string::npos) return std::stoi(name);
+  }
+  return -1;
+}
+
+// Privacy: a service with its own working, home and temporary folders, traced
+// from start to stop (strace -f: every file it or any of its threads creates,
+// writes, renames or removes), answers photos, a bad body and a wrong token,
+// and stops. It touched no file at all outside /dev/null; its working, home
+// and temporary folders are as they were; its log holds no token and none of
+// the photos' bytes or decoded pixels, raw, base64 or hex.
+TEST(ServeProcess, ServingPhotosWritesNoFileAndNoPixelsInTheLog) {
+  AGEGATE_REQUIRE(fs::exists("/usr/bin/strace"), "no strace (scripts/install-deps.sh --with-test-tools)");
   fs::path root = testing::scratch_dir("privacy");
   for (const char* d : {"work", "home", "tmp"}) fs::create_directories(root / d);
   const auto before = files_under(root);
-  testing::AgegateProcess serve({"serve", "--port", "0", "--detect", "auto", "--torch-threads", "1", "--token",
-                                 "s3cret-token-0123456789", "--model", tiny_model().string()},
-                                root / "work",
-                                {"HOME=" + (root / "home").string(), "TMPDIR=" + (root / "tmp").string(),
-                                 "XDG_CACHE_HOME=" + (root / "home" / ".cache").string()});
+  const fs::path trace = testing::scratch_dir("privacy-trace") / "strace.log";
+  const std::string token = "s3cret-token-0123456789";
+  testing::AgegateProcess serve(
+      {"-f", "-qq", "-o", trace.string(), "-e",
+       "trace=open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,unlink,unlinkat,"
+       "truncate",
+       AGEGATE_TEST_AGEGATE_EXE, "serve", "--port", "0", "--detect", "auto", "--torch-threads", "1", "--token", token,
+       "--model", tiny_model().string()},
+      root / "work",
+      {"HOME=" + (root / "home").string(), "TMPDIR=" + (root / "tmp").string(),
+       "XDG_CACHE_HOME=" + (root / "home" / ".cache").string()},
+      -1, "/usr/bin/strace");
   const int port = testing::serve_port_from_log(serve.wait_for_stderr("serving on http://"));
   ASSERT_GT(port, 0) << serve.err();
   httplib::Client c("127.0.0.1", port);
-  httplib::Headers auth{{"Authorization", "Bearer s3cret-token-0123456789"}};
+  httplib::Headers auth{{"Authorization", "Bearer " + token}};
   std::vector<std::string> sent;
   for (int i : {3, 4, 5}) {
     sent.push_back(photo_bytes(i));
@@ -539,20 +592,25 @@ TEST(ServeProcess, ServingPhotosLeavesNoFileAndNoPixelsInTheLog) {
   auto wrong = c.Post("/v1/estimate", httplib::Headers{{"Authorization", "Bearer s3cret-token-012345678X"}}, sent[1], "image/jpeg");
   ASSERT_TRUE(wrong);
   EXPECT_EQ(wrong->status, 401);
-  serve.signal(SIGTERM);
+  // SIGTERM to the service itself (strace, its parent, would only detach).
+  const int service = pid_of(fs::canonical(AGEGATE_TEST_AGEGATE_EXE).string(), token);
+  ASSERT_GT(service, 0);
+  ::kill(service, SIGTERM);
   ASSERT_EQ(serve.wait(30), 0) << serve.err();
 
+  const std::vector<std::string> written = paths_written(trace);
+  for (const auto& p : written) EXPECT_EQ(p, "/dev/null") << "the service wrote or changed a file";
   EXPECT_EQ(files_under(root), before) << "the service wrote into its working, home or temporary folder";
+  // The trace saw the service's own reads: it was watching the right process.
+  EXPECT_NE(read_file(trace).find(tiny_model().string()), std::string::npos);
   const std::string log = serve.err() + serve.out();
   EXPECT_EQ(log.find("s3cret"), std::string::npos) << "the token reached the log";
   for (char ch : log) {
     const auto u = static_cast<unsigned char>(ch);
     ASSERT_TRUE(u == '\n' || (u >= 0x20 && u < 0x7f)) << "non-text byte " << int(u) << " in the log";
   }
-  for (const auto& body : sent) {
-    for (size_t at = 600; at + 12 < body.size(); at += body.size() / 7) {
-      EXPECT_EQ(log.find(body.substr(at, 12)), std::string::npos) << "photo bytes in the log";
-    }
+  for (const auto& needle : testing::photo_leak_needles(sent)) {
+    EXPECT_EQ(log.find(needle), std::string::npos) << "a photo's bytes or pixels in the log";
   }
   EXPECT_NE(log.find("estimate: 200x200"), std::string::npos) << log;  // it did log the requests, as sizes
 }
