@@ -57,6 +57,21 @@ class Shop {
   int64_t next_line_ = 1;
 };
 
+// Beer over-indexed in the 19-24 band and in `older` (with bread there),
+// against 60 milk-only baskets of a 65+ household.
+RetailData beer_against_milk(const std::string& older) {
+  Shop shop;
+  shop.baskets("19-24", 20, {"beer"});
+  shop.baskets(older, 20, {"beer", "bread"});
+  RetailData d = shop.data();
+  if (older != "35-44") d.households.push_back({"h" + older, older});
+  d.households.push_back({"h65+", "65+"});
+  for (int i = 0; i < 60; ++i) {
+    d.lines.push_back({1000 + i, "old" + std::to_string(i), "h65+", "s1", "milk", 1, 2, 1, 0});
+  }
+  return d;
+}
+
 InsightsOptions two_bands() {
   InsightsOptions o;
   o.bands = parse_age_bands("19-24,35-44", "test");
@@ -166,14 +181,7 @@ TEST(Insights, CountsBasketsSpendAndLiftsByBand) {
 
 TEST(Insights, NoRestrictedProductIsRecommendedBelowTheChallengeAge) {
   // Beer over-indexed in both bands, against milk-only households of a third band.
-  Shop shop;
-  shop.baskets("19-24", 20, {"beer"});
-  shop.baskets("35-44", 20, {"beer", "bread"});
-  RetailData d = shop.data();
-  d.households.push_back({"h65+", "65+"});
-  for (int i = 0; i < 60; ++i) {
-    d.lines.push_back({1000 + i, "old" + std::to_string(i), "h65+", "s1", "milk", 1, 2, 1, 0});
-  }
+  const RetailData d = beer_against_milk("35-44");
   InsightsOptions o = two_bands();
   o.bands = parse_age_bands("19-24,35-44,65+", "test");
   const InsightsResult r = compute_insights(d, o, nullptr);
@@ -217,15 +225,7 @@ TEST(Insights, NoRestrictedProductIsRecommendedBelowTheChallengeAge) {
 // age 25) may be offered restricted goods at challenge age 25; 24.99 (band
 // 19-24) may not; at challenge age 26 the 25-34 band may not either.
 TEST(Recommender, TheChallengeAgeItselfIsOnTheAllowedSide) {
-  Shop shop;
-  shop.baskets("19-24", 20, {"beer"});
-  shop.baskets("25-34", 20, {"beer", "bread"});
-  RetailData d = shop.data();
-  d.households.push_back({"h25-34", "25-34"});
-  d.households.push_back({"h65+", "65+"});
-  for (int i = 0; i < 60; ++i) {
-    d.lines.push_back({1000 + i, "old" + std::to_string(i), "h65+", "s1", "milk", 1, 2, 1, 0});
-  }
+  const RetailData d = beer_against_milk("25-34");
   InsightsOptions o = two_bands();
   o.bands = parse_age_bands("19-24,25-34,65+", "test");
   const Recommender rec = Recommender::from_insights(compute_insights(d, o, nullptr));

@@ -31,18 +31,7 @@ using std::chrono::milliseconds;
 
 ServerOptions options() { return testing::tiny_server_options(); }
 
-int connect_to(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
+int connect_to(int port) { return testing::connect_loopback(port); }
 
 // What the server sends until it closes, `wait` passes or `done(got)` holds.
 // `closed`: the server closed the connection.

@@ -1,7 +1,11 @@
 // What the service tests share: a model with random weights (speed and
 // shapes do not depend on them), saved once per test process in its test's scratch folder.
 #pragma once
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -47,6 +51,20 @@ inline std::vector<std::string> photo_leak_needles(const std::vector<std::string
     add(std::string(img.rgb.begin(), img.rgb.end()));
   }
   return needles;
+}
+
+// A plain TCP connection to 127.0.0.1:port, or -1.
+inline int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 inline std::filesystem::path tiny_model() {

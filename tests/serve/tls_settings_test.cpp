@@ -61,15 +61,7 @@ struct Tls {
   ~Tls() { server.stop(); }
 };
 
-int connect_to(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  return fd;
-}
+int connect_to(int port) { return testing::connect_loopback(port); }
 
 // A client handshake with `setup` applied to its context; returns "" on
 // success (and the session in *out), else OpenSSL's reason for the failure.
