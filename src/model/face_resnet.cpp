@@ -69,7 +69,7 @@ TORCH_MODULE(ConvLayer);
 
 class FaceResidualImpl : public nn::Module {
  public:
-  FaceResidualImpl(int64_t in, int64_t out, bool down) : down_(down), out_channels_(out) {
+  FaceResidualImpl(int64_t in, int64_t out, bool down) : down_(down), extra_channels_(out - in) {
     conv1_ = register_module("conv1", ConvLayer(in, out, /*kernel=*/3, down));
     conv2_ = register_module("conv2", ConvLayer(out, out, /*kernel=*/3, /*down=*/false));
   }
@@ -84,21 +84,20 @@ class FaceResidualImpl : public nn::Module {
     return at::relu(y + pooled);
   }
   // `side`: the input's height and width; returns the output's.
-  std::string describe(GraphSink& g, const std::string& x, int64_t& side, int64_t in_channels) {
+  std::string describe(GraphSink& g, const std::string& x, int64_t& side) {
     const int64_t conv_side = conv2_->output_side(conv1_->output_side(side));
     std::string y = conv2_->describe(g, conv1_->describe(g, x, /*relu=*/true), /*relu=*/false);
     if (!down_) return g.relu(g.add(y, x));
     const std::string pooled_raw = g.avg_pool(x, /*kernel=*/2, /*stride=*/2);
     side /= 2;
     if (side > conv_side) y = g.pad_end(y, 0, side - conv_side, side - conv_side);
-    const int64_t extra = out_channels_ - in_channels;
-    const std::string pooled = extra > 0 ? g.pad_end(pooled_raw, extra, 0, 0) : pooled_raw;
+    const std::string pooled = extra_channels_ > 0 ? g.pad_end(pooled_raw, extra_channels_, 0, 0) : pooled_raw;
     return g.relu(g.add(y, pooled));
   }
 
  private:
   bool down_;
-  int64_t out_channels_;
+  int64_t extra_channels_;  // the pooled input's zero channels in a down-block
   ConvLayer conv1_{nullptr}, conv2_{nullptr};
 };
 TORCH_MODULE(FaceResidual);
@@ -152,11 +151,7 @@ class FaceResNetImpl : public BackboneImpl {
     }
     std::string y = g.max_pool(stem_->describe(g, x, /*relu=*/true), /*kernel=*/3, /*stride=*/2, /*pad=*/0);
     int64_t side = (stem_->output_side(input_size) - 3) / 2 + 1;
-    int64_t channels = kStemChannels;
-    for (size_t i = 0; i < blocks_.size(); ++i) {
-      y = blocks_[i]->describe(g, y, side, channels);
-      channels = kBlocks[i].out;
-    }
+    for (auto& b : blocks_) y = b->describe(g, y, side);
     return g.global_mean(y);
   }
   int64_t feature_dim() const override { return kBlocks.back().out; }

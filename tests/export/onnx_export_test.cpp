@@ -372,9 +372,10 @@ TEST(OnnxExport, TheDocumentedRecipeGivesAgegatesIntervalAndDecision) {
   for (bool flip : {false, true}) {
     SCOPED_TRACE(flip ? "flip" : "one pass");
     LoadedModel m = load_model_file(shipped_model(), flip);
-    const auto meta = metadata(parse(onnx_model_bytes(m.net, m.info)));
+    const std::string bytes = onnx_model_bytes(m.net, m.info);
+    const auto meta = metadata(parse(bytes));
     const at::Tensor u8 = prepared_photos(m.info.preprocess);
-    const Answer onnx = opencv_answer(onnx_model_bytes(m.net, m.info), u8);
+    const Answer onnx = opencv_answer(bytes, u8);
     const Policy policy = Policy::from_json(meta.at("agegate.recommended_policy"));
     const auto dists = to_distributions(libtorch_answer(m, u8).logits, m.info.calibration());
     int id_checks = 0;

@@ -9,7 +9,8 @@
 // averaging the logits are the mean of the network's on the photo and on its
 // mirror image, as agegate's own inference (eval/run_model.h). metadata_props
 // carry what a consumer needs to reproduce agegate's interval and decision
-// (keys in OnnxMetadataKeys below, each a JSON text).
+// (keys "agegate.preprocess", ".calibration", ".recommended_policy", ".data",
+// ".training", ".version", ".outputs", each a JSON text; docs/onnx.md).
 //
 //   OnnxExport e = export_onnx("models/agegate.agm", "agegate.onnx", {});
 #pragma once
