@@ -4,13 +4,14 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include "agegate/core/error.h"
+#include "agegate/core/log_format.h"
 
 namespace agegate {
 
 spdlog::logger& log() {
   static std::shared_ptr<spdlog::logger> logger = [] {
     auto l = spdlog::stderr_color_mt("agegate");
-    l->set_pattern("%^[%H:%M:%S.%e %l]%$ %v");
+    l->set_pattern(kPlainLogPattern);
     return l;
   }();
   return *logger;
