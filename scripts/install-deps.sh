@@ -3,7 +3,8 @@
 # Usage: scripts/install-deps.sh [--with-test-tools]
 #   --with-test-tools  also installs Chromium (report test), wrk and ImageMagick (load test),
 #                      PostgreSQL (a throwaway cluster for the storage tests) and strace
-#                      (the privacy test watches the service's file activity).
+#                      (the privacy test watches the service's file activity), and systemd
+#                      (systemd-analyze verifies and scores the service unit offline).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -17,9 +18,10 @@ pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox
   libsoci-dev libboost-dev libsqlite3-dev libpq-dev
+  libtomlplusplus-dev libsystemd-dev
 )
 if [ "${1:-}" = "--with-test-tools" ]; then
-  pkgs+=(chromium wrk imagemagick postgresql openssl clang strace)
+  pkgs+=(chromium wrk imagemagick postgresql openssl clang strace systemd)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

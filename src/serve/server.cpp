@@ -20,10 +20,13 @@
 #include "agegate/core/error.h"
 #include "agegate/core/interrupt.h"
 #include "agegate/core/log.h"
+#include "agegate/core/log_format.h"
 #include "agegate/core/run_info.h"
 #include "agegate/core/time.h"
 #include "agegate/insights/insights.h"
+#include "agegate/model/imagenet_import.h"
 #include "agegate/model/model_file.h"
+#include "agegate/serve/notify.h"
 #include "agegate/store/store.h"
 #include "transport.h"
 
@@ -33,6 +36,13 @@ using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
 constexpr const char* kRetryAfterSeconds = "1";
+
+// Every route either port serves: metrics count these by name, anything else as "other".
+constexpr std::array<std::string_view, 7> kRoutes{"/v1/estimate", "/v1/sales", "/v1/recommendations", "/healthz",
+                                                  "/readyz",      "/metrics",  "/admin/reload"};
+bool known_route(const std::string& path) {
+  return std::find(kRoutes.begin(), kRoutes.end(), path) != kRoutes.end();
+}
 // Latency histogram bucket upper bounds, seconds.
 constexpr std::array<double, 12> kBuckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                           0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
@@ -187,12 +197,21 @@ void ServerOptions::validate() const {
   pipeline.policy.validate();
 }
 
-struct Server::Impl {
-  ServerOptions opt;
+// One loaded model and what is said about it. Requests hold it by
+// shared_ptr, so a reload swaps the pointer while they finish on theirs.
+struct ServedModel {
   std::unique_ptr<FacePipeline> pipeline;  // shared, read-only after loading
   json model_json;
   std::string model_id;            // "<file>@<created>", recorded with every event
+  std::string sha256;              // of the file, hex
   std::string policy_text;         // the policy in force, compact JSON
+};
+
+struct Server::Impl {
+  ServerOptions opt;
+  mutable std::mutex model_mu;
+  std::shared_ptr<const ServedModel> model;  // the one new requests get
+  std::mutex reload_mu;                      // one reload at a time
   std::unique_ptr<Store> store;    // null when nothing is recorded
   std::optional<Recommender> recommender;  // absent without --recommendations
   std::thread maintenance;         // prunes records past retention
@@ -220,14 +239,22 @@ struct Server::Impl {
   std::mutex hook_mu;
   std::function<void()> test_hook;
 
+  std::shared_ptr<const ServedModel> current() const {
+    std::lock_guard<std::mutex> lock(model_mu);
+    return model;
+  }
+  std::shared_ptr<const ServedModel> load_model() const;
+  // Reloads each configured file; `report` gets {"model"|"tls"|"tokens": {"reloaded": bool, "error"?}}.
+  std::exception_ptr reload_all(json* report);
+  void admin_reload(const httplib::Request& req, httplib::Response& res);
   bool acceptable(const httplib::Request& req, httplib::Response& res);
   bool authorise(const httplib::Request& req, httplib::Response& res);
   std::shared_ptr<const TokenSet> current_tokens() const;
   void load_tokens();
   // Decodes and estimates; false after sending an error. Fills `body` and,
   // when the request carries a context and a store is open, `event`.
-  bool answer(const httplib::Request& req, httplib::Response& res, Clock::time_point t0, double queued_ms,
-              const CheckoutContext& context, json* body, std::optional<CheckoutEvent>* event);
+  bool answer(const ServedModel& m, const httplib::Request& req, httplib::Response& res, Clock::time_point t0,
+              double queued_ms, const CheckoutContext& context, json* body, std::optional<CheckoutEvent>* event);
   void record(const CheckoutEvent& event, json* body);
   void sales(const httplib::Request& req, httplib::Response& res);
   void recommendations(const httplib::Request& req, httplib::Response& res);
@@ -313,8 +340,8 @@ bool Server::Impl::acceptable(const httplib::Request& req, httplib::Response& re
 }
 
 // Decode, run the pipeline, build the JSON answer and log sizes, timings and decisions (never pixels).
-bool Server::Impl::answer(const httplib::Request& req, httplib::Response& res, Clock::time_point t0,
-                          double queued_ms, const CheckoutContext& context, json* out,
+bool Server::Impl::answer(const ServedModel& m, const httplib::Request& req, httplib::Response& res,
+                          Clock::time_point t0, double queued_ms, const CheckoutContext& context, json* out,
                           std::optional<CheckoutEvent>* event) {
   auto t1 = Clock::now();
   Image img;
@@ -327,9 +354,9 @@ bool Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
     return false;
   }
   const double decode_ms = ms_since(t1);
-  const PhotoResult result = pipeline->run(img);
+  const PhotoResult result = m.pipeline->run(img);
   const std::vector<FaceResult>& estimates = result.faces;
-  const Policy& policy = pipeline->policy();
+  const Policy& policy = m.pipeline->policy();
   json out_faces = json::array();
   std::string decisions;
   for (const auto& f : estimates) {
@@ -341,7 +368,7 @@ bool Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
   json body{{"faces", out_faces},
             {"main_face", estimates.empty() ? json(nullptr) : json(0)},
             {"policy", policy.to_json()},
-            {"model", model_json},
+            {"model", m.model_json},
             {"timing_ms",
              {{"queue", queued_ms}, {"decode", decode_ms}, {"detect", result.detect_ms},
               {"estimate", result.estimate_ms}, {"total", ms_since(t0)}}}};
@@ -354,8 +381,8 @@ bool Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
     e.time_ms = context.time_ms.value_or(now_ms());
     e.context = context;
     e.terminal = terminal;
-    e.model = model_id;
-    e.policy = policy_text;
+    e.model = m.model_id;
+    e.policy = m.policy_text;
     e.faces = static_cast<int>(estimates.size());
     if (estimates.empty()) {
       e.decision = "no_face";
@@ -374,8 +401,14 @@ bool Server::Impl::answer(const httplib::Request& req, httplib::Response& res, C
     e.estimate_ms = result.estimate_ms;
     e.total_ms = ms_since(t0);
   }
-  log().info("estimate: {}x{} {} bytes, {} face(s) [{}], {:.1f} ms{}", img.width, img.height, req.body.size(),
-             estimates.size(), decisions, ms_since(t0), terminal.empty() ? "" : ", terminal " + terminal);
+  const double total_ms = ms_since(t0);
+  json fields{{"width", img.width},    {"height", img.height}, {"bytes", req.body.size()},
+              {"faces", estimates.size()}, {"decisions", decisions}, {"ms", total_ms}, {"model", m.sha256.substr(0, 16)}};
+  if (!terminal.empty()) fields["terminal"] = terminal;
+  log_event(spdlog::level::info, "estimate", fields,
+            fmt::format("estimate: {}x{} {} bytes, {} face(s) [{}], {:.1f} ms{}", img.width, img.height,
+                        req.body.size(), estimates.size(), decisions, total_ms,
+                        terminal.empty() ? "" : ", terminal " + terminal));
   *out = std::move(body);
   return true;
 }
@@ -402,6 +435,9 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
     ~Observe() { m.observe(ms_since(t0) / 1000.0); }
   } observe{metrics, t0};
   const auto deadline = t0 + std::chrono::milliseconds(opt.request_timeout_ms);
+  // The model this request runs on, start to end, whatever a reload does meanwhile.
+  const std::shared_ptr<const ServedModel> m = current();
+  res.set_header("X-Agegate-Model", m->sha256);
   if (!acceptable(req, res)) return;
   CheckoutContext context;
   try {
@@ -457,7 +493,7 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
   if (hook) hook();
   json body;
   std::optional<CheckoutEvent> event;
-  if (!answer(req, res, t0, queued_ms, context, &body, &event)) return;
+  if (!answer(*m, req, res, t0, queued_ms, context, &body, &event)) return;
   // The estimation is done: the next one may start while this one is recorded.
   release.free_slot();
   if (event) record(*event, &body);
@@ -533,7 +569,7 @@ void Server::Impl::recommendations(const httplib::Request& req, httplib::Respons
   }
   json body;
   try {
-    body = recommender->recommend(q, pipeline->policy().challenge_age);
+    body = recommender->recommend(q, current()->pipeline->policy().challenge_age);
   } catch (const InvalidInput& e) {
     return send_error(res, 400, "bad_query", e.what());
   }
@@ -563,9 +599,11 @@ void Server::Impl::health_routes(httplib::Server& server) {
     res.set_content(R"({"status":"ok"})", "application/json");
   });
   server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    const bool ready = pipeline && !stopping.load() && !interrupted();
+    const auto m = current();
+    const bool ready = m && !stopping.load() && !interrupted();
     res.status = ready ? 200 : 503;
-    res.set_content(json_text(json{{"ready", ready}, {"model", model_json}}), "application/json");
+    res.set_header("X-Agegate-Model", m->sha256);
+    res.set_content(json_text(json{{"ready", ready}, {"model", m->model_json}}), "application/json");
   });
   server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics.exposition(admitted.load()) + connection_exposition(connections),
@@ -582,6 +620,7 @@ void Server::Impl::routes() {
   if (admin) {
     admin->set_default_headers({{"Cache-Control", "no-store"}});
     health_routes(*admin);
+    admin->Post("/admin/reload", [this](const httplib::Request& req, httplib::Response& res) { admin_reload(req, res); });
   } else {
     health_routes(http);
   }
@@ -616,24 +655,114 @@ void Server::Impl::routes() {
     send_error(res, s, code, "HTTP " + std::to_string(s));
   });
   const auto count = [this](const httplib::Request& req, const httplib::Response& res) {
-    metrics.record(req.path == "/v1/estimate" || req.path == "/v1/sales" || req.path == "/v1/recommendations" ||
-                           req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics"
-                       ? req.path
-                       : "other",
-                   res.status);
+    metrics.record(known_route(req.path) ? req.path : "other", res.status);
   };
   http.set_logger([this, count](const httplib::Request& req, const httplib::Response& res) {
     count(req, res);
     if (res.status >= 400) {
       // The terminal's certificate names who asked (never a token: those stay out of every log).
       const std::string terminal = peer_subject(req.ssl);
-      log().info("{} {} -> {} ({} bytes in) from {}{}", req.method,
-                 req.path == "/v1/estimate" || req.path == "/v1/sales" || req.path == "/v1/recommendations" ? req.path
-                                                                                                            : "-",
-                 res.status, req.body.size(), req.remote_addr, terminal.empty() ? "" : " (" + terminal + ")");
+      // Only our own route names reach the log: a path is client text.
+      const std::string path = known_route(req.path) ? req.path : "-";
+      json fields{{"method", req.method}, {"path", path}, {"status", res.status},
+                  {"bytes", req.body.size()}, {"from", req.remote_addr}};
+      if (!terminal.empty()) fields["terminal"] = terminal;
+      log_event(spdlog::level::info, "request_refused", fields,
+                fmt::format("{} {} -> {} ({} bytes in) from {}{}", req.method, path, res.status, req.body.size(),
+                            req.remote_addr, terminal.empty() ? "" : " (" + terminal + ")"));
     }
   });
   if (admin) admin->set_logger(count);
+}
+
+// Loads opt.pipeline.model with its own policy; throws ModelError for a
+// broken or foreign file, InvalidInput for a policy that does not validate.
+std::shared_ptr<const ServedModel> Server::Impl::load_model() const {
+  PipelineOptions po = opt.pipeline;
+  po.policy = opt.policy.resolve(po.model, po.flip_average);
+  auto m = std::make_shared<ServedModel>();
+  // Hashed before and after loading: a file replaced meanwhile (a copy
+  // instead of a rename) is refused rather than served under another's name.
+  const std::string before = sha256_file(po.model);
+  m->pipeline = std::make_unique<FacePipeline>(po);
+  const ModelInfo& info = m->pipeline->model_info();
+  if (!std::isfinite(m->pipeline->temperature()) || m->pipeline->temperature() <= 0) {
+    throw ModelError(po.model.string() + ": temperature " + std::to_string(m->pipeline->temperature()) +
+                     " is not a usable calibration");
+  }
+  m->sha256 = sha256_file(po.model);
+  if (m->sha256 != before) {
+    throw ModelError(po.model.string() + ": the file changed while it was loaded; put a new model in place with a "
+                     "rename (scripts/install-service.sh --model does) and reload again");
+  }
+  m->model_json = {{"file", po.model.filename().string()},
+                   {"sha256", m->sha256},
+                   {"backbone", info.config.backbone},
+                   {"version", info.metadata.value("version", agegate_version())},
+                   {"created", info.metadata.value("created", "")},
+                   {"temperature", m->pipeline->temperature()}};
+  m->model_id = po.model.filename().string() + "@" + info.metadata.value("created", std::string("unknown"));
+  m->policy_text = m->pipeline->policy().to_json().dump();
+  return m;
+}
+
+std::exception_ptr Server::Impl::reload_all(json* report) {
+  std::lock_guard<std::mutex> one_at_a_time(reload_mu);
+  std::exception_ptr first;
+  auto failed = [&](const char* part, const std::string& what) {
+    (*report)[part] = {{"reloaded", false}, {"error", what}};
+    if (!first) first = std::current_exception();
+  };
+  try {
+    std::shared_ptr<const ServedModel> fresh = load_model();
+    const auto old = current();
+    {
+      std::lock_guard<std::mutex> lock(model_mu);
+      model = fresh;
+    }
+    (*report)["model"] = {{"reloaded", true}, {"changed", old->sha256 != fresh->sha256}};
+    log_event(spdlog::level::info, "model_reloaded",
+              {{"file", opt.pipeline.model.string()}, {"sha256", fresh->sha256}, {"previous", old->sha256}},
+              "model reloaded: " + opt.pipeline.model.string() + " (sha256 " + fresh->sha256.substr(0, 16) +
+                  (old->sha256 == fresh->sha256 ? ", unchanged)" : ", was " + old->sha256.substr(0, 16) + ")"));
+  } catch (const std::exception& e) {
+    log_event(spdlog::level::err, "model_reload_failed", {{"file", opt.pipeline.model.string()}, {"error", e.what()}},
+              std::string("model not reloaded, the previous one keeps serving: ") + e.what());
+    failed("model", e.what());
+  }
+  if (tls) {
+    try {
+      const auto id = tls->reload();
+      (*report)["tls"] = {{"reloaded", true}};
+      log().info("TLS certificate reloaded: {} (serial {})", id->subject(), id->serial_hex());
+    } catch (const std::exception& e) {
+      log().error("TLS certificate not reloaded, the previous one stays in use: {}", e.what());
+      failed("tls", e.what());
+    }
+  }
+  if (!opt.token_file.empty()) {
+    try {
+      load_tokens();
+      (*report)["tokens"] = {{"reloaded", true}};
+      log().info("tokens reloaded from {} ({} in use)", opt.token_file.string(), current_tokens()->size());
+    } catch (const std::exception& e) {
+      log().error("tokens not reloaded, the previous ones stay in use: {}", e.what());
+      failed("tokens", e.what());
+    }
+  }
+  return first;
+}
+
+// POST /admin/reload (admin port only): what SIGHUP does, answered with what
+// was reloaded and the model in force; 422 when something was refused.
+void Server::Impl::admin_reload(const httplib::Request& req, httplib::Response& res) {
+  if (!authorise(req, res)) return;
+  json report = json::object();
+  const std::exception_ptr failed = reload_all(&report);
+  report["model_in_force"] = current()->model_json;
+  res.status = failed ? 422 : 200;
+  if (failed) report["error"] = {{"code", "reload_failed"}, {"message", "not everything was reloaded; see the parts"}};
+  res.set_content(json_text(report), "application/json");
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
@@ -647,16 +776,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   if (po.threads == 0) po.threads = std::max(1, default_thread_count() / impl_->opt.threads);
   po.detectors = impl_->opt.threads;
   if (impl_->opt.reference_path) po.use_reference_path();
-  impl_->pipeline = std::make_unique<FacePipeline>(po);
-  const ModelInfo& info = impl_->pipeline->model_info();
-  impl_->model_json = {{"file", impl_->pipeline->options().model.filename().string()},
-                       {"backbone", info.config.backbone},
-                       {"version", info.metadata.value("version", agegate_version())},
-                       {"created", info.metadata.value("created", "")},
-                       {"temperature", impl_->pipeline->temperature()}};
-  impl_->model_id = impl_->pipeline->options().model.filename().string() + "@" +
-                    info.metadata.value("created", std::string("unknown"));
-  impl_->policy_text = impl_->pipeline->policy().to_json().dump();
+  if (po.model.empty()) po.model = default_model_path();
+  impl_->model = impl_->load_model();
   if (!impl_->opt.db.empty()) {
     StoreOptions so;
     so.connections = impl_->opt.threads + 2;
@@ -693,7 +814,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   if (!impl_->opt.recommendations.empty()) {
     impl_->recommender = Recommender::load(impl_->opt.recommendations);
     log().info("recommendations from {} ({} bands; challenge age {})", impl_->opt.recommendations.string(),
-               impl_->recommender->bands().size(), impl_->pipeline->policy().challenge_age);
+               impl_->recommender->bands().size(), impl_->current()->pipeline->policy().challenge_age);
   }
   impl_->routes();
 }
@@ -728,12 +849,21 @@ void Server::start() {
   s.thread = std::thread([&s] { s.http->listen_after_bind(); });
   if (s.store && s.opt.retention_days > 0) s.maintenance = std::thread([&s] { s.prune_loop(); });
   const auto tokens = s.current_tokens();
-  log().info("serving on {}://{}:{} (threads {} x {} tensor thread(s), queue {}, detect {}{}, auth {}{})",
-             s.tls ? "https" : "http", s.opt.host, s.bound_port, s.opt.threads, s.opt.pipeline.threads,
-             s.opt.max_queue, to_string(s.opt.pipeline.detect), s.opt.reference_path ? ", reference path" : "",
-             tokens && !tokens->empty() ? std::to_string(tokens->size()) + " token(s)" : "off",
-             s.opt.tls_client_ca.empty() ? "" : ", client certificates");
-  if (s.admin) log().info("health and metrics on http://{}:{}", s.opt.admin_host, s.admin_bound);
+  const auto m = s.current();
+  log_event(spdlog::level::info, "serving",
+            {{"scheme", s.tls ? "https" : "http"}, {"host", s.opt.host}, {"port", s.bound_port},
+             {"threads", s.opt.threads}, {"tensor_threads", s.opt.pipeline.threads}, {"queue", s.opt.max_queue},
+             {"detect", to_string(s.opt.pipeline.detect)}, {"tokens", tokens ? tokens->size() : 0},
+             {"client_certificates", !s.opt.tls_client_ca.empty()}, {"model", m->model_json}},
+            fmt::format("serving on {}://{}:{} (threads {} x {} tensor thread(s), queue {}, detect {}{}, auth {}{}; "
+                        "model {} sha256 {})",
+                        s.tls ? "https" : "http", s.opt.host, s.bound_port, s.opt.threads, s.opt.pipeline.threads,
+                        s.opt.max_queue, to_string(s.opt.pipeline.detect),
+                        s.opt.reference_path ? ", reference path" : "",
+                        tokens && !tokens->empty() ? std::to_string(tokens->size()) + " token(s)" : "off",
+                        s.opt.tls_client_ca.empty() ? "" : ", client certificates",
+                        s.opt.pipeline.model.filename().string(), m->sha256.substr(0, 16)));
+  if (s.admin) log().info("health, metrics and /admin/reload on http://{}:{}", s.opt.admin_host, s.admin_bound);
   if (!s.opt.token.empty()) {
     log().warn("a token given with --token is visible to other users of this machine (ps); prefer --token-file "
                "or AGEGATE_TOKEN");
@@ -741,27 +871,15 @@ void Server::start() {
 }
 
 void Server::reload() {
-  auto& s = *impl_;
-  std::exception_ptr first;
-  if (s.tls) {
-    try {
-      const auto id = s.tls->reload();
-      log().info("TLS certificate reloaded: {} (serial {})", id->subject(), id->serial_hex());
-    } catch (const std::exception& e) {
-      log().error("TLS certificate not reloaded, the previous one stays in use: {}", e.what());
-      first = std::current_exception();
-    }
-  }
-  if (!s.opt.token_file.empty()) {
-    try {
-      s.load_tokens();
-      log().info("tokens reloaded from {} ({} in use)", s.opt.token_file.string(), s.current_tokens()->size());
-    } catch (const std::exception& e) {
-      log().error("tokens not reloaded, the previous ones stay in use: {}", e.what());
-      if (!first) first = std::current_exception();
-    }
-  }
-  if (first) std::rethrow_exception(first);
+  json report;
+  if (std::exception_ptr first = impl_->reload_all(&report)) std::rethrow_exception(first);
+}
+
+json Server::model() const { return impl_->current()->model_json; }
+
+bool Server::healthy() const {
+  const auto& s = *impl_;
+  return s.current() && s.thread.joinable() && s.http->is_running() && (!s.admin || s.admin->is_running());
 }
 
 int Server::admin_port() const { return impl_->admin_bound; }
@@ -800,16 +918,32 @@ int Server::port() const { return impl_->bound_port; }
 std::string Server::handle_bytes(std::string_view request) { return impl_->http->handle_bytes(request); }
 
 void Server::run_until_interrupted(int poll_ms) {
+  auto status = [this] {
+    return "serving on port " + std::to_string(impl_->bound_port) + ", model " +
+           impl_->current()->sha256.substr(0, 16);
+  };
+  service_manager::ready(status());
+  const auto watchdog = service_manager::watchdog_interval();
+  auto next_feed = Clock::now();
   while (!interrupted() && impl_->thread.joinable()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        watchdog ? std::min<int64_t>(poll_ms, watchdog->count()) : poll_ms));
+    // Fed only while healthy: a service that stopped accepting is restarted by systemd.
+    if (watchdog && Clock::now() >= next_feed && healthy()) {
+      service_manager::watchdog();
+      next_feed = Clock::now() + *watchdog;
+    }
     if (take_reload_request()) {
+      service_manager::reloading("reloading model, certificate and tokens");
       try {
         reload();
       } catch (const std::exception&) {
         // logged by reload(); the service keeps what it had
       }
+      service_manager::ready(status());
     }
   }
+  service_manager::stopping("draining requests in flight");
   stop();
 }
 

@@ -94,7 +94,7 @@ TEST(Recommendations, AnswersForAnAgeOrABandAndNeverOffersAlcoholBelowTheChallen
 TEST(Recommendations, TheServedPolicysChallengeAgeApplies) {
   ServerOptions o = options();
   o.recommendations = recommendations_file();
-  o.pipeline.policy.challenge_age = 45;
+  o.policy.challenge_age = 45;
   Server server(o);
   server.start();
   httplib::Client c("127.0.0.1", server.port());

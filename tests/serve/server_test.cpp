@@ -558,8 +558,8 @@ int pid_of(const std::string& exe, const std::string& marker) {
 // and stops. It touched no file at all outside /dev/null; its working, home
 // and temporary folders are as they were; its log holds no token and none of
 // the photos' bytes or decoded pixels, raw, base64 or hex.
-TEST(ServeProcess, ServingPhotosWritesNoFileAndNoPixelsInTheLog) {
-  AGEGATE_REQUIRE(fs::exists("/usr/bin/strace"), "no strace (scripts/install-deps.sh --with-test-tools)");
+// Run once per log format (plain and --log-format json).
+void serving_photos_writes_no_file_and_no_pixels(const std::string& log_format) {
   fs::path root = testing::scratch_dir("privacy");
   for (const char* d : {"work", "home", "tmp"}) fs::create_directories(root / d);
   const auto before = files_under(root);
@@ -570,7 +570,7 @@ TEST(ServeProcess, ServingPhotosWritesNoFileAndNoPixelsInTheLog) {
        "trace=open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,unlink,unlinkat,"
        "truncate",
        AGEGATE_TEST_AGEGATE_EXE, "serve", "--port", "0", "--detect", "auto", "--torch-threads", "1", "--token", token,
-       "--model", tiny_model().string()},
+       "--model", tiny_model().string(), "--log-format", log_format},
       root / "work",
       {"HOME=" + (root / "home").string(), "TMPDIR=" + (root / "tmp").string(),
        "XDG_CACHE_HOME=" + (root / "home" / ".cache").string(),
@@ -616,6 +616,20 @@ TEST(ServeProcess, ServingPhotosWritesNoFileAndNoPixelsInTheLog) {
     EXPECT_EQ(log.find(needle), std::string::npos) << "a photo's bytes or pixels in the log";
   }
   EXPECT_NE(log.find("estimate: 200x200"), std::string::npos) << log;  // it did log the requests, as sizes
+  if (log_format == "json") {
+    std::istringstream lines(serve.err());
+    for (std::string line; std::getline(lines, line);) EXPECT_NO_THROW(json::parse(line)) << line;
+  }
+}
+
+TEST(ServeProcess, ServingPhotosWritesNoFileAndNoPixelsInThePlainLog) {
+  AGEGATE_REQUIRE(fs::exists("/usr/bin/strace"), "no strace (scripts/install-deps.sh --with-test-tools)");
+  serving_photos_writes_no_file_and_no_pixels("plain");
+}
+
+TEST(ServeProcess, ServingPhotosWritesNoFileAndNoPixelsInTheJsonLog) {
+  AGEGATE_REQUIRE(fs::exists("/usr/bin/strace"), "no strace (scripts/install-deps.sh --with-test-tools)");
+  serving_photos_writes_no_file_and_no_pixels("json");
 }
 
 TEST(Server, EachErrorTypeMapsToOneStatus) {

@@ -53,6 +53,7 @@
 #include <string>
 #include <string_view>
 
+#include "agegate/model/policy_source.h"
 #include "agegate/pipeline/face_pipeline.h"
 #include "agegate/serve/security.h"
 #include "agegate/store/records.h"
@@ -83,7 +84,10 @@ struct ServerOptions {
   std::filesystem::path tls_client_ca; // PEM CA: require terminals' client certificates (mutual TLS)
   std::string admin_host = "127.0.0.1";
   int admin_port = -1;                 // >= 0: /healthz, /readyz, /metrics here instead (0 = any free port)
-  PipelineOptions pipeline;            // model, detector, --detect, policy, tensor threads (0: cores / threads)
+  PipelineOptions pipeline;            // model, detector, --detect, tensor threads (0: cores / threads)
+  // The policy: resolved for every model loaded (a new model brings its own
+  // retuned policy; these settings stay on top). pipeline.policy is ignored.
+  PolicyOverrides policy;
   // The service before the speed work (bench/speed.sh's reference): Nagle's
   // algorithm on, one shared detector, PipelineOptions::use_reference_path().
   bool reference_path = false;
@@ -114,10 +118,19 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   void start();  // binds and serves on a background thread; throws IoError
-  // Re-reads the TLS certificate and key and the token file (each that is
-  // configured). What fails to load is logged and keeps the one in use;
-  // then the first failure is rethrown (IoError / InvalidInput naming the file).
+  // Re-reads the model file, the TLS certificate and key and the token file
+  // (each that is configured). What fails to load (a broken or foreign model
+  // file, a bad certificate) is logged and the one in use keeps serving;
+  // then the first failure is rethrown (ModelError / IoError / InvalidInput
+  // naming the file). A new model is swapped in whole: estimations in flight
+  // finish on the model they started with, new ones get the new model, and
+  // none is refused meanwhile. SIGHUP and POST /admin/reload call this.
   void reload();
+  // The model in force: {"file","sha256","backbone","version","created","temperature"};
+  // every estimate and /readyz carry it (and the X-Agegate-Model header its sha256).
+  nlohmann::json model() const;
+  // Listening, accepting and a model loaded: what the systemd watchdog is fed on.
+  bool healthy() const;
   int admin_port() const;  // -1 without an admin port
   // Graceful stop: /readyz answers 503 and new estimations get 503
   // "shutting_down" while the admitted ones finish (at most
@@ -126,7 +139,10 @@ class Server {
   int port() const;
   // Blocks until interrupted() (SIGTERM/SIGINT via install_interrupt_handler)
   // or stop(), polling every `poll_ms`; then stops gracefully. A SIGHUP
-  // (install_reload_handler) in between calls reload().
+  // (install_reload_handler) in between calls reload(). Under systemd
+  // (serve/notify.h) it sends READY=1 on entry, RELOADING=1 / READY=1 around
+  // each reload, STOPPING=1 before the drain, and feeds the watchdog while
+  // healthy().
   void run_until_interrupted(int poll_ms = 100);
 
   // One raw HTTP request through the main port's parser and routes, without
