@@ -112,9 +112,13 @@ Key file_path(std::string name, std::string flag, std::string help, Field field)
   return k;
 }
 
-std::vector<Key> make_keys() {
-  using C = ServeConfig;
-  std::vector<Key> keys;
+using C = ServeConfig;
+
+// The key table, by TOML table. Each group appends its keys in the order
+// deploy/serve.toml and --print-config list them.
+
+// [listen] and [model]
+void listen_and_model_keys(std::vector<Key>& keys) {
   auto add = [&](Key k) { keys.push_back(std::move(k)); };
   add(text("listen.host", "--host", "address to listen on", [](C& c) -> std::string& { return c.server.host; }));
   add(integer<int>("listen.port", "--port", "port (0 = any free port)", 0, 65535,
@@ -162,6 +166,11 @@ std::vector<Key> make_keys() {
     };
     add(std::move(k));
   }
+}
+
+// [policy]: unset keys leave the model's retuned policy
+void policy_keys(std::vector<Key>& keys) {
+  auto add = [&](Key k) { keys.push_back(std::move(k)); };
   add(file_path("policy.file", "--policy", "policy JSON file: the base instead of the model's retuned policy",
                 [](C& c) -> fs::path& { return c.server.policy.file; }));
   add(optional_number<int>("policy.legal_age", "--legal-age", "legal age for alcohol (default 18)", 1, kMaxAge,
@@ -178,6 +187,11 @@ std::vector<Key> make_keys() {
     k.info.env = "AGEGATE_INTERVAL_LEVEL";
     add(std::move(k));
   }
+}
+
+// [limits]
+void limits_keys(std::vector<Key>& keys) {
+  auto add = [&](Key k) { keys.push_back(std::move(k)); };
   add(integer<int>("limits.threads", "--threads", "estimations running at once", 1, 1024,
                    [](C& c) -> int& { return c.server.threads; }));
   add(integer<int>("limits.torch_threads", "--torch-threads",
@@ -200,6 +214,11 @@ std::vector<Key> make_keys() {
                        [](C& c) -> int64_t& { return c.server.max_pixels; }));
   add(integer<int>("limits.timeout_ms", "--timeout-ms", "time limit per request", 1, 3600000,
                    [](C& c) -> int& { return c.server.request_timeout_ms; }));
+}
+
+// [tls], [auth] and [admin]
+void security_keys(std::vector<Key>& keys) {
+  auto add = [&](Key k) { keys.push_back(std::move(k)); };
   add(file_path("tls.cert", "--tls-cert", "PEM certificate (chain): serve HTTPS only; re-read on reload",
                 [](C& c) -> fs::path& { return c.server.tls_cert; }));
   add(file_path("tls.key", "--tls-key", "PEM private key of tls.cert; re-read on reload",
@@ -236,6 +255,11 @@ std::vector<Key> make_keys() {
     add(std::move(k));
   }
   add(text("admin.host", "--admin-host", "address of admin.port", [](C& c) -> std::string& { return c.server.admin_host; }));
+}
+
+// [records], [recommendations] and [log]
+void records_and_log_keys(std::vector<Key>& keys) {
+  auto add = [&](Key k) { keys.push_back(std::move(k)); };
   add(text("records.db", "--db",
            "record checkout events and sales: sqlite:PATH or postgresql://... (a password only through libpq's "
            "passfile=, never in this file)",
@@ -260,6 +284,15 @@ std::vector<Key> make_keys() {
     k.choices = {"trace", "debug", "info", "warn", "error", "off"};
     add(std::move(k));
   }
+}
+
+std::vector<Key> make_keys() {
+  std::vector<Key> keys;
+  listen_and_model_keys(keys);
+  policy_keys(keys);
+  limits_keys(keys);
+  security_keys(keys);
+  records_and_log_keys(keys);
   return keys;
 }
 
