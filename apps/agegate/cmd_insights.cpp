@@ -247,7 +247,7 @@ void setup_recommend(CLI::App& app) {
       auto store = Store::open(a->from_db.db);
       const RetailData data = store->retail();
       if (data.lines.empty()) throw InvalidInput("recommend: " + store->url() + " holds no retail data");
-      return Recommender::from_insights(compute_insights(data, o, nullptr));
+      return recommender_from(compute_insights(data, o, nullptr));
     }();
     Recommender::Query q;
     q.age = a->age;

@@ -324,7 +324,7 @@ void write_insights_report(const InsightsResult& r, const fs::path& dir, const C
   if (any) add_chart(page, "evaluation", "Hit rate at k by band and method, 95% Wilson intervals.", charts);
 
   write_file_atomic(dir / "insights.json", r.to_json().dump(2) + "\n");
-  write_file_atomic(dir / "recommendations.json", Recommender::from_insights(r).to_json().dump(2) + "\n");
+  write_file_atomic(dir / "recommendations.json", recommender_from(r).to_json().dump(2) + "\n");
   write_file_atomic(dir / "index.html", page.str());
 }
 

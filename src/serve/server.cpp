@@ -23,7 +23,7 @@
 #include "agegate/core/log_format.h"
 #include "agegate/core/run_info.h"
 #include "agegate/core/time.h"
-#include "agegate/insights/insights.h"
+#include "agegate/recommend/recommender.h"
 #include "agegate/model/imagenet_import.h"
 #include "agegate/model/model_file.h"
 #include "agegate/serve/notify.h"

@@ -193,7 +193,7 @@ TEST(Insights, NoRestrictedProductIsRecommendedBelowTheChallengeAge) {
   const auto older = ranked_names(band(r, "35-44"));
   EXPECT_NE(std::find(older.begin(), older.end(), "BEERS/ALES"), older.end());
 
-  const Recommender rec = Recommender::from_insights(r);
+  const Recommender rec = recommender_from(r);
   auto names = [](const json& answer) {
     std::vector<std::string> out;
     for (const auto& i : answer.at("items")) out.push_back(i.at("category"));
@@ -228,7 +228,7 @@ TEST(Recommender, TheChallengeAgeItselfIsOnTheAllowedSide) {
   const RetailData d = beer_against_milk("25-34");
   InsightsOptions o = two_bands();
   o.bands = parse_age_bands("19-24,25-34,65+", "test");
-  const Recommender rec = Recommender::from_insights(compute_insights(d, o, nullptr));
+  const Recommender rec = recommender_from(compute_insights(d, o, nullptr));
   auto allowed = [&](std::optional<double> age, const std::string& band, int challenge) {
     const json a = rec.recommend({age, band, 5}, challenge);
     bool beer = false;
@@ -249,7 +249,7 @@ TEST(Recommender, RefusesBadQueriesAndRoundTripsThroughItsFile) {
   shop.baskets("19-24", 10, {"pizza"});
   shop.baskets("35-44", 10, {"bread"});
   const InsightsResult r = compute_insights(shop.data(), two_bands(), nullptr);
-  const Recommender rec = Recommender::from_insights(r);
+  const Recommender rec = recommender_from(r);
   EXPECT_THROW(rec.recommend({std::nullopt, "", 5}, 25), InvalidInput);       // neither
   EXPECT_THROW(rec.recommend({30.0, "35-44", 5}, 25), InvalidInput);          // both
   EXPECT_THROW(rec.recommend({std::nullopt, "30-39", 5}, 25), InvalidInput);  // unknown band

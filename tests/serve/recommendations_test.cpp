@@ -37,7 +37,7 @@ std::filesystem::path recommendations_file() {
   o.resamples = 0;
   const InsightsResult r = compute_insights(d, o, nullptr);
   const auto dir = testing::scratch_dir("serve_recommendations");
-  write_file_atomic(dir / "recommendations.json", Recommender::from_insights(r).to_json().dump());
+  write_file_atomic(dir / "recommendations.json", recommender_from(r).to_json().dump());
   return dir / "recommendations.json";
 }
 

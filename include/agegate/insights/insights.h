@@ -6,7 +6,7 @@
 //   BandConfusion c = read_band_confusion("predictions_val.csv", o.bands);  // or confusion_from_model()
 //   InsightsResult r = compute_insights(store->retail(), o, &c);
 //   write_insights_report(r, "insights/", ChartOptions{});   // index.html, insights.json, charts
-//   Recommender rec = Recommender::from_insights(r);         // what `recommend` and the service answer
+//   Recommender rec = recommender_from(r);                   // what `recommend` and the service answer
 //
 // Definitions (baskets are the unit; a basket's band is its household's):
 //   P(c | band)   share of the band's baskets holding a line of category c
@@ -32,6 +32,7 @@
 
 #include "agegate/core/age_band.h"
 #include "agegate/policy/policy.h"
+#include "agegate/recommend/recommender.h"
 #include "agegate/report/chart.h"
 #include "agegate/store/retail.h"
 
@@ -184,30 +185,8 @@ InsightsResult compute_insights(const RetailData& data, const InsightsOptions& o
 // file) and charts. IoError when the folder cannot be written or gnuplot fails.
 void write_insights_report(const InsightsResult& result, const std::filesystem::path& dir, const ChartOptions& charts);
 
-// Answers "what to suggest" for a band or an estimated age.
-class Recommender {
- public:
-  static Recommender from_insights(const InsightsResult& result);
-  // recommendations.json as written by write_insights_report. IoError, InvalidInput.
-  static Recommender load(const std::filesystem::path& path);
-  nlohmann::json to_json() const;
-
-  struct Query {
-    std::optional<double> age;  // an estimate (the band holding it is used)
-    std::string band;           // or a band by name
-    int k = 5;
-  };
-  // InvalidInput: neither or both of age and band, an unknown band, an age
-  // outside 0-120, k outside 1-50. An age outside every band uses the nearest
-  // band and says so. Restricted goods only when the band's youngest age and
-  // the age (when given) are at or above `challenge_age`.
-  nlohmann::json recommend(const Query& query, int challenge_age) const;
-  const std::vector<AgeBand>& bands() const { return bands_; }
-
- private:
-  std::vector<AgeBand> bands_;
-  std::vector<std::vector<nlohmann::json>> ranked_;  // per band, as in BandInsights::ranked
-  nlohmann::json source_;                            // generated, data counts, options
-};
+// The recommendations of `result` (what `recommend` and the service answer;
+// write_insights_report saves them as recommendations.json).
+Recommender recommender_from(const InsightsResult& result);
 
 }  // namespace agegate
