@@ -28,6 +28,7 @@
 #include "agegate/model/model_file.h"
 #include "agegate/serve/notify.h"
 #include "agegate/store/store.h"
+#include "admission.h"
 #include "transport.h"
 
 namespace agegate {
@@ -231,11 +232,7 @@ struct Server::Impl {
   std::shared_ptr<const TokenSet> tokens;     // empty: no authentication
   std::unique_ptr<AuthThrottle> throttle;
   Metrics metrics;
-  std::atomic<int> admitted{0};  // running + queued estimations
-  std::mutex slot_mu;
-  std::condition_variable slot_cv;
-  int running = 0;
-  std::atomic<bool> stopping{false};  // stop() began: not ready, no new estimations
+  std::unique_ptr<Admission> admission;  // bounded running + queued estimations; stop() drains it
   std::mutex hook_mu;
   std::function<void()> test_hook;
 
@@ -447,42 +444,19 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
   } catch (const InvalidInput& e) {
     return send_error(res, 400, "bad_context", e.what());
   }
-  // Admission: running + queued never exceeds threads + max_queue. The
-  // count is raised before `stopping` is read, so stop() either sees this
-  // request in flight and waits for it, or the request sees `stopping`.
-  if (admitted.fetch_add(1) >= opt.threads + opt.max_queue) {
-    admitted.fetch_sub(1);
+  // Admission: running + queued never exceeds threads + max_queue; the
+  // ticket counts this request in flight until it is answered and recorded.
+  Admission::Ticket ticket(*admission);
+  if (ticket.outcome() != Admission::Outcome::kAdmitted) {
     res.set_header("Retry-After", kRetryAfterSeconds);
-    return send_error(res, 503, "overloaded", "too many requests in flight; retry shortly");
-  }
-  if (stopping.load()) {
-    admitted.fetch_sub(1);
-    res.set_header("Retry-After", kRetryAfterSeconds);
+    if (ticket.outcome() == Admission::Outcome::kOverloaded) {
+      return send_error(res, 503, "overloaded", "too many requests in flight; retry shortly");
+    }
     return send_error(res, 503, "shutting_down", "the service is stopping; retry on another instance");
   }
-  struct Release {
-    Impl* s;
-    bool holds_slot = false;
-    void free_slot() {
-      if (!holds_slot) return;
-      std::lock_guard<std::mutex> lock(s->slot_mu);
-      s->running--;
-      s->slot_cv.notify_one();
-      holds_slot = false;
-    }
-    ~Release() {
-      free_slot();
-      s->admitted.fetch_sub(1);  // stop() waits for this, so it also waits for the record
-    }
-  } release{this};
-  {
-    std::unique_lock<std::mutex> lock(slot_mu);
-    if (!slot_cv.wait_until(lock, deadline, [&] { return running < opt.threads; })) {
-      res.set_header("Retry-After", kRetryAfterSeconds);
-      return send_error(res, 503, "timeout", "waited longer than the request time limit");
-    }
-    running++;
-    release.holds_slot = true;
+  if (!ticket.wait_for_slot(deadline)) {
+    res.set_header("Retry-After", kRetryAfterSeconds);
+    return send_error(res, 503, "timeout", "waited longer than the request time limit");
   }
   const double queued_ms = ms_since(t0);
   std::function<void()> hook;
@@ -495,7 +469,7 @@ void Server::Impl::estimate(const httplib::Request& req, httplib::Response& res)
   std::optional<CheckoutEvent> event;
   if (!answer(*m, req, res, t0, queued_ms, context, &body, &event)) return;
   // The estimation is done: the next one may start while this one is recorded.
-  release.free_slot();
+  ticket.free_slot();
   if (event) record(*event, &body);
   res.status = 200;
   res.set_content(json_text(body), "application/json");
@@ -600,13 +574,13 @@ void Server::Impl::health_routes(httplib::Server& server) {
   });
   server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     const auto m = current();
-    const bool ready = m && !stopping.load() && !interrupted();
+    const bool ready = m && !admission->stopping() && !interrupted();
     res.status = ready ? 200 : 503;
     res.set_header("X-Agegate-Model", m->sha256);
     res.set_content(json_text(json{{"ready", ready}, {"model", m->model_json}}), "application/json");
   });
   server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.exposition(admitted.load()) + connection_exposition(connections),
+    res.set_content(metrics.exposition(admission->in_flight()) + connection_exposition(connections),
                     "text/plain; version=0.0.4");
   });
 }
@@ -778,6 +752,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   if (impl_->opt.reference_path) po.use_reference_path();
   if (po.model.empty()) po.model = default_model_path();
   impl_->model = impl_->load_model();
+  impl_->admission = std::make_unique<Admission>(impl_->opt.threads, impl_->opt.max_queue);
   if (!impl_->opt.db.empty()) {
     StoreOptions so;
     so.connections = impl_->opt.threads + 2;
@@ -889,13 +864,11 @@ void Server::stop() {
   if (!s.thread.joinable()) return;
   // Drain: /readyz turns 503 and new estimations are refused while the ones
   // admitted finish (each is bounded by the request time limit).
-  s.stopping = true;
-  const auto drain_deadline = Clock::now() + std::chrono::milliseconds(s.opt.request_timeout_ms);
-  if (int n = s.admitted.load(); n > 0) log().info("stopping: draining {} request(s) in flight", n);
-  while (s.admitted.load() > 0 && Clock::now() < drain_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  s.admission->begin_stop();
+  if (int n = s.admission->in_flight(); n > 0) log().info("stopping: draining {} request(s) in flight", n);
+  if (int n = s.admission->drain(Clock::now() + std::chrono::milliseconds(s.opt.request_timeout_ms)); n > 0) {
+    log().warn("stopping with {} request(s) still running", n);
   }
-  if (int n = s.admitted.load(); n > 0) log().warn("stopping with {} request(s) still running", n);
   s.http->stop();  // closes the listening socket; the pool finishes what it holds
   s.thread.join();
   if (s.admin_thread.joinable()) {
