@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cstdio>
 #include <condition_variable>
 #include <filesystem>
 #include <future>
@@ -143,6 +144,8 @@ TEST(Reload, SwapsTheModelUnderLoadWithoutAFailedRequest) {
     }
   }
   EXPECT_GT(saw_b, 0);
+  std::printf("%d estimates during three swaps (two taken, one refused): %zu status(es), %d answered by model B\n",
+              statuses[200], statuses.size(), saw_b);
   auto ready = admin.Get("/readyz");
   ASSERT_TRUE(ready);
   EXPECT_EQ(json::parse(ready->body)["model"]["sha256"], a);
