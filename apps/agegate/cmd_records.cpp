@@ -8,6 +8,7 @@
 
 #include "agegate/analytics/audit.h"
 #include "agegate/core/error.h"
+#include "agegate/core/fs.h"
 #include "agegate/core/log.h"
 #include "agegate/core/run_info.h"
 #include "agegate/core/time.h"
@@ -183,6 +184,13 @@ void setup_audit(CLI::App& app) {
     const AuditResult r = run_audit(*store, o);
     ChartOptions charts;
     write_audit_report(r, a->out, charts);
+    // What this report was made with, beside it (as every command writes): no password.
+    const json ran_with = {{"db", redact_store_url(a->db)}, {"from", a->from},          {"to", a->to},
+                           {"store", o.range.store},         {"window_s", o.window_s}, {"skew_s", o.skew_s},
+                           {"min_asked", o.min_asked},       {"alpha", o.alpha},       {"model", a->model},
+                           {"estimator_source", o.estimator_source}};
+    write_file_atomic(std::filesystem::path(a->out) / "options.json",
+                      run_metadata("audit", ran_with, 0).dump(2) + "\n");
     if (a->json) {
       std::printf("%s\n", r.to_json().dump(2).c_str());
     } else {

@@ -318,36 +318,8 @@ const char* type_name(Type t) {
   return "?";
 }
 
-// A database URL's password, if any: "postgresql://user:PASSWORD@host" or "password=..." in its query.
-bool url_has_password(const std::string& url) {
-  const size_t scheme = url.find("://");
-  if (scheme != std::string::npos) {
-    const size_t at = url.find('@', scheme + 3);
-    const size_t slash = url.find('/', scheme + 3);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-      if (url.substr(scheme + 3, at - scheme - 3).find(':') != std::string::npos) return true;
-    }
-  }
-  return url.find("password=") != std::string::npos;
-}
-
-std::string redact_url(const std::string& url) {
-  std::string out = url;
-  const size_t scheme = out.find("://");
-  if (scheme != std::string::npos) {
-    const size_t at = out.find('@', scheme + 3);
-    const size_t slash = out.find('/', scheme + 3);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-      const size_t colon = out.find(':', scheme + 3);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "REDACTED");
-    }
-  }
-  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
-    const size_t end = out.find_first_of("& ", p);
-    out.replace(p + 9, (end == std::string::npos ? out.size() : end) - p - 9, "REDACTED");
-  }
-  return out;
-}
+// A database URL with a password in it (the store's redaction changes it).
+bool url_has_password(const std::string& url) { return redact_store_url(url) != url; }
 
 // Checks a value against the key's type, range and choices; `where` names
 // the source ("serve.toml:12: key 'limits.threads'") in the error.
@@ -560,7 +532,7 @@ std::string print_serve_config(const ResolvedConfig& c) {
     } else if (!v) {
       o << "# " << leaf << ": unset\n";
     } else if (name == "records.db") {
-      o << leaf << " = " << toml_value(redact_url(std::get<std::string>(*v))) << "  # " << from << "\n";
+      o << leaf << " = " << toml_value(redact_store_url(std::get<std::string>(*v))) << "  # " << from << "\n";
     } else {
       o << leaf << " = " << toml_value(*v) << "  # " << from << "\n";
     }

@@ -74,6 +74,16 @@ TEST(RecordsCli, AuditAndDbRefuseWhatTheyCannotUse) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out).at("restricted_sales"), 0);
   EXPECT_TRUE(fs::exists(dir / "a" / "index.html"));
+  // Its options, seed and revision beside the report, as every command writes them.
+  r = run_agegate("audit --db " + db + " --min-asked 7 --from 2026-11-01 --out " + (dir / "a").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json ran = json::parse(read_file(dir / "a" / "options.json"));
+  EXPECT_EQ(ran.at("command"), "audit");
+  EXPECT_EQ(ran.at("options").at("min_asked"), 7);
+  EXPECT_EQ(ran.at("options").at("from"), "2026-11-01");
+  EXPECT_EQ(ran.at("options").at("db"), db);
+  EXPECT_TRUE(ran.contains("git"));
+  EXPECT_TRUE(ran.contains("seed"));
 }
 
 }  // namespace
