@@ -356,24 +356,17 @@ json InsightsResult::to_json() const {
 
 // ---- the computation ----
 
-InsightsResult compute_insights(const RetailData& data, const InsightsOptions& o, const BandConfusion* confusion) {
-  const auto t0 = std::chrono::steady_clock::now();
-  if (o.bands.empty()) throw InvalidInput("insights: no age bands");
-  if (o.min_support < 1) throw InvalidInput("insights: --min-support must be >= 1");
-  if (o.top_k < 1) throw InvalidInput("insights: --k must be >= 1");
-  if (o.holdout_weeks < 1) throw InvalidInput("insights: --holdout-weeks must be >= 1");
-  if (o.resamples < 0) throw InvalidInput("insights: --resamples must be >= 0");
-  if (confusion && confusion->bands.size() != o.bands.size()) {
-    throw InvalidInput("insights: the confusion's bands differ from the insights' bands");
-  }
-  InsightsResult r;
-  r.options = o;
-  const size_t nb = o.bands.size();
+namespace {
 
-  // Households' bands in the analysis band set.
+// Phase 1: each household's band in the analysis band set (-1: none), and
+// the households per band; source bands that straddle or miss the analysis
+// bands are noted in r->band_warnings.
+std::unordered_map<std::string, int> household_bands(const RetailData& data, const InsightsOptions& o,
+                                                     std::vector<int64_t>* households, InsightsResult* r) {
+  const size_t nb = o.bands.size();
   std::unordered_map<std::string, int> band_of_household;
   std::map<std::string, int> source_band;  // "25-34" -> analysis band
-  std::vector<int64_t> households(nb, 0);
+  households->assign(nb, 0);
   for (const auto& h : data.households) {
     if (h.band.empty()) continue;
     auto it = source_band.find(h.band);
@@ -383,255 +376,340 @@ InsightsResult compute_insights(const RetailData& data, const InsightsOptions& o
       const int at_low = find_band(o.bands, src.low);
       const int at_high = find_band(o.bands, std::min(src.high, src.low + kOpenEndedBandSpan));
       if (mapped >= 0 && (at_low != mapped || at_high != mapped)) {
-        r.band_warnings.push_back("household band " + src.name + " straddles the analysis bands; counted as " +
+        r->band_warnings.push_back("household band " + src.name + " straddles the analysis bands; counted as " +
                                   o.bands[mapped].name);
       }
-      if (mapped < 0) r.band_warnings.push_back("household band " + src.name + " is in no analysis band; left out");
+      if (mapped < 0) r->band_warnings.push_back("household band " + src.name + " is in no analysis band; left out");
       it = source_band.emplace(h.band, mapped).first;
     }
     band_of_household[h.id] = it->second;
-    if (it->second >= 0) households[it->second]++;
+    if (it->second >= 0) (*households)[it->second]++;
   }
+  return band_of_household;
+}
 
-  // Products -> interned categories and departments.
+// The products, interned: categories and departments numbered in order of
+// first appearance, each product's category and department (-1: none).
+struct Products {
   Index ix;
-  std::unordered_map<std::string, size_t> product_index;
-  std::vector<int> product_category(data.products.size(), -1), product_department(data.products.size(), -1);
-  {
-    std::map<std::string, int> cat_id, dep_id;
-    for (size_t i = 0; i < data.products.size(); ++i) {
-      const RetailProduct& p = data.products[i];
-      product_index[p.id] = i;
-      if (!p.department.empty()) {
-        auto [it, added] = dep_id.emplace(p.department, static_cast<int>(ix.departments.size()));
-        if (added) ix.departments.push_back(p.department);
-        product_department[i] = it->second;
-      }
-      if (!p.category.empty()) {
-        auto [it, added] = cat_id.emplace(p.category, static_cast<int>(ix.categories.size()));
-        if (added) {
-          ix.categories.push_back(p.category);
-          ix.category_department.push_back(p.department);
-          ix.category_restricted.push_back(p.restricted);
-        }
-        product_category[i] = it->second;
-        if (p.restricted) ix.category_restricted[it->second] = true;
-      }
-    }
-  }
+  std::unordered_map<std::string, size_t> index;  // product id -> row of data.products
+  std::vector<int> category_of, department_of;
+};
 
-  // Baskets.
-  std::vector<Basket> baskets;
-  {
-    std::unordered_map<std::string, size_t> basket_index;
-    for (const RetailLine& l : data.lines) {
-      auto [it, added] = basket_index.emplace(l.basket, baskets.size());
+// Phase 2: products -> interned categories and departments.
+Products index_products(const RetailData& data) {
+  Products p;
+  p.category_of.assign(data.products.size(), -1);
+  p.department_of.assign(data.products.size(), -1);
+  std::map<std::string, int> cat_id, dep_id;
+  for (size_t i = 0; i < data.products.size(); ++i) {
+    const RetailProduct& prod = data.products[i];
+    p.index[prod.id] = i;
+    if (!prod.department.empty()) {
+      auto [it, added] = dep_id.emplace(prod.department, static_cast<int>(p.ix.departments.size()));
+      if (added) p.ix.departments.push_back(prod.department);
+      p.department_of[i] = it->second;
+    }
+    if (!prod.category.empty()) {
+      auto [it, added] = cat_id.emplace(prod.category, static_cast<int>(p.ix.categories.size()));
       if (added) {
-        baskets.emplace_back();
-        auto h = band_of_household.find(l.household);
-        baskets.back().band = h == band_of_household.end() ? -1 : h->second;
+        p.ix.categories.push_back(prod.category);
+        p.ix.category_department.push_back(prod.department);
+        p.ix.category_restricted.push_back(prod.restricted);
       }
-      Basket& b = baskets[it->second];
-      b.week = std::max(b.week, l.week);
-      b.lines++;
-      b.spend += l.value;
-      r.lines++;
-      r.spend += l.value;
-      if (b.band < 0) r.unbanded_lines++;
-      auto p = product_index.find(l.product);
-      if (p == product_index.end()) {
-        r.unknown_product_lines++;
-        continue;
-      }
-      const RetailProduct& prod = data.products[p->second];
-      if (prod.restricted) b.restricted_spend += l.value, r.restricted_lines++;
-      const int c = product_category[p->second], d = product_department[p->second];
-      if (c >= 0 && std::find(b.categories.begin(), b.categories.end(), c) == b.categories.end()) b.categories.push_back(c);
-      if (d >= 0 && std::find(b.departments.begin(), b.departments.end(), d) == b.departments.end()) b.departments.push_back(d);
-      const int pi = static_cast<int>(p->second);
-      if (std::find(b.products.begin(), b.products.end(), pi) == b.products.end()) b.products.push_back(pi);
+      p.category_of[i] = it->second;
+      if (prod.restricted) p.ix.category_restricted[it->second] = true;
     }
   }
-  r.baskets = static_cast<int64_t>(baskets.size());
-  std::vector<int> known(baskets.size());
-  for (size_t i = 0; i < baskets.size(); ++i) known[i] = baskets[i].band;
+  return p;
+}
 
-  // Figures with the known bands.
-  const Counts all = count(baskets, known, nb, ix, nullptr);
-  r.banded_baskets = all.all_baskets;
-  std::vector<std::vector<int>> ranked_ids(nb);
+// Phase 3: the lines grouped into baskets (band, week, spend, distinct
+// categories, departments and products); line counts into *r.
+std::vector<Basket> build_baskets(const RetailData& data, const std::unordered_map<std::string, int>& band_of_household,
+                                  const Products& products, InsightsResult* r) {
+  std::vector<Basket> baskets;
+  std::unordered_map<std::string, size_t> basket_index;
+  for (const RetailLine& l : data.lines) {
+    auto [it, added] = basket_index.emplace(l.basket, baskets.size());
+    if (added) {
+      baskets.emplace_back();
+      auto h = band_of_household.find(l.household);
+      baskets.back().band = h == band_of_household.end() ? -1 : h->second;
+    }
+    Basket& b = baskets[it->second];
+    b.week = std::max(b.week, l.week);
+    b.lines++;
+    b.spend += l.value;
+    r->lines++;
+    r->spend += l.value;
+    if (b.band < 0) r->unbanded_lines++;
+    auto p = products.index.find(l.product);
+    if (p == products.index.end()) {
+      r->unknown_product_lines++;
+      continue;
+    }
+    const RetailProduct& prod = data.products[p->second];
+    if (prod.restricted) b.restricted_spend += l.value, r->restricted_lines++;
+    const int c = products.category_of[p->second], d = products.department_of[p->second];
+    if (c >= 0 && std::find(b.categories.begin(), b.categories.end(), c) == b.categories.end()) b.categories.push_back(c);
+    if (d >= 0 && std::find(b.departments.begin(), b.departments.end(), d) == b.departments.end()) b.departments.push_back(d);
+    const int pi = static_cast<int>(p->second);
+    if (std::find(b.products.begin(), b.products.end(), pi) == b.products.end()) b.products.push_back(pi);
+  }
+  return baskets;
+}
+
+// What the phases after the baskets share.
+struct Analysis {
+  const RetailData& data;
+  const InsightsOptions& o;
+  const Products& products;
+  const std::vector<Basket>& baskets;
+  std::vector<int> known;  // each basket's band (-1: none)
+  size_t nb = 0;
+};
+
+// The band's most bought products of each ranked category, as examples.
+void add_examples(const Analysis& a, size_t b, const std::vector<int>& ranked_ids, BandInsights* bi) {
+  std::map<int, std::map<int, int64_t>> product_baskets;  // category -> product -> band baskets
+  const std::set<int> wanted(ranked_ids.begin(), ranked_ids.end());
+  for (size_t i = 0; i < a.baskets.size(); ++i) {
+    if (a.known[i] != static_cast<int>(b)) continue;
+    for (int p : a.baskets[i].products) {
+      const int c = a.products.category_of[p];
+      if (wanted.count(c)) product_baskets[c][p]++;
+    }
+  }
+  for (int c : ranked_ids) {
+    Recommendation rec;
+    for (const Lift& l : bi->categories) {
+      if (l.name == a.products.ix.categories[c]) rec.lift = l;
+    }
+    std::vector<std::pair<int64_t, int>> prods;
+    for (const auto& [p, n] : product_baskets[c]) prods.push_back({-n, p});
+    std::sort(prods.begin(), prods.end());
+    for (size_t i = 0; i < prods.size() && i < static_cast<size_t>(a.o.examples); ++i) {
+      const RetailProduct& p = a.data.products[prods[i].second];
+      rec.examples.push_back({p.id, p.type, p.brand, -prods[i].first});
+    }
+    bi->ranked.push_back(std::move(rec));
+  }
+}
+
+// Phase 4: one band's figures with the known bands; returns its ranked category ids.
+std::vector<int> band_figures(const Analysis& a, const Counts& all, size_t b, int64_t households, BandInsights* bi) {
+  const Index& ix = a.products.ix;
+  bi->band = a.o.bands[b];
+  bi->households = households;
+  bi->baskets = all.band_baskets[b];
+  for (size_t i = 0; i < a.baskets.size(); ++i) {
+    if (a.known[i] != static_cast<int>(b)) continue;
+    bi->lines += a.baskets[i].lines;
+    bi->spend += a.baskets[i].spend;
+    bi->restricted_spend += a.baskets[i].restricted_spend;
+  }
+  restricted_share_interval(a.baskets, a.known, static_cast<int>(b), bi);
+  std::vector<int> ranked = rank_band(all, b, ix, a.o, allows_restricted(bi->band, a.o.challenge_age), &bi->categories);
+  for (size_t d = 0; d < ix.departments.size(); ++d) {
+    if (all.band_department[b][d] == 0) continue;
+    bi->departments.push_back(make_lift(ix.departments[d], all.band_department[b][d], all.band_baskets[b],
+                                        all.all_department[d], all.all_baskets, a.o.min_support));
+  }
+  std::sort(bi->departments.begin(), bi->departments.end(),
+            [](const Lift& x, const Lift& y) { return x.lift != y.lift ? x.lift > y.lift : x.name < y.name; });
+  add_examples(a, b, ranked, bi);
+  return ranked;
+}
+
+// Phase 5: the departments the heat map shows, most baskets first.
+std::vector<std::string> heat_departments(const Counts& all, const Index& ix, const InsightsOptions& o) {
+  std::vector<std::pair<int64_t, std::string>> deps;
+  for (size_t d = 0; d < ix.departments.size(); ++d) {
+    if (all.all_department[d] >= o.min_department_baskets) deps.push_back({-all.all_department[d], ix.departments[d]});
+  }
+  std::sort(deps.begin(), deps.end());
+  std::vector<std::string> out;
+  for (const auto& d : deps) out.push_back(d.second);
+  return out;
+}
+
+// One redraw of every basket's band through the camera's confusion. Each row
+// of the confusion comes from its posterior (Dirichlet, Jeffreys prior), so
+// the few validation photos per band add their own uncertainty.
+void draw_bands(const Analysis& a, const BandConfusion& confusion, std::mt19937_64& rng, std::vector<int>* drawn) {
+  std::vector<std::discrete_distribution<int>> rows(a.nb);
+  std::vector<bool> has_row(a.nb, false);
+  for (size_t t = 0; t < a.nb; ++t) {
+    int64_t total = 0;
+    for (int64_t v : confusion.counts[t]) total += v;
+    if (total == 0) continue;  // no photo of that band: its baskets keep their band
+    std::vector<double> w;
+    for (int64_t v : confusion.counts[t]) {
+      std::gamma_distribution<double> g(double(v) + kDirichletPrior, 1.0);
+      w.push_back(g(rng));
+    }
+    rows[t] = std::discrete_distribution<int>(w.begin(), w.end());
+    has_row[t] = true;
+  }
+  for (size_t i = 0; i < a.baskets.size(); ++i) {
+    const int t = a.known[i];
+    if (t < 0 || !has_row[t]) {
+      (*drawn)[i] = t;
+      continue;
+    }
+    const int e = rows[t](rng);
+    (*drawn)[i] = e == static_cast<int>(a.nb) ? -1 : e;
+  }
+}
+
+// Phase 6: the figures again with bands drawn through the camera's
+// confusion: how often each recommendation stays in the top k, the spread
+// of its lift, and of each band's restricted share.
+void resample_through_confusion(const Analysis& a, const BandConfusion& confusion,
+                                const std::vector<std::vector<int>>& ranked_ids, InsightsResult* r) {
+  const InsightsOptions& o = a.o;
+  const size_t nb = a.nb;
+  std::mt19937_64 rng(o.seed);
+  std::vector<std::vector<int>> kept(nb);  // per band, per top-k rec: resamples kept
+  std::vector<std::vector<std::vector<double>>> lifts(nb);
+  std::vector<std::vector<double>> restricted(nb);
   for (size_t b = 0; b < nb; ++b) {
+    const size_t k = std::min(ranked_ids[b].size(), static_cast<size_t>(o.top_k));
+    kept[b].assign(k, 0);
+    lifts[b].assign(k, {});
+  }
+  std::vector<int> drawn(a.baskets.size());
+  for (int rep = 0; rep < o.resamples; ++rep) {
+    draw_bands(a, confusion, rng, &drawn);
+    const Counts c = count(a.baskets, drawn, nb, a.products.ix, nullptr);
+    for (size_t b = 0; b < nb; ++b) {
+      const std::vector<int> now =
+          rank_band(c, b, a.products.ix, o, allows_restricted(o.bands[b], o.challenge_age), nullptr);
+      const size_t top = std::min(now.size(), static_cast<size_t>(o.top_k));
+      for (size_t j = 0; j < kept[b].size(); ++j) {
+        const int cat = ranked_ids[b][j];
+        if (std::find(now.begin(), now.begin() + top, cat) != now.begin() + top) kept[b][j]++;
+        const Lift l = make_lift("", c.band_category[b][cat], c.band_baskets[b], c.all_category[cat], c.all_baskets,
+                                 o.min_support);
+        lifts[b][j].push_back(l.lift);
+      }
+      double s = 0, rs = 0;
+      for (size_t i = 0; i < a.baskets.size(); ++i) {
+        if (drawn[i] == static_cast<int>(b)) s += a.baskets[i].spend, rs += a.baskets[i].restricted_spend;
+      }
+      if (s > 0) restricted[b].push_back(rs / s);
+    }
+  }
+  for (size_t b = 0; b < nb; ++b) {
+    for (size_t j = 0; j < kept[b].size(); ++j) {
+      Recommendation& rec = r->bands[b].ranked[j];
+      rec.kept = double(kept[b][j]) / double(o.resamples);
+      rec.estimated_lift = spread_of(lifts[b][j]);
+      rec.robust = *rec.kept >= kKeptForRobust && rec.estimated_lift.p05 > 1;
+    }
+    if (!restricted[b].empty()) r->bands[b].restricted_estimated = spread_of(restricted[b]);
+  }
+}
+
+// How often one method's lists hit the held-out baskets: of the band's own
+// baskets, and of the other bands' baskets.
+HoldoutMethod score_method(const Analysis& a, const std::vector<bool>& train, const char* name,
+                           const std::vector<std::vector<int>>& lists) {
+  HoldoutMethod hm;
+  hm.name = name;
+  hm.by_band.assign(a.nb, {0, 0});
+  hm.other_by_band.assign(a.nb, {0, 0});
+  for (size_t i = 0; i < a.baskets.size(); ++i) {
+    const Basket& bk = a.baskets[i];
+    if (train[i] || bk.band < 0 || bk.categories.empty()) continue;
+    for (size_t b = 0; b < a.nb; ++b) {
+      const auto& list = lists[b];
+      const bool hit = std::any_of(bk.categories.begin(), bk.categories.end(), [&](int cat) {
+        return std::find(list.begin(), list.end(), cat) != list.end();
+      });
+      if (static_cast<int>(b) == bk.band) {
+        hm.baskets++, hm.hits += hit;
+        hm.by_band[b].second++, hm.by_band[b].first += hit;
+      } else {
+        hm.other_by_band[b].second++, hm.other_by_band[b].first += hit;
+      }
+    }
+  }
+  return hm;
+}
+
+// Phase 7: the last holdout_weeks held out; the band's lift ranking, the
+// band's best sellers and the overall best sellers, learnt on the weeks
+// before, scored on them.
+HoldoutEvaluation holdout_evaluation(const Analysis& a) {
+  const InsightsOptions& o = a.o;
+  HoldoutEvaluation ev;
+  ev.k = o.top_k;
+  int last = 0;
+  for (const Basket& b : a.baskets) last = std::max(last, b.week);
+  ev.last_week = last;
+  ev.first_week = last - o.holdout_weeks + 1;
+  std::vector<bool> train(a.baskets.size());
+  for (size_t i = 0; i < a.baskets.size(); ++i) train[i] = a.baskets[i].week < ev.first_week;
+  const Counts c = count(a.baskets, a.known, a.nb, a.products.ix, &train);
+  ev.train_baskets = c.all_baskets;
+  std::vector<std::vector<std::vector<int>>> lists(3, std::vector<std::vector<int>>(a.nb));
+  for (size_t b = 0; b < a.nb; ++b) {
+    const bool allow = allows_restricted(o.bands[b], o.challenge_age);
+    std::vector<int> lift_list = rank_band(c, b, a.products.ix, o, allow, nullptr);
+    if (lift_list.size() > static_cast<size_t>(o.top_k)) lift_list.resize(o.top_k);
+    lists[0][b] = lift_list;
+    lists[1][b] = best_sellers(c.band_category[b], a.products.ix, allow, o.top_k);
+    lists[2][b] = best_sellers(c.all_category, a.products.ix, allow, o.top_k);
+  }
+  const char* names[] = {"band_lift", "band_best_sellers", "overall_best_sellers"};
+  for (int m = 0; m < 3; ++m) ev.methods.push_back(score_method(a, train, names[m], lists[m]));
+  ev.test_baskets = ev.methods.front().baskets;
+  return ev;
+}
+
+void check_options(const InsightsOptions& o, const BandConfusion* confusion) {
+  if (o.bands.empty()) throw InvalidInput("insights: no age bands");
+  if (o.min_support < 1) throw InvalidInput("insights: --min-support must be >= 1");
+  if (o.top_k < 1) throw InvalidInput("insights: --k must be >= 1");
+  if (o.holdout_weeks < 1) throw InvalidInput("insights: --holdout-weeks must be >= 1");
+  if (o.resamples < 0) throw InvalidInput("insights: --resamples must be >= 0");
+  if (confusion && confusion->bands.size() != o.bands.size()) {
+    throw InvalidInput("insights: the confusion's bands differ from the insights' bands");
+  }
+}
+
+}  // namespace
+
+InsightsResult compute_insights(const RetailData& data, const InsightsOptions& o, const BandConfusion* confusion) {
+  const auto t0 = std::chrono::steady_clock::now();
+  check_options(o, confusion);
+  InsightsResult r;
+  r.options = o;
+  std::vector<int64_t> households;
+  const auto band_of_household = household_bands(data, o, &households, &r);
+  const Products products = index_products(data);
+  const std::vector<Basket> baskets = build_baskets(data, band_of_household, products, &r);
+  r.baskets = static_cast<int64_t>(baskets.size());
+  Analysis a{data, o, products, baskets, {}, o.bands.size()};
+  a.known.resize(baskets.size());
+  for (size_t i = 0; i < baskets.size(); ++i) a.known[i] = baskets[i].band;
+
+  const Counts all = count(baskets, a.known, a.nb, products.ix, nullptr);
+  r.banded_baskets = all.all_baskets;
+  std::vector<std::vector<int>> ranked_ids(a.nb);
+  for (size_t b = 0; b < a.nb; ++b) {
     BandInsights bi;
-    bi.band = o.bands[b];
-    bi.households = households[b];
-    bi.baskets = all.band_baskets[b];
-    for (size_t i = 0; i < baskets.size(); ++i) {
-      if (known[i] != static_cast<int>(b)) continue;
-      bi.lines += baskets[i].lines;
-      bi.spend += baskets[i].spend;
-      bi.restricted_spend += baskets[i].restricted_spend;
-    }
-    restricted_share_interval(baskets, known, static_cast<int>(b), &bi);
-    ranked_ids[b] = rank_band(all, b, ix, o, allows_restricted(bi.band, o.challenge_age), &bi.categories);
-    for (size_t d = 0; d < ix.departments.size(); ++d) {
-      if (all.band_department[b][d] == 0) continue;
-      bi.departments.push_back(make_lift(ix.departments[d], all.band_department[b][d], all.band_baskets[b],
-                                         all.all_department[d], all.all_baskets, o.min_support));
-    }
-    std::sort(bi.departments.begin(), bi.departments.end(),
-              [](const Lift& a, const Lift& c) { return a.lift != c.lift ? a.lift > c.lift : a.name < c.name; });
-    // Example products: the band's most bought products of each ranked category.
-    std::map<int, std::map<int, int64_t>> product_baskets;  // category -> product -> band baskets
-    const std::set<int> wanted(ranked_ids[b].begin(), ranked_ids[b].end());
-    for (size_t i = 0; i < baskets.size(); ++i) {
-      if (known[i] != static_cast<int>(b)) continue;
-      for (int p : baskets[i].products) {
-        const int c = product_category[p];
-        if (wanted.count(c)) product_baskets[c][p]++;
-      }
-    }
-    for (int c : ranked_ids[b]) {
-      Recommendation rec;
-      for (const Lift& l : bi.categories) {
-        if (l.name == ix.categories[c]) rec.lift = l;
-      }
-      std::vector<std::pair<int64_t, int>> prods;
-      for (const auto& [p, n] : product_baskets[c]) prods.push_back({-n, p});
-      std::sort(prods.begin(), prods.end());
-      for (size_t i = 0; i < prods.size() && i < static_cast<size_t>(o.examples); ++i) {
-        const RetailProduct& p = data.products[prods[i].second];
-        rec.examples.push_back({p.id, p.type, p.brand, -prods[i].first});
-      }
-      bi.ranked.push_back(std::move(rec));
-    }
+    ranked_ids[b] = band_figures(a, all, b, households[b], &bi);
     r.bands.push_back(std::move(bi));
   }
-  {
-    std::vector<std::pair<int64_t, std::string>> deps;
-    for (size_t d = 0; d < ix.departments.size(); ++d) {
-      if (all.all_department[d] >= o.min_department_baskets) deps.push_back({-all.all_department[d], ix.departments[d]});
-    }
-    std::sort(deps.begin(), deps.end());
-    for (const auto& d : deps) r.heat_departments.push_back(d.second);
-  }
-
-  // The same with bands drawn through the camera's confusion.
+  r.heat_departments = heat_departments(all, products.ix, o);
   if (confusion && !confusion->empty() && o.resamples > 0) {
     r.confusion = *confusion;
-    std::mt19937_64 rng(o.seed);
-    std::vector<std::vector<int>> kept(nb);  // per band, per top-k rec: resamples kept
-    std::vector<std::vector<std::vector<double>>> lifts(nb);
-    std::vector<std::vector<double>> restricted(nb);
-    for (size_t b = 0; b < nb; ++b) {
-      const size_t k = std::min(ranked_ids[b].size(), static_cast<size_t>(o.top_k));
-      kept[b].assign(k, 0);
-      lifts[b].assign(k, {});
-    }
-    std::vector<int> drawn(baskets.size());
-    for (int rep = 0; rep < o.resamples; ++rep) {
-      // Each row of the confusion from its posterior (Dirichlet, Jeffreys prior),
-      // so the few validation photos per band add their own uncertainty.
-      std::vector<std::discrete_distribution<int>> rows(nb);
-      std::vector<bool> has_row(nb, false);
-      for (size_t t = 0; t < nb; ++t) {
-        int64_t total = 0;
-        for (int64_t v : confusion->counts[t]) total += v;
-        if (total == 0) continue;  // no photo of that band: its baskets keep their band
-        std::vector<double> w;
-        for (int64_t v : confusion->counts[t]) {
-          std::gamma_distribution<double> g(double(v) + kDirichletPrior, 1.0);
-          w.push_back(g(rng));
-        }
-        rows[t] = std::discrete_distribution<int>(w.begin(), w.end());
-        has_row[t] = true;
-      }
-      for (size_t i = 0; i < baskets.size(); ++i) {
-        const int t = known[i];
-        if (t < 0 || !has_row[t]) {
-          drawn[i] = t;
-          continue;
-        }
-        const int e = rows[t](rng);
-        drawn[i] = e == static_cast<int>(nb) ? -1 : e;
-      }
-      const Counts c = count(baskets, drawn, nb, ix, nullptr);
-      for (size_t b = 0; b < nb; ++b) {
-        const std::vector<int> now = rank_band(c, b, ix, o, allows_restricted(o.bands[b], o.challenge_age), nullptr);
-        const size_t top = std::min(now.size(), static_cast<size_t>(o.top_k));
-        for (size_t j = 0; j < kept[b].size(); ++j) {
-          const int cat = ranked_ids[b][j];
-          if (std::find(now.begin(), now.begin() + top, cat) != now.begin() + top) kept[b][j]++;
-          const Lift l = make_lift("", c.band_category[b][cat], c.band_baskets[b], c.all_category[cat], c.all_baskets,
-                                   o.min_support);
-          lifts[b][j].push_back(l.lift);
-        }
-        double s = 0, rs = 0;
-        for (size_t i = 0; i < baskets.size(); ++i) {
-          if (drawn[i] == static_cast<int>(b)) s += baskets[i].spend, rs += baskets[i].restricted_spend;
-        }
-        if (s > 0) restricted[b].push_back(rs / s);
-      }
-    }
-    for (size_t b = 0; b < nb; ++b) {
-      for (size_t j = 0; j < kept[b].size(); ++j) {
-        Recommendation& rec = r.bands[b].ranked[j];
-        rec.kept = double(kept[b][j]) / double(o.resamples);
-        rec.estimated_lift = spread_of(lifts[b][j]);
-        rec.robust = *rec.kept >= kKeptForRobust && rec.estimated_lift.p05 > 1;
-      }
-      if (!restricted[b].empty()) {
-        r.bands[b].restricted_estimated = spread_of(restricted[b]);
-      }
-    }
+    resample_through_confusion(a, *confusion, ranked_ids, &r);
   }
-
-  // Held-out weeks.
-  {
-    HoldoutEvaluation& ev = r.evaluation;
-    ev.k = o.top_k;
-    int last = 0;
-    for (const Basket& b : baskets) last = std::max(last, b.week);
-    ev.last_week = last;
-    ev.first_week = last - o.holdout_weeks + 1;
-    std::vector<bool> train(baskets.size());
-    for (size_t i = 0; i < baskets.size(); ++i) train[i] = baskets[i].week < ev.first_week;
-    const Counts c = count(baskets, known, nb, ix, &train);
-    ev.train_baskets = c.all_baskets;
-    std::vector<std::vector<std::vector<int>>> lists(3, std::vector<std::vector<int>>(nb));
-    for (size_t b = 0; b < nb; ++b) {
-      const bool allow = allows_restricted(o.bands[b], o.challenge_age);
-      std::vector<int> lift_list = rank_band(c, b, ix, o, allow, nullptr);
-      if (lift_list.size() > static_cast<size_t>(o.top_k)) lift_list.resize(o.top_k);
-      lists[0][b] = lift_list;
-      lists[1][b] = best_sellers(c.band_category[b], ix, allow, o.top_k);
-      lists[2][b] = best_sellers(c.all_category, ix, allow, o.top_k);
-    }
-    const char* names[] = {"band_lift", "band_best_sellers", "overall_best_sellers"};
-    for (int m = 0; m < 3; ++m) {
-      HoldoutMethod hm;
-      hm.name = names[m];
-      hm.by_band.assign(nb, {0, 0});
-      hm.other_by_band.assign(nb, {0, 0});
-      for (size_t i = 0; i < baskets.size(); ++i) {
-        const Basket& bk = baskets[i];
-        if (train[i] || bk.band < 0 || bk.categories.empty()) continue;
-        for (size_t b = 0; b < nb; ++b) {
-          const auto& list = lists[m][b];
-          const bool hit = std::any_of(bk.categories.begin(), bk.categories.end(), [&](int cat) {
-            return std::find(list.begin(), list.end(), cat) != list.end();
-          });
-          if (static_cast<int>(b) == bk.band) {
-            hm.baskets++, hm.hits += hit;
-            hm.by_band[b].second++, hm.by_band[b].first += hit;
-          } else {
-            hm.other_by_band[b].second++, hm.other_by_band[b].first += hit;
-          }
-        }
-      }
-      ev.methods.push_back(hm);
-    }
-    ev.test_baskets = ev.methods.front().baskets;
-  }
+  r.evaluation = holdout_evaluation(a);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
