@@ -158,18 +158,11 @@ void evaluation_chart(const InsightsResult& r, const fs::path& dir, const ChartO
 
 }  // namespace
 
-void write_insights_report(const InsightsResult& r, const fs::path& dir, const ChartOptions& charts) {
-  create_folder(dir / kCharts);
-  const bool any = r.banded_baskets > 0;
-  if (any) {
-    heat_chart(r, dir / kCharts, charts);
-    recommendations_chart(r, dir / kCharts, charts);
-    restricted_chart(r, dir / kCharts, charts);
-    evaluation_chart(r, dir / kCharts, charts);
-  }
-  const InsightsOptions& o = r.options;
+namespace {
 
-  HtmlPage page("agegate purchase insights by age band");
+// The opening: what was counted, and how to read the figures.
+void intro_section(HtmlPage& page, const InsightsResult& r) {
+  const InsightsOptions& o = r.options;
   page.paragraph(std::to_string(r.lines) + " purchase lines in " + std::to_string(r.baskets) + " baskets (" +
                  std::to_string(r.banded_baskets) + " with an age band; " + std::to_string(r.unbanded_lines) +
                  " lines from shoppers without one; " + std::to_string(r.unknown_product_lines) +
@@ -194,7 +187,11 @@ void write_insights_report(const InsightsResult& r, const fs::path& dir, const C
           "wine and spirits are never recommended to a band whose youngest age is below the challenge age (" +
           std::to_string(o.challenge_age) + "), nor for an estimated age below it.",
   });
+}
 
+// The bands' counts and spend, and the charts over every band.
+void bands_section(HtmlPage& page, const InsightsResult& r, bool any, const ChartOptions& charts) {
+  const InsightsOptions& o = r.options;
   page.heading("Age bands");
   std::vector<std::vector<std::string>> rows;
   for (const auto& b : r.bands) {
@@ -234,51 +231,56 @@ void write_insights_report(const InsightsResult& r, const fs::path& dir, const C
               "percentile when each basket's band is drawn from the camera's confusion.",
               charts);
   }
-  for (const auto& b : r.bands) {
-    if (b.baskets == 0) continue;
-    page.heading(b.band.name, 3);
-    rows.clear();
-    for (size_t j = 0; j < b.ranked.size() && j < static_cast<size_t>(o.top_k); ++j) {
-      const Recommendation& rec = b.ranked[j];
-      std::string examples;
-      for (const auto& e : rec.examples) {
-        examples += (examples.empty() ? "" : "; ") + e.type + (e.brand.empty() ? "" : " (" + e.brand + ")") + " #" +
-                    e.id;
-      }
-      std::string est = "-";
-      if (rec.kept) {
-        est = "kept in " + format_percent(*rec.kept, 0) + ", lift " + format_number("%.2f", rec.estimated_lift.p50) +
-              " (" + format_number("%.2f", rec.estimated_lift.p05) + "-" +
-              format_number("%.2f", rec.estimated_lift.p95) + ")" + (rec.robust ? "" : " - does not survive");
-      }
-      rows.push_back({std::to_string(j + 1), rec.lift.name, rec.lift.department, lift_text(rec.lift),
-                      std::to_string(rec.lift.band_with) + " of " + std::to_string(rec.lift.band_baskets), examples,
-                      est});
-    }
-    if (rows.empty()) {
-      page.paragraph("No category is over-indexed for " + b.band.name + " with enough support.");
-    } else {
-      page.table({"#", "category", "department", "lift (95% interval)", "band baskets", "example products",
-                  "with estimated bands"},
-                 rows, "Recommendations for " + b.band.name + (allows_restricted_text(b.band, o.challenge_age)));
-    }
-    rows.clear();
-    for (const auto& l : b.categories) {
-      if (!l.supported || rows.size() >= kCategoriesShown) continue;
-      rows.push_back({l.name, l.department, lift_text(l), std::to_string(l.band_with), l.over ? "yes" : "",
-                      l.restricted ? "restricted" : ""});
-    }
-    page.table({"category", "department", "lift (95% interval)", "band baskets", "over-indexed", ""}, rows,
-               "The " + std::to_string(kCategoriesShown) + " supported categories with the highest lift.");
-  }
+}
 
+// One band's recommendations and its most over-indexed categories.
+void band_section(HtmlPage& page, const BandInsights& b, const InsightsOptions& o) {
+  std::vector<std::vector<std::string>> rows;
+  page.heading(b.band.name, 3);
+  for (size_t j = 0; j < b.ranked.size() && j < static_cast<size_t>(o.top_k); ++j) {
+    const Recommendation& rec = b.ranked[j];
+    std::string examples;
+    for (const auto& e : rec.examples) {
+      examples += (examples.empty() ? "" : "; ") + e.type + (e.brand.empty() ? "" : " (" + e.brand + ")") + " #" +
+                  e.id;
+    }
+    std::string est = "-";
+    if (rec.kept) {
+      est = "kept in " + format_percent(*rec.kept, 0) + ", lift " + format_number("%.2f", rec.estimated_lift.p50) +
+            " (" + format_number("%.2f", rec.estimated_lift.p05) + "-" +
+            format_number("%.2f", rec.estimated_lift.p95) + ")" + (rec.robust ? "" : " - does not survive");
+    }
+    rows.push_back({std::to_string(j + 1), rec.lift.name, rec.lift.department, lift_text(rec.lift),
+                    std::to_string(rec.lift.band_with) + " of " + std::to_string(rec.lift.band_baskets), examples,
+                    est});
+  }
+  if (rows.empty()) {
+    page.paragraph("No category is over-indexed for " + b.band.name + " with enough support.");
+  } else {
+    page.table({"#", "category", "department", "lift (95% interval)", "band baskets", "example products",
+                "with estimated bands"},
+               rows, "Recommendations for " + b.band.name + (allows_restricted_text(b.band, o.challenge_age)));
+  }
+  rows.clear();
+  for (const auto& l : b.categories) {
+    if (!l.supported || rows.size() >= kCategoriesShown) continue;
+    rows.push_back({l.name, l.department, lift_text(l), std::to_string(l.band_with), l.over ? "yes" : "",
+                    l.restricted ? "restricted" : ""});
+  }
+  page.table({"category", "department", "lift (95% interval)", "band baskets", "over-indexed", ""}, rows,
+             "The " + std::to_string(kCategoriesShown) + " supported categories with the highest lift.");
+}
+
+// The camera's confusion and which recommendations survive it.
+void camera_section(HtmlPage& page, const InsightsResult& r) {
+  const InsightsOptions& o = r.options;
+  std::vector<std::vector<std::string>> rows;
   page.heading("When the band comes from the camera");
   if (r.confusion) {
     const BandConfusion& c = *r.confusion;
     std::vector<std::string> header = {"true band \\ estimated"};
     for (const auto& b : c.bands) header.push_back(b.name);
     header.push_back("outside every band");
-    rows.clear();
     for (size_t t = 0; t < c.bands.size(); ++t) {
       std::vector<std::string> row = {c.bands[t].name};
       for (int64_t v : c.counts[t]) row.push_back(std::to_string(v));
@@ -304,13 +306,16 @@ void write_insights_report(const InsightsResult& r, const fs::path& dir, const C
     page.paragraph("No confusion was given (insights --predictions CSV, or a model and its faces data): the figures "
                    "assume known bands.");
   }
+}
 
+// The held-out weeks: the lift ranking against best sellers.
+void holdout_section(HtmlPage& page, const InsightsResult& r, bool any, const ChartOptions& charts) {
+  std::vector<std::vector<std::string>> rows;
   page.heading("Held-out evaluation");
   const HoldoutEvaluation& ev = r.evaluation;
   page.paragraph(ev.to_json().at("method").get<std::string>() + " Held out: weeks " + std::to_string(ev.first_week) +
                  "-" + std::to_string(ev.last_week) + " (" + std::to_string(ev.test_baskets) +
                  " baskets with a band); insights from " + std::to_string(ev.train_baskets) + " earlier baskets.");
-  rows.clear();
   for (const auto& m : ev.methods) {
     const auto [lo, hi] = wilson_interval(m.hits, m.baskets);
     const double own = m.own_rate(), other = m.other_rate();
@@ -322,7 +327,27 @@ void write_insights_report(const InsightsResult& r, const fs::path& dir, const C
               "own / other"},
              rows);
   if (any) add_chart(page, "evaluation", "Hit rate at k by band and method, 95% Wilson intervals.", charts);
+}
 
+}  // namespace
+
+void write_insights_report(const InsightsResult& r, const fs::path& dir, const ChartOptions& charts) {
+  create_folder(dir / kCharts);
+  const bool any = r.banded_baskets > 0;
+  if (any) {
+    heat_chart(r, dir / kCharts, charts);
+    recommendations_chart(r, dir / kCharts, charts);
+    restricted_chart(r, dir / kCharts, charts);
+    evaluation_chart(r, dir / kCharts, charts);
+  }
+  HtmlPage page("agegate purchase insights by age band");
+  intro_section(page, r);
+  bands_section(page, r, any, charts);
+  for (const auto& b : r.bands) {
+    if (b.baskets > 0) band_section(page, b, r.options);
+  }
+  camera_section(page, r);
+  holdout_section(page, r, any, charts);
   write_file_atomic(dir / "insights.json", r.to_json().dump(2) + "\n");
   write_file_atomic(dir / "recommendations.json", recommender_from(r).to_json().dump(2) + "\n");
   write_file_atomic(dir / "index.html", page.str());
