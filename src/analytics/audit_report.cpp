@@ -99,13 +99,10 @@ void add_chart(HtmlPage& page, const std::string& name, const std::string& capti
 
 }  // namespace
 
-void write_audit_report(const AuditResult& r, const fs::path& dir, const ChartOptions& charts) {
-  create_folder(dir / kCharts);
-  const bool has_cashiers = !r.cashiers.empty(), has_weeks = !r.weeks.empty();
-  if (has_cashiers) cashier_chart(r, dir / kCharts, charts);
-  if (has_weeks) weekly_chart(r, dir / kCharts, charts);
+namespace {
 
-  HtmlPage page("agegate cashier compliance audit");
+// The range, what was read, and what the flags mean.
+void intro_section(HtmlPage& page, const AuditResult& r) {
   const auto& range = r.options.range;
   page.paragraph("Restricted sales from " + (range.from_ms ? format_iso8601(*range.from_ms) : std::string("the start")) +
                  " to " + (range.to_ms ? format_iso8601(*range.to_ms) : std::string("the end")) +
@@ -128,7 +125,10 @@ void write_audit_report(const AuditResult& r, const fs::path& dir, const ChartOp
           std::to_string(r.matched_by_transaction) + " matched by transaction, " + std::to_string(r.matched_by_lane) +
           " by lane and time). Restricted sales with no estimate are counted as unmatched, never as asked."};
   page.list(caveats);
+}
 
+// The estimator's held-out error rates beside the flags, and the models in the events.
+void estimator_section(HtmlPage& page, const AuditResult& r) {
   page.heading("How often the camera is wrong");
   const nlohmann::json& est = r.options.estimator;
   if (est.is_object() && est.contains("count")) {
@@ -156,7 +156,9 @@ void write_audit_report(const AuditResult& r, const fs::path& dir, const ChartOp
     for (const auto& [m, n] : r.models) rows.push_back({m, std::to_string(n)});
     page.table({"estimator in the events", "estimates"}, rows);
   }
+}
 
+void flagged_section(HtmlPage& page, const AuditResult& r) {
   page.heading("Flagged cashiers");
   std::vector<std::vector<std::string>> flagged;
   for (const auto& c : r.cashiers) {
@@ -167,7 +169,11 @@ void write_audit_report(const AuditResult& r, const fs::path& dir, const ChartOp
   } else {
     page.table({"store", "cashier", "unchecked risky (of asked), 95% interval", "p", "p (Holm)"}, flagged);
   }
+}
 
+// Stores, cashiers and weeks, each with its rates.
+void figures_sections(HtmlPage& page, const AuditResult& r, bool has_cashiers, bool has_weeks,
+                      const ChartOptions& charts) {
   page.heading("Stores");
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : r.stores) rows.push_back(with_figures({s.store}, s));
@@ -199,7 +205,20 @@ void write_audit_report(const AuditResult& r, const fs::path& dir, const ChartOp
   rows.clear();
   for (const auto& w : r.weeks) rows.push_back(with_figures({format_date(w.start_ms)}, w));
   page.table(columns({"week"}), rows);
+}
 
+}  // namespace
+
+void write_audit_report(const AuditResult& r, const fs::path& dir, const ChartOptions& charts) {
+  create_folder(dir / kCharts);
+  const bool has_cashiers = !r.cashiers.empty(), has_weeks = !r.weeks.empty();
+  if (has_cashiers) cashier_chart(r, dir / kCharts, charts);
+  if (has_weeks) weekly_chart(r, dir / kCharts, charts);
+  HtmlPage page("agegate cashier compliance audit");
+  intro_section(page, r);
+  estimator_section(page, r);
+  flagged_section(page, r);
+  figures_sections(page, r, has_cashiers, has_weeks, charts);
   write_file_atomic(dir / "audit.json", r.to_json().dump(2) + "\n");
   write_file_atomic(dir / "index.html", page.str());
 }
