@@ -123,7 +123,10 @@ std::vector<CashierPlan> parse_cashiers(const std::string& text) {
   return out;
 }
 
-StoreDaySummary replay_store_day(const StoreDayOptions& in) {
+namespace {
+
+// The options with their defaults filled in; InvalidInput for a bad one.
+StoreDayOptions resolved(const StoreDayOptions& in) {
   StoreDayOptions o = in;
   if (o.cashiers.empty()) o.cashiers = default_cashiers();
   if (o.faces_dir.empty()) o.faces_dir = default_data_dir();
@@ -137,14 +140,18 @@ StoreDaySummary replay_store_day(const StoreDayOptions& in) {
   if (o.restricted_share < 0 || o.restricted_share > 1 || o.minor_share < 0 || o.minor_share > 1) {
     throw InvalidInput("replay: --restricted-share and --minor-share must be in 0..1");
   }
-  const int lanes = static_cast<int>(o.cashiers.size());
-  const int64_t day = parse_iso8601(o.date + "T00:00:00Z", "replay: --date");
+  return o;
+}
 
-  // The people and the baskets.
+// The day's customers: lane, basket (with alcohol at restricted_share),
+// a photo of a plausible age (a 13-17-year-old at minor_share of the
+// alcohol buyers), the times of photo and sale, the cashier's coin.
+// Each customer points into `baskets`, which must outlive them.
+std::vector<Customer> plan_customers(const StoreDayOptions& o, int64_t day, const std::vector<Basket>& baskets) {
+  const int lanes = static_cast<int>(o.cashiers.size());
   const LabelSet labels = read_labels(o.faces_dir);
   std::map<int, std::vector<const LabelRow*>> by_age;
   for (const auto& r : labels.rows) by_age[r.age].push_back(&r);
-  const std::vector<Basket> baskets = read_baskets(o.retail_dir);
   std::vector<const Basket*> with_alcohol, without;
   for (const auto& b : baskets) (b.restricted ? with_alcohol : without).push_back(&b);
   if (with_alcohol.empty() || without.empty()) throw InvalidInput("replay: the retail data needs baskets with and without alcohol");
@@ -189,8 +196,45 @@ StoreDaySummary replay_store_day(const StoreDayOptions& in) {
     c.draw = unit(rng);
     c.transaction = o.store + "-" + o.date + "-" + std::to_string(i + 1);
   }
+  return customers;
+}
 
-  // Replay through the service.
+// One customer at the till: the camera's photo (when taken) to
+// /v1/estimate with the checkout context, then the sale to /v1/sales, with
+// the cashier's check drawn from their plan. Throws IoError on any failure.
+void serve_customer(httplib::Client& client, const httplib::Headers& auth, const StoreDayOptions& o, Customer& c) {
+  const CashierPlan& cashier = o.cashiers[static_cast<size_t>(c.lane)];
+  const std::string lane = std::to_string(c.lane + 1);
+  const bool sends_txn = std::find(o.lanes_without_transaction.begin(), o.lanes_without_transaction.end(),
+                                   c.lane + 1) == o.lanes_without_transaction.end();
+  bool asked = false;
+  if (c.photographed) {
+    httplib::Headers h = auth;
+    h.emplace("X-Agegate-Store", o.store);
+    h.emplace("X-Agegate-Lane", lane);
+    h.emplace("X-Agegate-Cashier", cashier.id);
+    h.emplace("X-Agegate-Time", format_iso8601(c.photo_ms));
+    if (sends_txn) h.emplace("X-Agegate-Transaction", c.transaction);
+    const std::string body = read_file(c.photo);
+    auto r = client.Post("/v1/estimate", h, body, "image/jpeg");
+    if (!r || r->status != 200) throw IoError(http_error(r, "POST /v1/estimate"));
+    const json j = json::parse(r->body);
+    c.decision = j.at("faces").empty() ? "no_face" : j.at("faces")[0].at("decision").get<std::string>();
+    if (!j.value("recorded", false)) throw IoError("POST /v1/estimate: the service did not record the event (is it running with --db?)");
+    asked = c.decision != "no_check";
+  }
+  const bool restricted = c.basket->restricted;
+  c.checked = restricted && c.draw < (asked ? cashier.check_when_asked : cashier.check_when_passed);
+  const std::string id_check = !c.checked ? "not_checked" : c.true_age < kLegalAge ? "refused" : "adult";
+  json sale{{"transaction", c.transaction}, {"store", o.store}, {"lane", lane}, {"cashier", cashier.id},
+            {"time", format_iso8601(c.sale_ms)}, {"id_check", id_check}, {"lines", c.basket->lines}};
+  auto r = client.Post("/v1/sales", auth, sale.dump(), "application/json");
+  if (!r || r->status != 201) throw IoError(http_error(r, "POST /v1/sales"));
+}
+
+// Replays the customers through the service, `concurrency` tills at once,
+// with progress; returns the seconds it took. IoError on the first failure.
+double replay_customers(const StoreDayOptions& o, std::vector<Customer>& customers) {
   std::atomic<size_t> next{0};
   std::mutex err_mu;
   std::string first_error;
@@ -207,35 +251,8 @@ StoreDaySummary replay_store_day(const StoreDayOptions& in) {
         std::lock_guard<std::mutex> lock(err_mu);
         if (!first_error.empty()) return;
       }
-      Customer& c = customers[i];
-      const CashierPlan& cashier = o.cashiers[static_cast<size_t>(c.lane)];
-      const std::string lane = std::to_string(c.lane + 1);
-      const bool sends_txn = std::find(o.lanes_without_transaction.begin(), o.lanes_without_transaction.end(),
-                                       c.lane + 1) == o.lanes_without_transaction.end();
       try {
-        bool asked = false;
-        if (c.photographed) {
-          httplib::Headers h = auth;
-          h.emplace("X-Agegate-Store", o.store);
-          h.emplace("X-Agegate-Lane", lane);
-          h.emplace("X-Agegate-Cashier", cashier.id);
-          h.emplace("X-Agegate-Time", format_iso8601(c.photo_ms));
-          if (sends_txn) h.emplace("X-Agegate-Transaction", c.transaction);
-          const std::string body = read_file(c.photo);
-          auto r = client.Post("/v1/estimate", h, body, "image/jpeg");
-          if (!r || r->status != 200) throw IoError(http_error(r, "POST /v1/estimate"));
-          const json j = json::parse(r->body);
-          c.decision = j.at("faces").empty() ? "no_face" : j.at("faces")[0].at("decision").get<std::string>();
-          if (!j.value("recorded", false)) throw IoError("POST /v1/estimate: the service did not record the event (is it running with --db?)");
-          asked = c.decision != "no_check";
-        }
-        const bool restricted = c.basket->restricted;
-        c.checked = restricted && c.draw < (asked ? cashier.check_when_asked : cashier.check_when_passed);
-        const std::string id_check = !c.checked ? "not_checked" : c.true_age < kLegalAge ? "refused" : "adult";
-        json sale{{"transaction", c.transaction}, {"store", o.store}, {"lane", lane}, {"cashier", cashier.id},
-                  {"time", format_iso8601(c.sale_ms)}, {"id_check", id_check}, {"lines", c.basket->lines}};
-        auto r = client.Post("/v1/sales", auth, sale.dump(), "application/json");
-        if (!r || r->status != 201) throw IoError(http_error(r, "POST /v1/sales"));
+        serve_customer(client, auth, o, customers[i]);
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(err_mu);
         if (first_error.empty()) first_error = e.what();
@@ -258,10 +275,14 @@ StoreDaySummary replay_store_day(const StoreDayOptions& in) {
   if (!first_error.empty()) throw IoError("replay against " + o.url + ": " + first_error);
   progress.update(o.customers, "", /*force=*/true);
   progress.finish();
+  return progress.elapsed_seconds();
+}
 
-  // What really happened, per cashier (the truth the audit cannot see).
+// What really happened, per cashier (the truth the audit cannot see).
+json truth_per_cashier(const StoreDayOptions& o, const std::vector<Customer>& customers, int64_t* total_restricted,
+                       int64_t* total_minor_unchecked) {
+  const int lanes = static_cast<int>(o.cashiers.size());
   json per = json::array();
-  int64_t total_restricted = 0, total_minor_unchecked = 0;
   for (int l = 0; l < lanes; ++l) {
     int64_t n = 0, restricted = 0, asked = 0, unchecked = 0, refused = 0, minors = 0, minors_unchecked = 0,
             minors_passed_by_camera = 0;
@@ -280,18 +301,31 @@ StoreDaySummary replay_store_day(const StoreDayOptions& in) {
         minors_passed_by_camera += !a;
       }
     }
-    total_restricted += restricted;
-    total_minor_unchecked += minors_unchecked;
+    *total_restricted += restricted;
+    *total_minor_unchecked += minors_unchecked;
     const CashierPlan& p = o.cashiers[static_cast<size_t>(l)];
     per.push_back({{"cashier", p.id}, {"lane", std::to_string(l + 1)}, {"check_when_asked", p.check_when_asked},
                    {"customers", n}, {"restricted_sales", restricted}, {"camera_asked", asked},
                    {"unchecked_risky", unchecked}, {"refused", refused}, {"minors", minors},
                    {"minors_sold_unchecked", minors_unchecked}, {"minors_passed_by_camera", minors_passed_by_camera}});
   }
+  return per;
+}
+
+}  // namespace
+
+StoreDaySummary replay_store_day(const StoreDayOptions& in) {
+  const StoreDayOptions o = resolved(in);
+  const int64_t day = parse_iso8601(o.date + "T00:00:00Z", "replay: --date");
+  const std::vector<Basket> baskets = read_baskets(o.retail_dir);  // the customers point into it
+  std::vector<Customer> customers = plan_customers(o, day, baskets);
+  const double seconds = replay_customers(o, customers);
+  int64_t total_restricted = 0, total_minor_unchecked = 0;
+  const json per = truth_per_cashier(o, customers, &total_restricted, &total_minor_unchecked);
   StoreDaySummary s;
   s.json = {{"store", o.store}, {"date", o.date}, {"customers", o.customers}, {"restricted_sales", total_restricted},
-            {"minors_sold_unchecked", total_minor_unchecked}, {"seconds", progress.elapsed_seconds()},
-            {"customers_per_s", o.customers / std::max(1e-9, progress.elapsed_seconds())}, {"cashiers", per},
+            {"minors_sold_unchecked", total_minor_unchecked}, {"seconds", seconds},
+            {"customers_per_s", o.customers / std::max(1e-9, seconds)}, {"cashiers", per},
             {"lanes_without_transaction", o.lanes_without_transaction}, {"seed", o.seed}};
   return s;
 }
