@@ -26,7 +26,8 @@ struct TrainArgs {
   PolicyArgs policy;
 };
 
-void add_options(CLI::App* cmd, TrainArgs& a) {
+// Where the photos and weights come from, where the run goes, the network.
+void add_data_options(CLI::App* cmd, TrainArgs& a) {
   auto& o = a.options;
   cmd->add_option("--data", o.data_dir, "folder with labels.csv and final_files/")
       ->default_str(default_data_dir().string());
@@ -40,6 +41,11 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--input-size", o.input_size, "network input side in pixels")->capture_default_str();
   cmd->add_option("--epochs", o.epochs)->capture_default_str();
   cmd->add_option("--batch-size", o.batch_size)->capture_default_str();
+}
+
+// The optimisation, the split, cross-fitting and distillation.
+void add_training_options(CLI::App* cmd, TrainArgs& a) {
+  auto& o = a.options;
   cmd->add_option("--lr", o.lr, "peak learning rate of the head")->capture_default_str();
   cmd->add_option("--backbone-lr-scale", o.backbone_lr_scale, "backbone lr = lr * scale")->capture_default_str();
   cmd->add_option("--weight-decay", o.weight_decay)->capture_default_str();
@@ -66,6 +72,11 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
                   "train on this split.csv (file_name,real_age,split: another run's) instead of drawing one with "
                   "--seed, --val-fraction and --test-fraction")
       ->check(CLI::ExistingFile);
+}
+
+// Speed, the loss, limits, inference, calibration and groups.
+void add_run_options(CLI::App* cmd, TrainArgs& a) {
+  auto& o = a.options;
   cmd->add_option("--workers", o.workers, "decoding threads")->capture_default_str();
   cmd->add_option("--cache-mb", o.cache_mb, "memory for prepared photos (0 = stream every epoch)")->capture_default_str();
   cmd->add_option("--threads", o.threads, "tensor threads (0 = OMP_NUM_THREADS or all cores)")->capture_default_str();
@@ -91,6 +102,11 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
                   "demographics columns (e.g. sex or sex,ethnicity) whose groups get equal loss weight within each "
                   "age band; the network never sees them")
       ->delimiter(',');
+}
+
+// Augmentation, resuming, the report and the policy.
+void add_augment_and_output_options(CLI::App* cmd, TrainArgs& a) {
+  auto& o = a.options;
   cmd->add_option("--augment-strength", a.augment_strength,
                   "scales every augmentation range (flip stays on; 1 = +-10 deg, +-5% scale, +-5% shift, "
                   "+-20% brightness/contrast, no saturation change; 0 = flips only)")
@@ -108,6 +124,13 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_flag("--resume", o.resume, "continue the run in --out from its checkpoint");
   cmd->add_flag("--no-report", a.no_report, "skip the HTML training report");
   a.policy.add_to(cmd);
+}
+
+void add_options(CLI::App* cmd, TrainArgs& a) {
+  add_data_options(cmd, a);
+  add_training_options(cmd, a);
+  add_run_options(cmd, a);
+  add_augment_and_output_options(cmd, a);
 }
 
 int run_cross_fit(const TrainOptions& opt) {
