@@ -231,15 +231,22 @@ Folds read_folds_csv(const fs::path& path, const fs::path& data_dir, int k) {
   return f;
 }
 
-CrossFitResult cross_fit(const TrainOptions& options) {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The options with their defaults, checked; the run folder made (or found,
+// with --resume) and the options written into it.
+TrainOptions prepare_cross_fit(const TrainOptions& options) {
   TrainOptions o = options;
   if (o.data_dir.empty()) o.data_dir = default_data_dir();
   if (o.weights_dir.empty()) o.weights_dir = default_weights_dir();
   o.validate();
   if (o.folds < 2) throw InvalidInput("option --folds: cross-fitting needs at least 2");
   if (!o.split_file.empty()) throw InvalidInput("option --split: not with --folds (the folds are the split)");
-  const auto start = std::chrono::steady_clock::now();
-  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   const fs::path run = o.out_dir;
   if (!o.resume && fs::exists(run / kFoldsFile)) {
     throw InvalidInput("run folder " + run.string() + " already holds a cross-fit; use --resume or pick another --out");
@@ -254,24 +261,35 @@ CrossFitResult cross_fit(const TrainOptions& options) {
   if (o.resume) remove_stale_temporaries(run);
   write_file_atomic(run / (o.resume ? "options-resume.json" : "options.json"),
                     run_metadata("train", o.to_json(), o.seed).dump(2) + "\n");
-  const Folds folds = assign_folds(o, run);
-  log().info("cross-fit: {} folds of {} pool photos ({}), {} held out from every fold (seed {})", o.folds,
-             folds.pool().size(),
-             [&] {
-               std::string sizes;
-               for (const auto& f : folds.folds) sizes += (sizes.empty() ? "" : " / ") + std::to_string(f.size());
-               return sizes;
-             }(),
-             folds.test.size(), o.seed);
+  return o;
+}
 
-  CrossFitResult result;
-  nlohmann::json per_fold = nlohmann::json::array();
+// What one finished fold says about itself, for crossfit.json.
+nlohmann::json fold_summary(int k, const fs::path& model, const Folds& folds) {
+  const ModelInfo info = read_model_info(model);
+  const nlohmann::json training = info.metadata.value("training", nlohmann::json::object());
+  const nlohmann::json metrics = info.metadata.value("metrics", nlohmann::json::object());
+  nlohmann::json summary = {{"fold", k + 1},
+                            {"model", model.string()},
+                            {"val_count", folds.folds[k].size()},
+                            {"best_epoch", training.value("best_epoch", 0)},
+                            {"val_mae_calibrated", metrics.value("validation", nlohmann::json::object())
+                                                       .value("mae", nlohmann::json(nullptr))}};
+  return summary;
+}
+
+// Trains every fold not trained yet (each resumes like a single run) and
+// sums up each; false when one was interrupted (result says how far it got).
+bool train_folds(const TrainOptions& o, const Folds& folds, Clock::time_point start, CrossFitResult* result,
+                 nlohmann::json* per_fold) {
+  const fs::path run = o.out_dir;
+  auto seconds = [&] { return seconds_since(start); };
   double trained_seconds = 0;
   int trained = 0;
   for (int k = 0; k < o.folds; ++k) {
     const fs::path dir = fold_dir(run, k);
     const fs::path model = dir / "model.agm";
-    result.fold_models.push_back(model);
+    result->fold_models.push_back(model);
     const std::string label = "fold " + std::to_string(k + 1) + "/" + std::to_string(o.folds);
     if (!fs::exists(model)) {
       if (!fs::exists(fold_split(run, k))) write_split_csv(fold_split(run, k), folds.split_for(k));
@@ -287,10 +305,10 @@ CrossFitResult cross_fit(const TrainOptions& options) {
       TrainResult r = train(fo);
       if (r.interrupted) {
         log().warn("{} interrupted: resume the cross-fit with --resume", label);
-        result.interrupted = true;
-        result.folds_done = k;
-        result.wall_seconds = seconds();
-        return result;
+        result->interrupted = true;
+        result->folds_done = k;
+        result->wall_seconds = seconds();
+        return false;
       }
       trained_seconds += seconds() - fold_start;
       ++trained;
@@ -300,14 +318,31 @@ CrossFitResult cross_fit(const TrainOptions& options) {
     } else {
       log().info("{}: done earlier ({}), skipped", label, model.string());
     }
-    const ModelInfo info = read_model_info(model);
-    const nlohmann::json training = info.metadata.value("training", nlohmann::json::object());
-    per_fold.push_back({{"fold", k + 1}, {"model", model.string()}, {"val_count", folds.folds[k].size()},
-                        {"best_epoch", training.value("best_epoch", 0)},
-                        {"val_mae_calibrated", info.metadata.value("metrics", nlohmann::json::object())
-                                                   .value("validation", nlohmann::json::object())
-                                                   .value("mae", nlohmann::json(nullptr))}});
+    per_fold->push_back(fold_summary(k, model, folds));
   }
+  return true;
+}
+
+}  // namespace
+
+CrossFitResult cross_fit(const TrainOptions& options) {
+  const TrainOptions o = prepare_cross_fit(options);
+  const auto start = Clock::now();
+  auto seconds = [&] { return seconds_since(start); };
+  const fs::path run = o.out_dir;
+  const Folds folds = assign_folds(o, run);
+  log().info("cross-fit: {} folds of {} pool photos ({}), {} held out from every fold (seed {})", o.folds,
+             folds.pool().size(),
+             [&] {
+               std::string sizes;
+               for (const auto& f : folds.folds) sizes += (sizes.empty() ? "" : " / ") + std::to_string(f.size());
+               return sizes;
+             }(),
+             folds.test.size(), o.seed);
+
+  CrossFitResult result;
+  nlohmann::json per_fold = nlohmann::json::array();
+  if (!train_folds(o, folds, start, &result, &per_fold)) return result;
   result.folds_done = o.folds;
   clear_interrupt();
 
