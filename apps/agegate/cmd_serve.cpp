@@ -1,11 +1,9 @@
 // `agegate serve`: the HTTP service (see include/agegate/serve/server.h).
 #ifdef AGEGATE_WITH_VISION
-#include <chrono>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "agegate/core/interrupt.h"
 #include "agegate/core/log.h"
@@ -25,7 +23,6 @@ struct ServeArgs {
   std::map<std::string, std::string> given;
   std::map<std::string, bool> switched;
   std::map<std::string, CLI::Option*> options;
-  int test_delay_ms = 0;  // hidden: each estimation sleeps first (process-level drain tests)
   bool reference_path = false;
 };
 
@@ -47,7 +44,6 @@ void setup(CLI::App& app) {
       a->options[k.name] = cmd->add_option(k.flag, a->given[k.name], help);
     }
   }
-  cmd->add_option("--test-delay-ms", a->test_delay_ms, "tests only: slow every estimation down")->group("");
   cmd->add_flag("--reference-path", a->reference_path, "benchmarks only: the service before the speed work")->group("");
   cmd->callback([a, cmd] {
     ConfigInputs in;
@@ -73,9 +69,6 @@ void setup(CLI::App& app) {
     install_interrupt_handler();
     install_reload_handler();
     Server server(o);
-    if (a->test_delay_ms > 0) {
-      server.set_test_hook([ms = a->test_delay_ms] { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); });
-    }
     server.start();
     server.run_until_interrupted();
     set_exit_code(kOk);
