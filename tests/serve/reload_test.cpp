@@ -30,17 +30,8 @@ using json = nlohmann::json;
 
 // A second model with other random weights (so another SHA-256).
 fs::path other_model() {
-  static const fs::path p = [] {
-    const fs::path dir = testing::scratch_dir("reload-model-b");
-    ModelConfig cfg;
-    AgeNet net(cfg);
-    ModelInfo info;
-    info.config = cfg;
-    info.preprocess.input_size = 64;
-    info.metadata["created"] = "model-b";
-    save_model_file(dir / "b.agm", net, info);
-    return dir / "b.agm";
-  }();
+  static const fs::path p =
+      testing::save_random_model(testing::scratch_dir("reload-model-b") / "b.agm", "mobilenet_v2", 64, "model-b");
   return p;
 }
 

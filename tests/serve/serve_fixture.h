@@ -67,19 +67,25 @@ inline int connect_loopback(int port) {
   return fd;
 }
 
+// A model with random weights (a new draw each call) saved as `path`.
+inline std::filesystem::path save_random_model(const std::filesystem::path& path, const std::string& backbone,
+                                               int input_size, const std::string& created = "") {
+  ModelConfig cfg;
+  cfg.backbone = backbone;
+  AgeNet net(cfg);
+  ModelInfo info;
+  info.config = cfg;
+  info.preprocess.input_size = input_size;
+  if (!created.empty()) info.metadata["created"] = created;
+  save_model_file(path, net, info);
+  return path;
+}
+
 inline std::filesystem::path tiny_model() {
-  static std::filesystem::path p = [] {
-    // In the test's own scratch folder: tests running side by side (ctest -j)
-    // never rewrite a file another one reads.
-    std::filesystem::path dir = testing::scratch_dir("serve-model");
-    ModelConfig cfg;
-    AgeNet net(cfg);
-    ModelInfo info;
-    info.config = cfg;
-    info.preprocess.input_size = 64;
-    save_model_file(dir / "random.agm", net, info);
-    return dir / "random.agm";
-  }();
+  // In the test's own scratch folder: tests running side by side (ctest -j)
+  // never rewrite a file another one reads.
+  static const std::filesystem::path p =
+      save_random_model(testing::scratch_dir("serve-model") / "random.agm", "mobilenet_v2", 64);
   return p;
 }
 

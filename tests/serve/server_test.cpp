@@ -495,15 +495,7 @@ std::map<fs::path, uintmax_t> files_under(const fs::path& root) {
 // of this 2-core machine), random weights. The product has no switch to slow
 // itself down.
 fs::path slow_model() {
-  const fs::path dir = testing::scratch_dir("slow-model");
-  ModelConfig cfg;
-  cfg.backbone = "resnet18";
-  AgeNet net(cfg);
-  ModelInfo info;
-  info.config = cfg;
-  info.preprocess.input_size = 768;
-  save_model_file(dir / "slow.agm", net, info);
-  return dir / "slow.agm";
+  return testing::save_random_model(testing::scratch_dir("slow-model") / "slow.agm", "resnet18", 768);
 }
 
 TEST(ServeProcess, SigtermDrainsInFlightRequestsAndExitsZero) {
