@@ -195,7 +195,8 @@ void ServerOptions::validate() const {
   }
   auth.validate();
   if (!db.empty()) store_backend_of(db);  // InvalidInput for a malformed URL
-  pipeline.policy.validate();
+  // The policy is resolved and validated with each model it is loaded for
+  // (load_model); pipeline.policy is not used by the service.
 }
 
 // One loaded model and what is said about it. Requests hold it by
@@ -659,11 +660,7 @@ std::shared_ptr<const ServedModel> Server::Impl::load_model() const {
   // instead of a rename) is refused rather than served under another's name.
   const std::string before = sha256_file(po.model);
   m->pipeline = std::make_unique<FacePipeline>(po);
-  const ModelInfo& info = m->pipeline->model_info();
-  if (!std::isfinite(m->pipeline->temperature()) || m->pipeline->temperature() <= 0) {
-    throw ModelError(po.model.string() + ": temperature " + std::to_string(m->pipeline->temperature()) +
-                     " is not a usable calibration");
-  }
+  const ModelInfo& info = m->pipeline->model_info();  // the loader refused a broken calibration already
   m->sha256 = sha256_file(po.model);
   if (m->sha256 != before) {
     throw ModelError(po.model.string() + ": the file changed while it was loaded; put a new model in place with a "
