@@ -7,6 +7,7 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -26,12 +27,16 @@ constexpr const char* kSqlitePrefix = "sqlite:";
 // when several services start against one database at once.
 constexpr long long kMigrationLockKey = 0x61676567617465;  // "agegate"
 
-// Migration N takes the schema from N-1 to N. Types are the ones both engines
+// Migration N takes the schema from N-1 to N; there are exactly
+// kStoreSchemaVersion of them (the array's size: one more without raising
+// the version does not compile; a version raised without one is refused at
+// the first migration). Types are the ones both engines
 // read the same way: TEXT, BIGINT (int64), DOUBLE PRECISION, INTEGER.
 // Ids absent from a record are '' rather than NULL, so matching is plain
 // equality; numbers absent (no face) are NULL.
-const std::vector<std::vector<std::string>>& migrations() {
-  static const std::vector<std::vector<std::string>> m = {
+using Migration = std::vector<std::string>;
+const std::array<Migration, kStoreSchemaVersion>& migrations() {
+  static const std::array<Migration, kStoreSchemaVersion> m = {{
       {
           "CREATE TABLE checkout_events ("
           " event_id TEXT PRIMARY KEY,"
@@ -82,7 +87,7 @@ const std::vector<std::vector<std::string>>& migrations() {
           // certificate names it (serve --tls-client-ca); '' without one.
           "ALTER TABLE checkout_events ADD COLUMN terminal TEXT NOT NULL DEFAULT ''",
       },
-  };
+  }};
   return m;
 }
 
@@ -232,12 +237,13 @@ void Store::Impl::migrate() {
     soci::indicator ind = soci::i_ok;
     sql << "SELECT MAX(version) FROM agegate_schema", soci::into(current, ind);
     if (ind != soci::i_ok) current = 0;
-    const int known = static_cast<int>(migrations().size());
+    const int known = kStoreSchemaVersion;
     if (current > known) {
       throw IoError("database " + url + " has schema version " + std::to_string(current) +
                     ", newer than this agegate knows (" + std::to_string(known) + "); upgrade agegate");
     }
     for (int v = current + 1; v <= known; ++v) {
+      if (migrations()[v - 1].empty()) throw IoError("agegate has no migration to schema version " + std::to_string(v));
       for (const auto& statement : migrations()[v - 1]) sql << statement;
       long long now = now_ms();
       sql << "INSERT INTO agegate_schema (version, applied_ms) VALUES (:v, :t)", soci::use(v), soci::use(now);
