@@ -114,7 +114,7 @@ BENCHMARK(BM_DecodePrepareSerialReference)->Unit(benchmark::kMillisecond)->UseRe
 void infer(benchmark::State& state, const char* backbone) {
   c10::InferenceMode guard;
   ModelConfig c;
-  c.backbone = backbone;
+  c.backbone = parse_backbone(backbone);
   AgeNet net(c);
   net->eval();
   at::Tensor x = at::randn({1, 3, input_size(), input_size()});
@@ -132,7 +132,7 @@ BENCHMARK(BM_InferResNet50Reference)->Unit(benchmark::kMillisecond)->UseRealTime
 void bench_train_step(benchmark::State& state, const char* backbone, int side = input_size(), int kBatch = 32,
                       bool channels_last = false) {
   ModelConfig c;
-  c.backbone = backbone;
+  c.backbone = parse_backbone(backbone);
   AgeNet net(c);
   if (channels_last) to_channels_last(net);
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-4));

@@ -16,6 +16,7 @@
 #include "agegate/model/model_file.h"
 #include "agegate/train/step.h"
 #include "command.h"
+#include "enum_option.h"
 #include "policy_options.h"
 
 namespace agegate::cli {
@@ -68,10 +69,10 @@ int run_calibrate(CalibrateArgs a) {
   ModelInfo info = model.info;
   fit.apply_to(info);
   const VariantFit& chosen = fit.chosen();
-  info.metadata["metrics"]["validation"] = chosen.figures.to_json();
-  info.metadata["metrics"].erase("test");  // measured under the old calibration: evaluate --split model again
-  info.metadata["recalibrated"] = {{"at", utc_timestamp()}, {"from", a.model.string()},
-                                   {"options", {{"flip_average", a.fit.flip_average},
+  info.record.metrics.validation = chosen.figures.to_json();
+  info.record.metrics.test.reset();  // measured under the old calibration: evaluate --split model again
+  info.record.recalibrated = {{"at", utc_timestamp()}, {"from", a.model.string()},
+                                   {"options", {{"flip_average", to_string(a.fit.flip_average)},
                                                 {"per_band_calibration", a.fit.per_band_calibration},
                                                 {"policy", a.fit.policy.to_json()}}},
                                    {"version", agegate_version()}};
@@ -97,8 +98,9 @@ AGEGATE_COMMAND(25, [](CLI::App& app) {
   cmd->add_option("--model", a->model, "model file (.agm)")->default_str(default_model_path().string());
   cmd->add_option("--data", a->data, "the folder it was trained on")->default_str(default_data_dir().string());
   cmd->add_option("--out", a->out, "new model file to write")->required();
-  cmd->add_option("--flip-average", a->fit.flip_average, "the new file's default inference (both are fitted and stored): off (one pass), on (flip averaging), auto (the lower validation MAE)")
-      ->capture_default_str();
+  add_enum_option(cmd, "--flip-average", a->fit.flip_average, kFlipChoices,
+                  "the new file's default inference (both are fitted and stored): off (one pass), on (flip "
+                  "averaging), auto (the lower validation MAE)");
   cmd->add_flag("!--no-per-band-calibration", a->fit.per_band_calibration, "one temperature for all ages");
   cmd->add_option("--max-minor-pass", a->fit.max_minor_pass,
                   "retuned policy: largest share of 13-17-year-olds passing on validation")

@@ -111,7 +111,7 @@ int run_predict(const PredictArgs& a) {
   }
   if (a.json) {
     nlohmann::json doc = {{"policy", policy.to_json()}, {"model", pipeline.options().model.string()},
-                          {"model_version", pipeline.model_info().metadata.value("version", "")},
+                          {"model_version", pipeline.model_info().record.version},
                           {"temperature", pipeline.temperature()},
                           {"results", out}};
     std::printf("%s\n", doc.dump(2).c_str());

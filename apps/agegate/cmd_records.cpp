@@ -168,12 +168,12 @@ void setup_audit(CLI::App& app) {
     if (!a->model.empty()) {
       if (std::filesystem::exists(a->model)) {
         const ModelInfo info = read_model_info(a->model);
-        const json& m = info.metadata.value("metrics", json::object());
-        if (m.contains("test")) {
-          o.estimator = estimator_figures(m.at("test"));
+        const PartFigures& m = info.record.metrics;
+        if (m.test) {
+          o.estimator = estimator_figures(*m.test);
           o.estimator_source = std::filesystem::path(a->model).filename().string() + ", held-out test part";
-        } else if (m.contains("validation")) {
-          o.estimator = estimator_figures(m.at("validation"));
+        } else if (m.validation) {
+          o.estimator = estimator_figures(*m.validation);
           o.estimator_source = std::filesystem::path(a->model).filename().string() + ", validation part";
         }
       } else {

@@ -11,6 +11,7 @@
 #include "agegate/train/cross_fit.h"
 #include "agegate/train/trainer.h"
 #include "command.h"
+#include "enum_option.h"
 #include "policy_options.h"
 
 namespace agegate::cli {
@@ -34,9 +35,8 @@ void add_data_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--out", o.out_dir, "run folder to create (or to continue with --resume)")->required();
   cmd->add_option("--weights", o.weights_dir, "folder with mobilenet_quantized.pt and face_recognition/")
       ->default_str(default_weights_dir().string());
-  cmd->add_option("--backbone", o.backbone,
-                  "mobilenet_v2 (ImageNet weights) | face_resnet (face-identity weights) | resnet18|resnet34|resnet50")
-      ->capture_default_str();
+  add_enum_option(cmd, "--backbone", o.backbone, kBackbones,
+                  "mobilenet_v2 (ImageNet weights) | face_resnet (face-identity weights) | resnet18|resnet34|resnet50");
   cmd->add_flag("--no-pretrained", a.no_pretrained, "start from random weights");
   cmd->add_option("--input-size", o.input_size, "network input side in pixels")->capture_default_str();
   cmd->add_option("--epochs", o.epochs)->capture_default_str();
@@ -88,10 +88,9 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--max-minutes", o.max_minutes, "start no epoch past this wall time (0 = none)")->capture_default_str();
   cmd->add_option("--max-photos", o.max_photos, "use only the first N usable rows (0 = all)")->capture_default_str();
   cmd->add_flag("--strict", o.strict, "stop at the first bad CSV row");
-  cmd->add_option("--flip-average", o.flip_average,
+  add_enum_option(cmd, "--flip-average", o.flip_average, kFlipChoices,
                   "the model file's default inference (both are calibrated and stored): off (one pass), on "
-                  "(test-time flip averaging), auto (the lower validation MAE)")
-      ->capture_default_str();
+                  "(test-time flip averaging), auto (the lower validation MAE)");
   cmd->add_flag("!--no-per-band-calibration", o.per_band_calibration,
                 "one temperature for all ages instead of one per band of the estimate");
   CLI::Option* groups = cmd->add_option("--groups", o.groups,

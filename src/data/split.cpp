@@ -168,37 +168,40 @@ Split Folds::split_for(int k) const {
   return s;  // no test part: the held-out photos stay out of every fold's run
 }
 
-std::vector<LabelRow> Split::all() const {
-  std::vector<LabelRow> out = train;
-  out.insert(out.end(), val.begin(), val.end());
-  out.insert(out.end(), test.begin(), test.end());
+namespace {
+std::vector<LabelRow> concat(std::initializer_list<const std::vector<LabelRow>*> parts) {
+  std::vector<LabelRow> out;
+  for (const auto* p : parts) out.insert(out.end(), p->begin(), p->end());
   return out;
 }
+}  // namespace
+
+std::vector<LabelRow> Split::all() const { return concat({&train, &val, &test}); }
 
 std::vector<LabelRow> Folds::all() const {
-  std::vector<LabelRow> out = pool();
-  out.insert(out.end(), test.begin(), test.end());
+  const std::vector<LabelRow> p = pool();
+  return concat({&p, &test});
+}
+
+SplitNames split_names(const Split& split) {
+  SplitNames out;
+  for (SplitPart p : {SplitPart::kTrain, SplitPart::kVal, SplitPart::kTest}) {
+    auto& names = out[to_string(p)];
+    for (const auto& r : part_of(split, p)) names.push_back(r.file_name);
+  }
   return out;
 }
 
-nlohmann::json split_names(const Split& split) {
-  nlohmann::json j = nlohmann::json::object();
-  for (SplitPart p : {SplitPart::kTrain, SplitPart::kVal, SplitPart::kTest}) {
-    nlohmann::json names = nlohmann::json::array();
-    for (const auto& r : part_of(split, p)) names.push_back(r.file_name);
-    j[to_string(p)] = std::move(names);
-  }
-  return j;
-}
-
-Split split_from_names(const nlohmann::json& names, const std::vector<LabelRow>& rows) {
+Split split_from_names(const SplitNames& names, const std::vector<LabelRow>& rows) {
   std::map<std::string, const LabelRow*> by_name;
   for (const auto& r : rows) by_name.emplace(r.file_name, &r);
   Split s;
   for (SplitPart p : {SplitPart::kTrain, SplitPart::kVal, SplitPart::kTest}) {
     auto& to = p == SplitPart::kTrain ? s.train : p == SplitPart::kVal ? s.val : s.test;
-    for (const auto& name : names.value(to_string(p), nlohmann::json::array())) {
-      auto it = name.is_string() ? by_name.find(name.get<std::string>()) : by_name.end();
+    auto part = names.find(to_string(p));
+    if (part == names.end()) continue;
+    for (const auto& name : part->second) {
+      auto it = by_name.find(name);
       if (it != by_name.end()) to.push_back(*it->second);
     }
   }

@@ -28,24 +28,18 @@ Figures measure(const std::vector<Prediction>& predictions, const Policy& policy
 }
 
 ModelSplit model_split(const ModelInfo& info, std::vector<LabelRow> rows) {
-  const nlohmann::json& training = info.metadata.value("training", nlohmann::json::object());
-  const nlohmann::json& options = training.value("options", nlohmann::json::object());
-  const double val_fraction = options.value("val_fraction", 0.15), test_fraction = options.value("test_fraction", 0.15);
-  const uint64_t seed = training.value("seed", uint64_t(42));
-  const int max_photos = options.value("max_photos", 0);
-  if (max_photos > 0 && static_cast<int>(rows.size()) > max_photos) rows.resize(max_photos);
+  const SplitParams params = info.record.training ? info.record.training->split_params() : SplitParams{};
+  if (params.max_photos > 0 && static_cast<int>(rows.size()) > params.max_photos) rows.resize(params.max_photos);
   ModelSplit m;
-  const nlohmann::json recorded_split = info.metadata.value("data", nlohmann::json::object()).value("split", nlohmann::json());
-  if (recorded_split.is_object()) {
+  if (!info.record.data.split.empty()) {
     // The parts by name, in the order the trainer recorded them (a split read from a file, a fold of a
     // cross-fit), so the fingerprint below is over the same sequence it computed.
-    m.split = split_from_names(recorded_split, rows);
+    m.split = split_from_names(info.record.data.split, rows);
   } else {
-    m.split = stratified_split(rows, val_fraction, test_fraction, seed);
+    m.split = stratified_split(rows, params.val_fraction, params.test_fraction, params.seed);
   }
-  const std::vector<LabelRow> all = m.split.all();
-  const std::string recorded = info.metadata.value("data", nlohmann::json::object()).value("fingerprint", "");
-  m.same_data = !recorded.empty() && recorded == data_fingerprint(all);
+  const std::string& recorded = info.record.data.fingerprint;
+  m.same_data = !recorded.empty() && recorded == data_fingerprint(m.split.all());
   return m;
 }
 

@@ -137,7 +137,7 @@ struct GapEnds {
   double z = 0;
 };
 
-GapEnds gap_ends(const std::string& measure, std::vector<GapInput> in, bool higher_is_better) {
+GapEnds gap_ends(GroupMeasure measure, std::vector<GapInput> in, bool higher_is_better) {
   GapEnds e;
   e.gap.measure = measure;
   if (in.size() < 2) return e;
@@ -158,7 +158,7 @@ GapEnds gap_ends(const std::string& measure, std::vector<GapInput> in, bool high
 }
 
 // Welch: the gap of two means, its half-width from their variances.
-GroupGap mean_gap(const std::string& measure, std::vector<GapInput> in, bool higher_is_better) {
+GroupGap mean_gap(GroupMeasure measure, std::vector<GapInput> in, bool higher_is_better) {
   GapEnds e = gap_ends(measure, std::move(in), higher_is_better);
   GroupGap& g = e.gap;
   if (!g.measured) return g;
@@ -171,7 +171,7 @@ GroupGap mean_gap(const std::string& measure, std::vector<GapInput> in, bool hig
 
 // Newcombe's hybrid score interval (his method 10) for worst - best, from
 // Wilson intervals at the adjusted level.
-GroupGap rate_gap(const std::string& measure, std::vector<GapInput> in) {
+GroupGap rate_gap(GroupMeasure measure, std::vector<GapInput> in) {
   GapEnds e = gap_ends(measure, std::move(in), /*higher_is_better=*/false);
   GroupGap& g = e.gap;
   if (!g.measured) return g;
@@ -210,7 +210,7 @@ std::string rate_text(const RateCell& c) {
          points(low) + "-" + format_percent(high) + ")";
 }
 
-bool in_years(const std::string& measure) { return measure == "mae" || measure == "mae_age_standardised"; }
+bool in_years(GroupMeasure m) { return m == GroupMeasure::kMae || m == GroupMeasure::kMaeAgeStandardised; }
 
 // A gap in its measure's unit: "1.71 years" / "12.3 points".
 std::string gap_amount(const GroupGap& g, double v) { return in_years(g.measure) ? years(v) : points(v); }
@@ -223,20 +223,15 @@ std::string gap_text(const GroupGap& g) {
          (g.beyond_noise ? " beyond noise" : "");
 }
 
-std::string measure_name(const std::string& key, const Policy& policy) {
-  if (key == "under_legal_pass") return "under " + std::to_string(policy.legal_age) + " passing";
-  for (const auto& [k, name] : group_measures()) {
-    if (k == key) return name;
-  }
-  throw InternalError("unknown group measure " + key);
-}
-
 // The denominator a small cell reports, by measure.
-std::string denominator_name(const std::string& measure, const Policy& policy) {
-  if (measure == "minors_13_17_pass") return "photos aged 13-17";
-  if (measure == "under_legal_pass") return "photos under " + std::to_string(policy.legal_age);
-  if (measure == "adults_25plus_check" || measure == "adults_25plus_check_age_standardised") return "photos aged 25+";
-  return "photos";
+std::string denominator_name(GroupMeasure m, const Policy& policy) {
+  switch (m) {
+    case GroupMeasure::kMinors1317Pass: return "photos aged 13-17";
+    case GroupMeasure::kUnderLegalPass: return "photos under " + std::to_string(policy.legal_age);
+    case GroupMeasure::kAdults25PlusCheck:
+    case GroupMeasure::kAdults25PlusCheckAgeStandardised: return "photos aged 25+";
+    default: return "photos";
+  }
 }
 
 std::vector<std::string> conclusions_of(const std::vector<ColumnFigures>& columns, const GroupOptions& o,
@@ -244,7 +239,7 @@ std::vector<std::string> conclusions_of(const std::vector<ColumnFigures>& column
   std::vector<std::string> beyond, within, unmeasured, small;
   for (const auto& c : columns) {
     for (const auto& g : c.gaps) {
-      const std::string what = c.column + ", " + measure_name(g.measure, policy);
+      const std::string what = c.column + ", " + display_name(g.measure, policy);
       if (!g.measured) {
         unmeasured.push_back(what + ": fewer than two groups with " + std::to_string(o.min_count) + "+ " +
                              denominator_name(g.measure, policy) + "; not compared.");
@@ -261,12 +256,11 @@ std::vector<std::string> conclusions_of(const std::vector<ColumnFigures>& column
     for (const auto& cell : c.groups) {
       std::vector<std::string> parts;
       if (cell.mae.small) parts.push_back("MAE (" + std::to_string(cell.count) + " photos)");
-      const std::pair<const RateCell*, const char*> rates[] = {{&cell.minors_13_17_pass, "minors_13_17_pass"},
-                                                               {&cell.under_legal_pass, "under_legal_pass"},
-                                                               {&cell.adults_25plus_check, "adults_25plus_check"}};
-      for (const auto& [r, key] : rates) {
-        if (r->small && r->rate.count > 0) {
-          parts.push_back(measure_name(key, policy) + " (" + std::to_string(r->rate.count) + " " + denominator_name(key, policy) +
+      for (GroupMeasure m : kGroupMeasures) {
+        if (!is_rate(m)) continue;
+        const RateCell& r = cell.rate(m);
+        if (r.small && r.rate.count > 0) {
+          parts.push_back(display_name(m, policy) + " (" + std::to_string(r.rate.count) + " " + denominator_name(m, policy) +
                           ")");
         }
       }
@@ -284,16 +278,52 @@ std::vector<std::string> conclusions_of(const std::vector<ColumnFigures>& column
 
 }  // namespace
 
-const std::vector<std::pair<std::string, std::string>>& group_measures() {
-  static const std::vector<std::pair<std::string, std::string>> kMeasures = {
-      {"mae", "MAE"},
-      {"mae_age_standardised", "MAE at everyone's age mix"},
-      {"coverage", "interval coverage"},
-      {"minors_13_17_pass", "aged 13-17 passing"},
-      {"under_legal_pass", "under legal age passing"},
-      {"adults_25plus_check", "aged 25+ asked for ID"},
-      {"adults_25plus_check_age_standardised", "aged 25+ asked for ID at everyone's age mix"}};
-  return kMeasures;
+const char* to_string(GroupMeasure m) {
+  switch (m) {
+    case GroupMeasure::kMae: return "mae";
+    case GroupMeasure::kMaeAgeStandardised: return "mae_age_standardised";
+    case GroupMeasure::kCoverage: return "coverage";
+    case GroupMeasure::kMinors1317Pass: return "minors_13_17_pass";
+    case GroupMeasure::kUnderLegalPass: return "under_legal_pass";
+    case GroupMeasure::kAdults25PlusCheck: return "adults_25plus_check";
+    case GroupMeasure::kAdults25PlusCheckAgeStandardised: return "adults_25plus_check_age_standardised";
+  }
+  throw InternalError("unknown group measure");
+}
+
+GroupMeasure parse_group_measure(const std::string& key) {
+  std::string accepted;
+  for (GroupMeasure m : kGroupMeasures) {
+    if (key == to_string(m)) return m;
+    accepted += std::string(accepted.empty() ? "" : ", ") + to_string(m);
+  }
+  throw InvalidInput("group measure '" + key + "': not one of " + accepted);
+}
+
+std::string display_name(GroupMeasure m, const Policy& policy) {
+  switch (m) {
+    case GroupMeasure::kMae: return "MAE";
+    case GroupMeasure::kMaeAgeStandardised: return "MAE at everyone's age mix";
+    case GroupMeasure::kCoverage: return "interval coverage";
+    case GroupMeasure::kMinors1317Pass: return "aged 13-17 passing";
+    case GroupMeasure::kUnderLegalPass: return "under " + std::to_string(policy.legal_age) + " passing";
+    case GroupMeasure::kAdults25PlusCheck: return "aged 25+ asked for ID";
+    case GroupMeasure::kAdults25PlusCheckAgeStandardised: return "aged 25+ asked for ID at everyone's age mix";
+  }
+  throw InternalError("unknown group measure");
+}
+
+bool is_rate(GroupMeasure m) {
+  return m == GroupMeasure::kMinors1317Pass || m == GroupMeasure::kUnderLegalPass || m == GroupMeasure::kAdults25PlusCheck;
+}
+
+const RateCell& GroupCell::rate(GroupMeasure m) const {
+  switch (m) {
+    case GroupMeasure::kMinors1317Pass: return minors_13_17_pass;
+    case GroupMeasure::kUnderLegalPass: return under_legal_pass;
+    case GroupMeasure::kAdults25PlusCheck: return adults_25plus_check;
+    default: throw InternalError(std::string("group measure ") + to_string(m) + " is not a rate");
+  }
 }
 
 std::filesystem::path default_groups_path(const std::filesystem::path& data_dir) { return data_dir / kGroupsFile; }
@@ -374,6 +404,89 @@ nlohmann::json GroupGap::to_json() const {
           {"ci95", {low, high}},      {"pairs", pairs}, {"beyond_noise", beyond_noise}};
 }
 
+namespace {
+
+// The age mix of every photo evaluated: the standardisation weights.
+struct AgeMix {
+  std::vector<double> band_weights, adult_weights;
+};
+
+AgeMix age_mix(const std::vector<PredictionRow>& rows) {
+  std::vector<int64_t> band_counts(report_age_bands().size(), 0), adult_counts(kAdultStrataCount, 0);
+  for (const auto& r : rows) {
+    ++band_counts[band_index(r.real_age)];
+    if (adult_stratum(r.real_age) >= 0) ++adult_counts[adult_stratum(r.real_age)];
+  }
+  return {shares(band_counts), shares(adult_counts)};
+}
+
+using GapInputs = std::map<GroupMeasure, std::vector<GapInput>>;
+
+// One group's cell, and its contribution to the column's gaps.
+GroupCell group_cell(const std::string& group, const std::vector<PredictionRow>& in, const AgeMix& mix,
+                     const Policy& policy, const GroupOptions& options, GapInputs& inputs) {
+  const auto& bands = report_age_bands();
+  GroupCell cell;
+  cell.group = group;
+  cell.count = static_cast<int64_t>(in.size());
+  Moments abs_err, err, cov;
+  std::vector<Moments> by_band(bands.size()), asked_by_stratum(kAdultStrataCount);
+  for (const auto& r : in) {
+    const double e = r.pred_age - r.real_age;
+    abs_err.add(std::fabs(e));
+    err.add(e);
+    cov.add(coverage_of(r.low, r.high, r.real_age));
+    by_band[band_index(r.real_age)].add(std::fabs(e));
+    const int s = adult_stratum(r.real_age);
+    if (s >= 0) asked_by_stratum[s].add(decide(r.pred_age, r.p_under_legal, policy) == Decision::kIdCheck);
+  }
+  const MeanStats mae = mean_cell(abs_err, options.min_count), coverage = mean_cell(cov, options.min_count);
+  const MeanStats mae_std = standardised(by_band, mix.band_weights, cell.count, options.min_count, /*binary=*/false);
+  cell.mae = mae.cell;
+  cell.bias = mean_cell(err, options.min_count).cell;
+  cell.mae_age_standardised = mae_std.cell;
+  cell.coverage = coverage.cell;
+  for (size_t b = 0; b < bands.size(); ++b) cell.mae_by_band[bands[b].name] = mean_cell(by_band[b], options.min_count).cell;
+  const PolicyRates pr = policy_rates(in, policy);
+  cell.minors_13_17_pass = rate_cell(pr.minors_13_17_pass, options.min_count);
+  cell.under_legal_pass = rate_cell(pr.under_legal_pass, options.min_count);
+  cell.adults_25plus_check = rate_cell(pr.adults_25plus_check, options.min_count);
+  const MeanStats asked_std = standardised(asked_by_stratum, mix.adult_weights, pr.adults_25plus_check.count,
+                                           options.min_count, /*binary=*/true);
+  cell.adults_25plus_check_age_standardised = asked_std.cell;
+  auto add_mean = [&inputs, &group](GroupMeasure key, const MeanStats& m) {
+    if (!m.cell.small && std::isfinite(m.cell.value)) inputs[key].push_back({m.cell.value, m.variance_of_mean, 0, 0, group});
+  };
+  add_mean(GroupMeasure::kMae, mae);
+  add_mean(GroupMeasure::kMaeAgeStandardised, mae_std);
+  add_mean(GroupMeasure::kCoverage, coverage);
+  add_mean(GroupMeasure::kAdults25PlusCheckAgeStandardised, asked_std);
+  for (GroupMeasure m : kGroupMeasures) {
+    if (!is_rate(m)) continue;
+    const RateCell& r = cell.rate(m);
+    if (!r.small) inputs[m].push_back({r.rate.rate(), 0, r.rate.hits, r.rate.count, group});
+  }
+  return cell;
+}
+
+// One column: its groups' cells, then the gap of every measure.
+ColumnFigures column_figures(const std::string& column, int64_t unannotated,
+                             const std::map<std::string, std::vector<PredictionRow>>& members, const AgeMix& mix,
+                             const Policy& policy, const GroupOptions& options) {
+  ColumnFigures col;
+  col.column = column;
+  col.unannotated = unannotated;
+  GapInputs inputs;
+  for (const auto& [group, in] : members) col.groups.push_back(group_cell(group, in, mix, policy, options, inputs));
+  for (GroupMeasure m : kGroupMeasures) {
+    col.gaps.push_back(is_rate(m) ? rate_gap(m, inputs[m])
+                                  : mean_gap(m, inputs[m], /*higher_is_better=*/m == GroupMeasure::kCoverage));
+  }
+  return col;
+}
+
+}  // namespace
+
 GroupFigures group_figures(const std::vector<PredictionRow>& rows, const GroupTable& table, const Policy& policy,
                            const GroupOptions& options) {
   options.validate();
@@ -401,70 +514,9 @@ GroupFigures group_figures(const std::vector<PredictionRow>& rows, const GroupTa
     throw InvalidInput(table.source.string() + " names none of the " + std::to_string(rows.size()) +
                        " photos evaluated (is it the demographics file of this data?)");
   }
-  // Standardisation weights: the age mix of every photo evaluated.
-  const auto& bands = report_age_bands();
-  std::vector<int64_t> band_counts(bands.size(), 0), adult_counts(kAdultStrataCount, 0);
-  for (const auto& r : rows) {
-    ++band_counts[band_index(r.real_age)];
-    if (adult_stratum(r.real_age) >= 0) ++adult_counts[adult_stratum(r.real_age)];
-  }
-  const std::vector<double> band_weights = shares(band_counts), adult_weights = shares(adult_counts);
+  const AgeMix mix = age_mix(rows);
   for (size_t c = 0; c < table.columns.size(); ++c) {
-    ColumnFigures col;
-    col.column = table.columns[c];
-    col.unannotated = unannotated[c];
-    std::map<std::string, std::vector<GapInput>> inputs;
-    auto add_mean = [&inputs](const char* key, const MeanStats& m, const std::string& group) {
-      if (!m.cell.small && std::isfinite(m.cell.value)) inputs[key].push_back({m.cell.value, m.variance_of_mean, 0, 0, group});
-    };
-    for (const auto& [group, in] : members[c]) {
-      GroupCell cell;
-      cell.group = group;
-      cell.count = static_cast<int64_t>(in.size());
-      Moments abs_err, err, cov;
-      std::vector<Moments> by_band(bands.size()), asked_by_stratum(kAdultStrataCount);
-      for (const auto& r : in) {
-        const double e = r.pred_age - r.real_age;
-        abs_err.add(std::fabs(e));
-        err.add(e);
-        cov.add(coverage_of(r.low, r.high, r.real_age));
-        by_band[band_index(r.real_age)].add(std::fabs(e));
-        const int s = adult_stratum(r.real_age);
-        if (s >= 0) asked_by_stratum[s].add(decide(r.pred_age, r.p_under_legal, policy) == Decision::kIdCheck);
-      }
-      const MeanStats mae = mean_cell(abs_err, options.min_count), coverage = mean_cell(cov, options.min_count);
-      const MeanStats mae_std = standardised(by_band, band_weights, cell.count, options.min_count, /*binary=*/false);
-      cell.mae = mae.cell;
-      cell.bias = mean_cell(err, options.min_count).cell;
-      cell.mae_age_standardised = mae_std.cell;
-      cell.coverage = coverage.cell;
-      for (size_t b = 0; b < bands.size(); ++b) cell.mae_by_band[bands[b].name] = mean_cell(by_band[b], options.min_count).cell;
-      const PolicyRates pr = policy_rates(in, policy);
-      cell.minors_13_17_pass = rate_cell(pr.minors_13_17_pass, options.min_count);
-      cell.under_legal_pass = rate_cell(pr.under_legal_pass, options.min_count);
-      cell.adults_25plus_check = rate_cell(pr.adults_25plus_check, options.min_count);
-      const MeanStats asked_std = standardised(asked_by_stratum, adult_weights, pr.adults_25plus_check.count,
-                                               options.min_count, /*binary=*/true);
-      cell.adults_25plus_check_age_standardised = asked_std.cell;
-      add_mean("mae", mae, group);
-      add_mean("mae_age_standardised", mae_std, group);
-      add_mean("coverage", coverage, group);
-      add_mean("adults_25plus_check_age_standardised", asked_std, group);
-      for (const auto& [key, r] : {std::pair<std::string, const RateCell*>{"minors_13_17_pass", &cell.minors_13_17_pass},
-                                   {"under_legal_pass", &cell.under_legal_pass},
-                                   {"adults_25plus_check", &cell.adults_25plus_check}}) {
-        if (!r->small) inputs[key].push_back({r->rate.rate(), 0, r->rate.hits, r->rate.count, group});
-      }
-      col.groups.push_back(std::move(cell));
-    }
-    for (const auto& [key, name] : group_measures()) {
-      if (key == "minors_13_17_pass" || key == "under_legal_pass" || key == "adults_25plus_check") {
-        col.gaps.push_back(rate_gap(key, inputs[key]));
-      } else {
-        col.gaps.push_back(mean_gap(key, inputs[key], /*higher_is_better=*/key == "coverage"));
-      }
-    }
-    f.columns.push_back(std::move(col));
+    f.columns.push_back(column_figures(table.columns[c], unannotated[c], members[c], mix, policy, options));
   }
   // Columns by name: the order JSON objects keep, so every view agrees.
   std::sort(f.columns.begin(), f.columns.end(), [](const auto& a, const auto& b) { return a.column < b.column; });
@@ -485,12 +537,12 @@ nlohmann::json GroupFigures::to_json() const {
                          {"mae_age_standardised", g.mae_age_standardised.to_json()},
                          {"coverage", g.coverage.to_json()},
                          {"mae_by_band", bands},
-                         {"minors_13_17_pass", g.minors_13_17_pass.to_json()},
-                         {"under_legal_pass", g.under_legal_pass.to_json()},
-                         {"adults_25plus_check", g.adults_25plus_check.to_json()},
+                         {to_string(GroupMeasure::kMinors1317Pass), g.minors_13_17_pass.to_json()},
+                         {to_string(GroupMeasure::kUnderLegalPass), g.under_legal_pass.to_json()},
+                         {to_string(GroupMeasure::kAdults25PlusCheck), g.adults_25plus_check.to_json()},
                          {"adults_25plus_check_age_standardised", g.adults_25plus_check_age_standardised.to_json()}};
     }
-    for (const auto& g : c.gaps) gaps[g.measure] = g.to_json();
+    for (const auto& g : c.gaps) gaps[to_string(g.measure)] = g.to_json();
     cols[c.column] = {{"unannotated", c.unannotated}, {"groups", groups}, {"gaps", gaps}};
   }
   return {{"source", source.string()}, {"min_count", options.min_count}, {"photos", photos},
@@ -518,11 +570,12 @@ std::vector<GroupTableText> GroupFigures::tables() const {
                         rate_text(g.adults_25plus_check), mean_text(g.adults_25plus_check_age_standardised, true)});
     }
     // The gap row, under the columns it compares (bias has none).
-    std::map<std::string, std::string> gap;
+    std::map<GroupMeasure, std::string> gap;
     for (const auto& g : c.gaps) gap[g.measure] = gap_text(g);
-    t.rows.push_back({"gap, worst - best", "", gap["mae"], gap["mae_age_standardised"], "", gap["coverage"],
-                      gap["minors_13_17_pass"], gap["under_legal_pass"], gap["adults_25plus_check"],
-                      gap["adults_25plus_check_age_standardised"]});
+    using M = GroupMeasure;
+    t.rows.push_back({"gap, worst - best", "", gap[M::kMae], gap[M::kMaeAgeStandardised], "", gap[M::kCoverage],
+                      gap[M::kMinors1317Pass], gap[M::kUnderLegalPass], gap[M::kAdults25PlusCheck],
+                      gap[M::kAdults25PlusCheckAgeStandardised]});
     out.push_back(std::move(t));
 
     GroupTableText b;
@@ -607,16 +660,15 @@ GroupFigures GroupFigures::from_json(const nlohmann::json& j) {
         cell.mae_age_standardised = mean_from_json(g.at("mae_age_standardised"));
         cell.coverage = mean_from_json(g.at("coverage"));
         for (const auto& [band, b] : g.at("mae_by_band").items()) cell.mae_by_band[band] = mean_from_json(b);
-        cell.minors_13_17_pass = rate_from_json(g.at("minors_13_17_pass"));
-        cell.under_legal_pass = rate_from_json(g.at("under_legal_pass"));
-        cell.adults_25plus_check = rate_from_json(g.at("adults_25plus_check"));
+        cell.minors_13_17_pass = rate_from_json(g.at(to_string(GroupMeasure::kMinors1317Pass)));
+        cell.under_legal_pass = rate_from_json(g.at(to_string(GroupMeasure::kUnderLegalPass)));
+        cell.adults_25plus_check = rate_from_json(g.at(to_string(GroupMeasure::kAdults25PlusCheck)));
         cell.adults_25plus_check_age_standardised = mean_from_json(g.at("adults_25plus_check_age_standardised"));
         c.groups.push_back(std::move(cell));
       }
-      for (const auto& [key, label] : group_measures()) {
-        const nlohmann::json& g = col.at("gaps").at(key);
+      for (const auto& [key, g] : col.at("gaps").items()) {
         GroupGap gap;
-        gap.measure = key;
+        gap.measure = parse_group_measure(key);
         gap.measured = g.at("measured").get<bool>();
         if (gap.measured) {
           gap.best = g.at("best").get<std::string>();
@@ -631,6 +683,8 @@ GroupFigures GroupFigures::from_json(const nlohmann::json& j) {
         }
         c.gaps.push_back(gap);
       }
+      // In display order (kGroupMeasures), as group_figures makes them.
+      std::sort(c.gaps.begin(), c.gaps.end(), [](const GroupGap& a, const GroupGap& b) { return a.measure < b.measure; });
       f.columns.push_back(std::move(c));
     }
   } catch (const nlohmann::json::exception& e) {

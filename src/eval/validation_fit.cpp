@@ -10,10 +10,25 @@
 
 namespace agegate {
 
-void ValidationFitOptions::validate() const {
-  if (flip_average != "auto" && flip_average != "on" && flip_average != "off") {
-    throw InvalidInput("option --flip-average: auto, on or off, got '" + flip_average + "'");
+const char* to_string(FlipChoice c) {
+  switch (c) {
+    case FlipChoice::kOff: return "off";
+    case FlipChoice::kOn: return "on";
+    case FlipChoice::kAuto: return "auto";
   }
+  throw InternalError("unknown flip choice");
+}
+
+FlipChoice parse_flip_choice(const std::string& value, const std::string& option) {
+  std::string accepted;
+  for (FlipChoice c : kFlipChoices) {
+    if (value == to_string(c)) return c;
+    accepted += std::string(accepted.empty() ? "" : ", ") + to_string(c);
+  }
+  throw InvalidInput("option " + option + ": " + accepted + ", got '" + value + "'");
+}
+
+void ValidationFitOptions::validate() const {
   if (!(max_minor_pass >= 0 && max_minor_pass < 1)) throw InvalidInput("option max_minor_pass: must be in [0,1)");
   policy.validate();
 }
@@ -50,7 +65,7 @@ ValidationFit fit_on_validation(const std::function<at::Tensor(bool)>& logits_fo
   f.variants.push_back(fit_variant(false));
   f.variants.push_back(fit_variant(true));
   const double without = f.variants[0].mae, with = f.variants[1].mae;
-  f.flip_average = o.flip_average == "on" || (o.flip_average == "auto" && with < without);
+  f.flip_average = o.flip_average == FlipChoice::kOn || (o.flip_average == FlipChoice::kAuto && with < without);
   log().info("default inference: {} (validation MAE {:.3f} one pass, {:.3f} with flip averaging)",
              f.flip_average ? "flip averaging" : "one pass", without, with);
   return f;
@@ -68,7 +83,7 @@ void ValidationFit::apply_to(ModelInfo& info) const {
     info.variants.push_back(std::move(iv));
   }
   info.select_flip_average(flip_average);
-  info.metadata["flip_average_choice"] = {
+  info.record.flip_average_choice = {
       {"on", flip_average}, {"val_mae_without", variants[0].mae}, {"val_mae_with", variants[1].mae}};
 }
 

@@ -193,7 +193,7 @@ void declare_value(onnx::ValueInfoProto* v, const std::string& name, const std::
 
 // What a consumer needs beside the graph, each value a JSON text.
 void write_metadata(onnx::ModelProto& m, const ModelInfo& info) {
-  nlohmann::json data = info.metadata.value("data", nlohmann::json::object());
+  nlohmann::json data = info.record.to_json()["data"];
   if (data.contains("split") && data["split"].is_object()) {
     // The split's file lists stay in the .agm; their sizes travel.
     nlohmann::json sizes = nlohmann::json::object();
@@ -204,9 +204,9 @@ void write_metadata(onnx::ModelProto& m, const ModelInfo& info) {
       {"agegate.version", {{"version", agegate_version()}, {"git", git_revision()}}},
       {"agegate.preprocess", info.preprocess.to_json()},
       {"agegate.calibration", info.calibration().to_json()},
-      {"agegate.recommended_policy", info.metadata.value("recommended_policy", nlohmann::json())},
+      {"agegate.recommended_policy", info.record.recommended_policy},
       {"agegate.data", data},
-      {"agegate.training", info.metadata.value("training", nlohmann::json())},
+      {"agegate.training", info.record.to_json().value("training", nlohmann::json())},
       {"agegate.outputs",
        {{"logits", "[N,K] over ages 0..K-1 (K = " + std::to_string(info.config.num_ages) +
                        "): the age distribution is softmax(logits / t), t from agegate.calibration (the band whose "
@@ -234,7 +234,7 @@ std::string onnx_model_bytes(AgeNet& net, const ModelInfo& info, OnnxExport* fac
   m.set_ir_version(kIrVersion);
   m.set_producer_name("agegate");
   m.set_producer_version(agegate_version());
-  m.set_doc_string("agegate age estimation: " + net->config().backbone + ", flip averaging " +
+  m.set_doc_string(std::string("agegate age estimation: ") + to_string(net->config().backbone) + ", flip averaging " +
                    (spec.flip_average ? "on" : "off"));
   auto* opset = m.add_opset_import();
   opset->set_domain("");

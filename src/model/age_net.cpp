@@ -17,19 +17,17 @@ namespace {
 }  // namespace
 
 nlohmann::json ModelConfig::to_json() const {
-  return {{"backbone", backbone}, {"num_ages", num_ages}, {"dropout", dropout}};
+  return {{"backbone", to_string(backbone)}, {"num_ages", num_ages}, {"dropout", dropout}};
 }
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw ModelError("model config is not a JSON object");
   ModelConfig c;
   if (!j.contains("backbone") || !j["backbone"].is_string()) bad_field("backbone", "missing or not a string");
-  c.backbone = j["backbone"].get<std::string>();
-  auto names = backbone_names();
-  if (std::find(names.begin(), names.end(), c.backbone) == names.end()) {
-    std::string known;
-    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-    bad_field("backbone", "unknown '" + c.backbone + "' (known: " + known + ")");
+  try {
+    c.backbone = parse_backbone(j["backbone"].get<std::string>());
+  } catch (const InvalidInput& e) {
+    bad_field("backbone", e.what());
   }
   if (!j.contains("num_ages") || !j["num_ages"].is_number_integer()) {
     bad_field("num_ages", "missing or not an integer");

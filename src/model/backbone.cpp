@@ -344,19 +344,35 @@ std::shared_ptr<BackboneImpl> make_resnet(int depth, const ResNetOptions& option
   return std::make_shared<ResNetImpl>(depth, options);
 }
 
-std::vector<std::string> backbone_names() {
-  return {"mobilenet_v2", "face_resnet", "resnet18", "resnet34", "resnet50"};
+const char* to_string(Backbone b) {
+  switch (b) {
+    case Backbone::kMobileNetV2: return "mobilenet_v2";
+    case Backbone::kFaceResNet: return "face_resnet";
+    case Backbone::kResNet18: return "resnet18";
+    case Backbone::kResNet34: return "resnet34";
+    case Backbone::kResNet50: return "resnet50";
+  }
+  throw InternalError("unknown backbone");
 }
 
-std::shared_ptr<BackboneImpl> make_backbone(const std::string& name) {
-  if (name == "mobilenet_v2") return make_mobilenet_v2();
-  if (name == "face_resnet") return make_face_resnet();
-  if (name == "resnet18") return make_resnet(/*depth=*/18, ResNetOptions{});
-  if (name == "resnet34") return make_resnet(/*depth=*/34, ResNetOptions{});
-  if (name == "resnet50") return make_resnet(/*depth=*/50, ResNetOptions{});
+Backbone parse_backbone(const std::string& name) {
   std::string known;
-  for (const auto& n : backbone_names()) known += (known.empty() ? "" : ", ") + n;
+  for (Backbone b : kBackbones) {
+    if (name == to_string(b)) return b;
+    known += std::string(known.empty() ? "" : ", ") + to_string(b);
+  }
   throw InvalidInput("unknown backbone '" + name + "' (known: " + known + ")");
+}
+
+std::shared_ptr<BackboneImpl> make_backbone(Backbone b) {
+  switch (b) {
+    case Backbone::kMobileNetV2: return make_mobilenet_v2();
+    case Backbone::kFaceResNet: return make_face_resnet();
+    case Backbone::kResNet18: return make_resnet(/*depth=*/18, ResNetOptions{});
+    case Backbone::kResNet34: return make_resnet(/*depth=*/34, ResNetOptions{});
+    case Backbone::kResNet50: return make_resnet(/*depth=*/50, ResNetOptions{});
+  }
+  throw InternalError("unknown backbone");
 }
 
 }  // namespace agegate

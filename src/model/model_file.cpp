@@ -185,7 +185,13 @@ ModelInfo parse_header(const fs::path& path, std::string_view json_text) {
       fail(path, std::string("header field 'temperature_bands': ") + e.what());
     }
   }
-  if (j.contains("metadata")) info.metadata = j["metadata"];
+  if (j.contains("metadata")) {
+    try {
+      info.record = TrainingRecord::from_json(j["metadata"], "header field 'metadata'");
+    } catch (const InvalidInput& e) {
+      fail(path, e.what());
+    }
+  }
   if (j.contains("inference_variants")) {
     info.variants = parse_field(path, j, "inference_variants", parse_variants);
   }
@@ -227,8 +233,8 @@ void ModelInfo::select_flip_average(bool flip) {
     preprocess.flip_average = flip;
     temperature = v.temperature;
     temperature_bands = v.temperature_bands;
-    metadata["recommended_policy"] = v.recommended_policy;
-    if (!v.calibration.is_null()) metadata["calibration"] = v.calibration;
+    record.recommended_policy = v.recommended_policy;
+    if (!v.calibration.is_null()) record.calibration = v.calibration;
     return;
   }
   throw ModelError(std::string("flip averaging ") + name + ": this model file holds no calibration for it");
@@ -256,7 +262,7 @@ void save_model_file(const fs::path& path, AgeNet& net, const ModelInfo& info) {
   nlohmann::json header = {{"config", info.config.to_json()},
                            {"preprocess", info.preprocess.to_json()},
                            {"temperature", info.temperature},
-                           {"metadata", info.metadata}};
+                           {"metadata", info.record.to_json()}};
   if (!info.temperature_bands.empty()) header["temperature_bands"] = info.calibration().to_json()["bands"];
   if (!info.variants.empty()) {
     nlohmann::json vs = nlohmann::json::array();
@@ -347,7 +353,7 @@ LoadedModel load_model_file(const fs::path& path, std::optional<bool> flip) {
     dict[name] = entry.value().toTensor();
   }
   // Face ResNet files written before its scale layers were folded into the convolutions.
-  if (loaded.info.config.backbone == "face_resnet") {
+  if (loaded.info.config.backbone == Backbone::kFaceResNet) {
     try {
       dict = fold_face_resnet_scales(std::move(dict));
     } catch (const ModelError& e) {
@@ -363,19 +369,19 @@ LoadedModel load_model_file(const fs::path& path, std::optional<bool> flip) {
   for (auto& [name, t] : state_of(loaded.net)) {
     auto it = dict.find(name);
     if (it == dict.end()) {
-      fail(path, "weight '" + name + "' is missing for backbone " + loaded.info.config.backbone);
+      fail(path, "weight '" + name + "' is missing for backbone " + to_string(loaded.info.config.backbone));
     }
     const at::Tensor& src = it->second;
     if (src.sizes() != t.sizes()) {
       fail(path, "weight '" + name + "' has shape " + shape_of(src) + " but " +
-                     loaded.info.config.backbone + " needs " + shape_of(t));
+                     to_string(loaded.info.config.backbone) + " needs " + shape_of(t));
     }
     t.copy_(src);
     used.insert(name);
   }
   for (const auto& [name, t] : dict) {
     if (!used.count(name)) {
-      fail(path, "unexpected weight '" + name + "' for backbone " + loaded.info.config.backbone);
+      fail(path, "unexpected weight '" + name + "' for backbone " + to_string(loaded.info.config.backbone));
     }
   }
   loaded.net->eval();

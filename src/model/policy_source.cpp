@@ -15,7 +15,7 @@ Policy model_default(const std::filesystem::path& model, std::optional<bool> fli
   } catch (const Error&) {
     return Policy{};
   }
-  const nlohmann::json rec = info.metadata.value("recommended_policy", nlohmann::json(nullptr));
+  const nlohmann::json& rec = info.record.recommended_policy;
   return rec.is_object() ? Policy::from_json(rec) : Policy{};
 }
 

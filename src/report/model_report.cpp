@@ -17,6 +17,7 @@
 #include "agegate/data/image.h"
 #include "agegate/data/labels.h"
 #include "agegate/eval/groups.h"
+#include "agegate/model/training_record.h"
 #include "agegate/report/html.h"
 #include "thumbnail.h"
 
@@ -308,14 +309,73 @@ void worst_gallery(HtmlPage& page, const std::vector<PredictionRow>& worst,
   page.gallery(tiles);
 }
 
-void metrics_table(HtmlPage& page, const nlohmann::json& metrics) {
+// "31.6% (247 of 781; 95% CI 28.5-35.0%)" from a figures object's rate,
+// counts and interval; "" when the rate is absent.
+std::string rate_in_words(const nlohmann::json& m, const std::string& key) {
+  const nlohmann::json& rate = m.value(key + "_rate", nlohmann::json());
+  if (!rate.is_number()) return "";
+  std::vector<std::string> parts;
+  const nlohmann::json& counts = m.value("counts", nlohmann::json::object());
+  const std::string whole = key.substr(0, key.rfind('_'));  // adults_25plus_check -> adults_25plus
+  if (counts.is_object() && counts.value(key, nlohmann::json()).is_number_integer() &&
+      counts.value(whole, nlohmann::json()).is_number_integer()) {
+    parts.push_back(counts[key].dump() + " of " + counts[whole].dump());
+  }
+  const nlohmann::json& ci = m.value(key + "_ci95", nlohmann::json());
+  if (ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number()) {
+    parts.push_back("95% CI " + format_number("%.1f", ci[0].get<double>() * 100) + "-" +
+                    format_percent(ci[1].get<double>()));
+  }
+  std::string text = format_percent(rate.get<double>());
+  for (size_t i = 0; i < parts.size(); ++i) text += (i == 0 ? " (" : "; ") + parts[i];
+  return parts.empty() ? text : text + ")";
+}
+
+// The final model's figures in the reader's words ("aged 25+ asked for ID
+// 31.6% (247 of 781; 95% CI 28.5-35.0%)"); a scalar this table does not
+// know keeps its key, so nothing measured is left out.
+void metrics_table(HtmlPage& page, const nlohmann::json& m) {
+  const nlohmann::json& policy = m.value("policy", nlohmann::json::object());
+  const std::string legal = std::to_string(policy.is_object() ? policy.value("legal_age", 18) : 18);
+  const std::string level = format_percent(m.value("interval_level", 0.9), 0);
+  auto years = [&](const char* key, const char* format) {
+    const nlohmann::json& v = m.value(key, nlohmann::json());
+    return v.is_number() ? format_number(format, v.get<double>()) + " years" : std::string();
+  };
+  auto share = [&](const char* key) {
+    const nlohmann::json& v = m.value(key, nlohmann::json());
+    return v.is_number() ? format_percent(v.get<double>()) : std::string();
+  };
+  const std::vector<std::pair<std::string, std::string>> known = {
+      {"photos", m.value("count", nlohmann::json()).is_number() ? m["count"].dump() : ""},
+      {"mean absolute error", years("mae", "%.2f")},
+      {"bias (estimate minus real age)", years("bias", "%+.2f")},
+      {"within 5 years of the real age", share("within5")},
+      {"the " + level + " interval holds the real age", share("coverage")},
+      {"mean width of the " + level + " interval", years("mean_interval_width", "%.1f")},
+      {"aged 13-17 passing without an ID check", rate_in_words(m, "minors_13_17_pass")},
+      {"under " + legal + " passing without an ID check", rate_in_words(m, "under_legal_pass")},
+      {"aged 25+ asked for ID", rate_in_words(m, "adults_25plus_check")},
+      {"policy", policy.is_object() && !policy.empty()
+                     ? "challenge age " + policy.value("challenge_age", nlohmann::json()).dump() + ", at most " +
+                           format_percent(policy.value("max_risk", 0.0)) + " risk of being under " + legal
+                     : ""}};
+  static const std::vector<std::string> kShown = {"count", "mae", "bias", "within5", "coverage", "interval_level",
+                                                  "mean_interval_width", "minors_13_17_pass_rate",
+                                                  "minors_13_17_pass_ci95", "under_legal_pass_rate",
+                                                  "under_legal_pass_ci95", "adults_25plus_check_rate",
+                                                  "adults_25plus_check_ci95", "policy", "counts"};
   std::vector<std::vector<std::string>> rows;
-  for (auto& [key, value] : metrics.items()) {
+  for (const auto& [label, value] : known) {
+    if (!value.empty()) rows.push_back({label, value});
+  }
+  for (auto& [key, value] : m.items()) {
+    if (std::find(kShown.begin(), kShown.end(), key) != kShown.end()) continue;
     if (value.is_number_float()) rows.push_back({key, format_number("%.4g", value.get<double>())});
     else if (value.is_number() || value.is_string() || value.is_boolean())
       rows.push_back({key, value.is_string() ? value.get<std::string>() : value.dump()});
   }
-  if (!rows.empty()) page.table({"metric", "value"}, rows);
+  if (!rows.empty()) page.table({"measure", "value"}, rows);
 }
 
 // The MAE overall and by band as the run's JSON has them: computed at full
@@ -388,47 +448,68 @@ void check_options(const ReportOptions& o) {
   if (o.thumb_size < 16) throw InvalidInput("thumbnail size must be >= 16 pixels");
 }
 
-}  // namespace
-
-ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOptions& options) {
-  check_options(options);
-  const fs::path out_dir = run_dir / "report";
+// run.json's training record. Runs written before the record kept its facts
+// at the top level (best_epoch, data_dir, options, val_metrics, ...): those
+// are read into the record too.
+TrainingRecord read_run_record(const fs::path& run_dir) {
+  const std::string where = (run_dir / "run.json").string();
   nlohmann::json run;
   try {
     run = nlohmann::json::parse(read_file(run_dir / "run.json"));
   } catch (const nlohmann::json::exception& e) {
-    throw InvalidInput((run_dir / "run.json").string() + ": " + e.what());
+    throw InvalidInput(where + ": " + e.what());
   }
-  if (!run.is_object() || !run.contains("best_epoch") || !run["best_epoch"].is_number_integer()) {
-    throw InvalidInput((run_dir / "run.json").string() + ": best_epoch (integer) missing");
+  if (run.is_object() && run.contains("best_epoch") && !run.contains("training")) {
+    nlohmann::json legacy = {{"training", {{"best_epoch", run["best_epoch"]}}}, {"metrics", nlohmann::json::object()},
+                             {"groups", nlohmann::json::object()}};
+    if (run.contains("options")) legacy["training"]["options"] = run["options"];
+    if (run.contains("data_dir")) legacy["data"] = {{"dir", run["data_dir"]}};
+    for (const auto& [from, to] : {std::pair{"val_metrics", "metrics"}, {"test_metrics", "metrics"},
+                                   {"val_groups", "groups"}, {"test_groups", "groups"}}) {
+      const std::string part = std::string(from).rfind("val", 0) == 0 ? "validation" : "test";
+      if (run.contains(from) && !run[from].is_null()) legacy[to][part] = run[from];
+    }
+    run = std::move(legacy);
   }
-  if (!run.contains("data_dir") || !run["data_dir"].is_string()) {
-    throw InvalidInput((run_dir / "run.json").string() + ": data_dir (string) missing");
-  }
-  auto metrics = read_metrics_csv(run_dir / kMetricsFile);
-  if (metrics.empty()) throw InvalidInput((run_dir / "metrics.csv").string() + " has no epochs");
-  // The held-out test part gives the headline figures when the run has one;
-  // runs from before it fall back to the validation photos.
-  const bool held_out = run.contains("test_metrics") && run["test_metrics"].is_object() &&
-                        fs::exists(run_dir / "predictions_test.csv");
-  auto predictions = read_predictions_csv(run_dir / (held_out ? "predictions_test.csv" : "predictions_val.csv"));
+  TrainingRecord rec = TrainingRecord::from_json(run, where);
+  if (!rec.training || !rec.training->best_epoch) throw InvalidInput(where + ": key 'training.best_epoch' is missing");
+  if (rec.data.dir.empty()) throw InvalidInput(where + ": key 'data.dir' is missing");
+  return rec;
+}
 
-  ModelReportSummary s;
-  s.best_epoch = run["best_epoch"].get<int>();
-  create_folder(out_dir / kChartsFolder);
-  HtmlPage page("Training report: " + fs::absolute(run_dir).filename().string());
-  page.paragraph("Run folder: " + fs::absolute(run_dir).string() + "; data: " +
-                 run["data_dir"].get<std::string>());
+// The final model's figures: the held-out test part first when there is one.
+void final_metrics_section(HtmlPage& page, const TrainingRecord& rec, bool held_out) {
   if (held_out) {
     page.heading("Held-out test metrics of the final model");
     page.paragraph("Measured once on photos that chose nothing: neither the best epoch nor the calibration.");
-    metrics_table(page, run["test_metrics"]);
+    metrics_table(page, *rec.metrics.test);
   }
   page.heading("Validation metrics of the final model");
   if (held_out) {
     page.paragraph("These photos chose the best epoch and fitted the temperature, so these figures flatter the model.");
   }
-  if (run.contains("val_metrics") && run["val_metrics"].is_object()) metrics_table(page, run["val_metrics"]);
+  if (rec.metrics.validation) metrics_table(page, *rec.metrics.validation);
+}
+
+}  // namespace
+
+ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOptions& options) {
+  check_options(options);
+  const fs::path out_dir = run_dir / "report";
+  const TrainingRecord rec = read_run_record(run_dir);
+  auto metrics = read_metrics_csv(run_dir / kMetricsFile);
+  if (metrics.empty()) throw InvalidInput((run_dir / "metrics.csv").string() + " has no epochs");
+  // The held-out test part gives the headline figures when the run has one;
+  // runs from before it fall back to the validation photos.
+  const bool held_out = rec.metrics.test.has_value() && fs::exists(run_dir / "predictions_test.csv");
+  auto predictions = read_predictions_csv(run_dir / (held_out ? "predictions_test.csv" : "predictions_val.csv"));
+
+  ModelReportSummary s;
+  s.best_epoch = *rec.training->best_epoch;
+  create_folder(out_dir / kChartsFolder);
+  HtmlPage page("Training report: " + fs::absolute(run_dir).filename().string());
+  page.paragraph("Run folder: " + fs::absolute(run_dir).string() + "; data: " + rec.data.dir);
+  final_metrics_section(page, rec, held_out);
   page.heading("Training curves");
   auto best = std::find_if(metrics.begin(), metrics.end(),
                            [&](auto& m) { return m.epoch == s.best_epoch; });
@@ -447,18 +528,18 @@ ModelReportSummary write_training_report(const fs::path& run_dir, const ReportOp
   }
   page.table({"epoch", "train loss", "train MAE", "val loss", "val MAE", "lr", "seconds", "img/s"},
              rows);
-  const nlohmann::json& figures = run.value(held_out ? "test_metrics" : "val_metrics", nlohmann::json());
-  s = prediction_section(page, s, predictions, figures, run["data_dir"].get<std::string>(), out_dir, options,
+  const RecordPart part = held_out ? RecordPart::kTest : RecordPart::kValidation;
+  const nlohmann::json figures = rec.metrics[part].value_or(nlohmann::json());
+  s = prediction_section(page, s, predictions, figures, rec.data.dir, out_dir, options,
                          held_out ? "Predictions on the held-out test photos" : "Predictions on the validation photos");
-  const nlohmann::json& groups = run.value(held_out ? "test_groups" : "val_groups", nlohmann::json());
-  if (groups.is_object()) {
-    groups_section(page, s, groups, held_out ? "the held-out test photos" : "the validation photos",
+  if (rec.groups[part]) {
+    groups_section(page, s, *rec.groups[part], held_out ? "the held-out test photos" : "the validation photos",
                    out_dir / kChartsFolder, options.charts);
   }
-  if (run.contains("options") && run["options"].is_object()) {
+  if (!rec.training->options.empty()) {
     page.heading("Options");
     std::vector<std::vector<std::string>> opt_rows;
-    for (auto& [k, v] : run["options"].items()) opt_rows.push_back({k, v.is_string() ? v.get<std::string>() : v.dump()});
+    for (auto& [k, v] : rec.training->options.items()) opt_rows.push_back({k, v.is_string() ? v.get<std::string>() : v.dump()});
     page.table({"option", "value"}, opt_rows);
   }
   s.index_html = out_dir / "index.html";

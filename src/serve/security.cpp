@@ -16,6 +16,7 @@
 
 #include "agegate/core/error.h"
 #include "agegate/core/fs.h"
+#include "agegate/core/time.h"
 
 namespace agegate {
 namespace fs = std::filesystem;
@@ -175,6 +176,19 @@ void configure_server_tls(SSL_CTX* ctx, const TlsCredentials* credentials, const
   if (!names) throw InvalidInput("TLS client CA " + client_ca.string() + " holds no PEM certificate: " + openssl_error());
   SSL_CTX_set_client_CA_list(ctx, names);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+}
+
+TlsContext::TlsContext(const fs::path& cert, const fs::path& key, const fs::path& client_ca)
+    : credentials_(cert, key), ctx_(SSL_CTX_new(TLS_server_method()), SSL_CTX_free), client_ca_(client_ca) {
+  if (!ctx_) throw IoError("serve: OpenSSL could not create a TLS context");
+  configure_server_tls(ctx_.get(), &credentials_, client_ca_);
+}
+
+std::string TlsContext::describe() const {
+  const auto id = identity();
+  return "certificate " + id->subject() + " (serial " + id->serial_hex() + ", expires " +
+         format_iso8601(id->not_after_unix() * 1000) + ")" +
+         (client_ca_.empty() ? "" : "; client certificates required (" + client_ca_.string() + ")");
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {

@@ -1,4 +1,5 @@
-// HTTP routes, admission control, metrics and JSON for the service; see server.h.
+// HTTP routes and JSON for the service, over its parts (admission.h, metrics.h,
+// bearer_auth.h, transport.h, security.h); see server.h.
 #include "agegate/serve/server.h"
 
 #include <httplib.h>
@@ -29,6 +30,8 @@
 #include "agegate/serve/notify.h"
 #include "agegate/store/store.h"
 #include "admission.h"
+#include "bearer_auth.h"
+#include "metrics.h"
 #include "transport.h"
 
 namespace agegate {
@@ -44,9 +47,6 @@ constexpr std::array<std::string_view, 7> kRoutes{"/v1/estimate", "/v1/sales", "
 bool known_route(const std::string& path) {
   return std::find(kRoutes.begin(), kRoutes.end(), path) != kRoutes.end();
 }
-// Latency histogram bucket upper bounds, seconds.
-constexpr std::array<double, 12> kBuckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                          0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
 
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -54,20 +54,6 @@ double ms_since(Clock::time_point t) {
 
 // Health checks and scrapes need few connections; they must not crowd out the main port.
 constexpr int kAdminConnections = 16;
-
-std::string connection_exposition(const ConnectionStats& c) {
-  std::ostringstream o;
-  o << "# HELP agegate_connections_open Connections open now (both ports).\n"
-    << "# TYPE agegate_connections_open gauge\nagegate_connections_open " << c.open.load() << "\n"
-    << "# HELP agegate_connections_total Connections by outcome: accepted, rejected (over --max-connections), "
-       "deadline (a request not whole within --read-deadline-ms), tls_failed (handshake).\n"
-    << "# TYPE agegate_connections_total counter\n"
-    << "agegate_connections_total{outcome=\"accepted\"} " << c.accepted.load() << "\n"
-    << "agegate_connections_total{outcome=\"rejected\"} " << c.rejected.load() << "\n"
-    << "agegate_connections_total{outcome=\"deadline\"} " << c.deadline_cut.load() << "\n"
-    << "agegate_connections_total{outcome=\"tls_failed\"} " << c.tls_failed.load() << "\n";
-  return o.str();
-}
 
 // Answers carry text that came from clients (a bad header echoed in an
 // error): bytes that are not UTF-8 become U+FFFD instead of an exception.
@@ -78,73 +64,6 @@ void send_error(httplib::Response& res, int status, const std::string& code, con
   res.set_content(json_text(json{{"error", {{"code", code}, {"message", message}}}}), "application/json");
 }
 
-// Prometheus counters and the latency histogram. Thread-safe.
-class Metrics {
- public:
-  void record(const std::string& route, int status) {
-    std::lock_guard<std::mutex> lock(mu_);
-    requests_[{route, status}]++;
-  }
-  void observe(double seconds) {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      if (seconds <= kBuckets[i]) buckets_[i]++;
-    }
-    count_++;
-    sum_ += seconds;
-  }
-  void event_recorded(bool ok) {
-    std::lock_guard<std::mutex> lock(mu_);
-    (ok ? events_recorded_ : record_failures_)++;
-  }
-  void sales(int64_t n) {
-    std::lock_guard<std::mutex> lock(mu_);
-    sales_recorded_ += static_cast<uint64_t>(n);
-  }
-  void decision(const std::string& outcome) {
-    std::lock_guard<std::mutex> lock(mu_);
-    decisions_[outcome]++;
-  }
-  std::string exposition(int in_flight) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::ostringstream o;
-    o << "# HELP agegate_requests_total HTTP requests by route and status.\n"
-      << "# TYPE agegate_requests_total counter\n";
-    for (const auto& [k, v] : requests_) {
-      o << "agegate_requests_total{route=\"" << k.first << "\",status=\"" << k.second << "\"} " << v << "\n";
-    }
-    o << "# HELP agegate_request_duration_seconds Latency of /v1/estimate.\n"
-      << "# TYPE agegate_request_duration_seconds histogram\n";
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      o << "agegate_request_duration_seconds_bucket{le=\"" << kBuckets[i] << "\"} " << buckets_[i] << "\n";
-    }
-    o << "agegate_request_duration_seconds_bucket{le=\"+Inf\"} " << count_ << "\n"
-      << "agegate_request_duration_seconds_sum " << sum_ << "\n"
-      << "agegate_request_duration_seconds_count " << count_ << "\n"
-      << "# HELP agegate_decisions_total Decisions by outcome (no_face when none was found).\n"
-      << "# TYPE agegate_decisions_total counter\n";
-    for (const auto& [k, v] : decisions_) o << "agegate_decisions_total{outcome=\"" << k << "\"} " << v << "\n";
-    o << "# HELP agegate_events_recorded_total Checkout events written to the database.\n"
-      << "# TYPE agegate_events_recorded_total counter\nagegate_events_recorded_total " << events_recorded_ << "\n"
-      << "# HELP agegate_event_record_failures_total Checkout events the database refused.\n"
-      << "# TYPE agegate_event_record_failures_total counter\nagegate_event_record_failures_total "
-      << record_failures_ << "\n"
-      << "# HELP agegate_sales_recorded_total Sales written to the database.\n"
-      << "# TYPE agegate_sales_recorded_total counter\nagegate_sales_recorded_total " << sales_recorded_ << "\n";
-    o << "# HELP agegate_in_flight Estimations admitted (running or queued).\n"
-      << "# TYPE agegate_in_flight gauge\nagegate_in_flight " << in_flight << "\n";
-    return o.str();
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::pair<std::string, int>, uint64_t> requests_;
-  std::array<uint64_t, kBuckets.size()> buckets_{};
-  uint64_t count_ = 0;
-  double sum_ = 0;
-  std::map<std::string, uint64_t> decisions_;
-  uint64_t events_recorded_ = 0, record_failures_ = 0, sales_recorded_ = 0;
-};
 
 }  // namespace
 
@@ -220,18 +139,15 @@ struct Server::Impl {
   std::mutex maintenance_mu;
   std::condition_variable maintenance_cv;
   bool maintenance_stop = false;
-  std::unique_ptr<TlsCredentials> tls;        // null: plain HTTP
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ssl_ctx{nullptr, SSL_CTX_free};  // outlives http
+  std::unique_ptr<TlsContext> tls;            // null: plain HTTP; outlives http
   ConnectionStats connections;                // both ports
-  std::unique_ptr<BoundedServer> http;        // speaks TLS when ssl_ctx is set
+  std::unique_ptr<BoundedServer> http;        // speaks TLS when tls is set
   std::unique_ptr<BoundedServer> admin;       // health and metrics, when on their own port
   std::thread thread;
   std::thread admin_thread;
   int bound_port = -1;
   int admin_bound = -1;
-  mutable std::mutex tokens_mu;
-  std::shared_ptr<const TokenSet> tokens;     // empty: no authentication
-  std::unique_ptr<AuthThrottle> throttle;
+  std::unique_ptr<BearerAuth> auth;            // tokens in force (none: no authentication) and the throttle
   Metrics metrics;
   std::unique_ptr<Admission> admission;  // bounded running + queued estimations; stop() drains it
   std::mutex hook_mu;
@@ -247,7 +163,6 @@ struct Server::Impl {
   void admin_reload(const httplib::Request& req, httplib::Response& res);
   bool acceptable(const httplib::Request& req, httplib::Response& res);
   bool authorise(const httplib::Request& req, httplib::Response& res);
-  std::shared_ptr<const TokenSet> current_tokens() const;
   void load_tokens();
   // Decodes and estimates; false after sending an error. Fills `body` and,
   // when the request carries a context and a store is open, `event`.
@@ -267,35 +182,21 @@ void Server::Impl::load_tokens() {
   auto set = std::make_shared<TokenSet>();
   if (!opt.token_file.empty()) *set = TokenSet::from_file(opt.token_file);
   if (!opt.token.empty()) set->add(opt.token, "--token / AGEGATE_TOKEN");
-  std::lock_guard<std::mutex> lock(tokens_mu);
-  tokens = std::move(set);
+  auth->replace(std::move(set));
 }
 
-std::shared_ptr<const TokenSet> Server::Impl::current_tokens() const {
-  std::lock_guard<std::mutex> lock(tokens_mu);
-  return tokens;
-}
-
-// Everything that can be refused before any decoding: auth, media type, body
-// and pixel limits. Returns false after sending the refusal.
-// Sends 401 and returns false unless the bearer token is one of ours (or
-// none is set); an address that keeps failing gets 429 until its block ends.
 bool Server::Impl::authorise(const httplib::Request& req, httplib::Response& res) {
-  const auto set = current_tokens();
-  if (!set || set->empty()) return true;
-  if (const auto wait = throttle->blocked(req.remote_addr)) {
-    res.set_header("Retry-After", std::to_string(*wait));
-    send_error(res, 429, "too_many_failures", "too many failed authentications from this address; retry later");
-    return false;
+  const BearerAuth::Verdict v = auth->check(req.get_header_value("Authorization"), req.remote_addr);
+  switch (v.kind) {
+    case BearerAuth::Verdict::kAllowed:
+      return true;
+    case BearerAuth::Verdict::kThrottled:
+      res.set_header("Retry-After", std::to_string(v.retry_after_s));
+      send_error(res, 429, "too_many_failures", "too many failed authentications from this address; retry later");
+      return false;
+    case BearerAuth::Verdict::kUnauthorized:
+      break;
   }
-  static constexpr std::string_view kScheme = "Bearer ";
-  const std::string header = req.get_header_value("Authorization");
-  if (header.size() > kScheme.size() && header.compare(0, kScheme.size(), kScheme) == 0 &&
-      set->matches(std::string_view(header).substr(kScheme.size()))) {
-    throttle->success(req.remote_addr);
-    return true;
-  }
-  throttle->failure(req.remote_addr);
   res.set_header("WWW-Authenticate", "Bearer");
   send_error(res, 401, "unauthorized", "missing or wrong bearer token");
   return false;
@@ -668,11 +569,11 @@ std::shared_ptr<const ServedModel> Server::Impl::load_model() const {
   }
   m->model_json = {{"file", po.model.filename().string()},
                    {"sha256", m->sha256},
-                   {"backbone", info.config.backbone},
-                   {"version", info.metadata.value("version", agegate_version())},
-                   {"created", info.metadata.value("created", "")},
+                   {"backbone", to_string(info.config.backbone)},
+                   {"version", info.record.version.empty() ? agegate_version() : info.record.version},
+                   {"created", info.record.created},
                    {"temperature", m->pipeline->temperature()}};
-  m->model_id = po.model.filename().string() + "@" + info.metadata.value("created", std::string("unknown"));
+  m->model_id = po.model.filename().string() + "@" + (info.record.created.empty() ? std::string("unknown") : info.record.created);
   m->policy_text = m->pipeline->policy().to_json().dump();
   return m;
 }
@@ -715,7 +616,7 @@ std::exception_ptr Server::Impl::reload_all(json* report) {
     try {
       load_tokens();
       (*report)["tokens"] = {{"reloaded", true}};
-      log().info("tokens reloaded from {} ({} in use)", opt.token_file.string(), current_tokens()->size());
+      log().info("tokens reloaded from {} ({} in use)", opt.token_file.string(), auth->tokens()->size());
     } catch (const std::exception& e) {
       log().error("tokens not reloaded, the previous ones stay in use: {}", e.what());
       failed("tokens", e.what());
@@ -757,7 +658,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     log().info("recording checkout events in {} (schema {}, retention {} days)", impl_->store->url(),
                impl_->store->schema_version(), impl_->opt.retention_days);
   }
-  impl_->throttle = std::make_unique<AuthThrottle>(impl_->opt.auth);
+  impl_->auth = std::make_unique<BearerAuth>(impl_->opt.auth);
   impl_->load_tokens();
   ConnectionLimits limits;
   limits.max_connections = impl_->opt.max_connections;
@@ -767,17 +668,10 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   limits.write_timeout_ms = impl_->opt.request_timeout_ms;
   limits.tcp_nodelay = !impl_->opt.reference_path;
   if (!impl_->opt.tls_cert.empty()) {
-    impl_->tls = std::make_unique<TlsCredentials>(impl_->opt.tls_cert, impl_->opt.tls_key);
-    impl_->ssl_ctx.reset(SSL_CTX_new(TLS_server_method()));
-    if (!impl_->ssl_ctx) throw IoError("serve: OpenSSL could not create a TLS context");
-    configure_server_tls(impl_->ssl_ctx.get(), impl_->tls.get(), impl_->opt.tls_client_ca);
-    const auto id = impl_->tls->current();
-    log().info("TLS certificate {} (serial {}, expires {}){}", id->subject(), id->serial_hex(),
-               format_iso8601(id->not_after_unix() * 1000),
-               impl_->opt.tls_client_ca.empty() ? "" : "; client certificates required (" +
-                                                            impl_->opt.tls_client_ca.string() + ")");
+    impl_->tls = std::make_unique<TlsContext>(impl_->opt.tls_cert, impl_->opt.tls_key, impl_->opt.tls_client_ca);
+    log().info("TLS {}", impl_->tls->describe());
   }
-  impl_->http = std::make_unique<BoundedServer>(limits, &impl_->connections, impl_->ssl_ctx.get());
+  impl_->http = std::make_unique<BoundedServer>(limits, &impl_->connections, impl_->tls ? impl_->tls->ctx() : nullptr);
   if (impl_->opt.admin_port >= 0) {
     ConnectionLimits admin_limits = limits;
     admin_limits.max_connections = kAdminConnections;
@@ -820,7 +714,7 @@ void Server::start() {
   }
   s.thread = std::thread([&s] { s.http->listen_after_bind(); });
   if (s.store && s.opt.retention_days > 0) s.maintenance = std::thread([&s] { s.prune_loop(); });
-  const auto tokens = s.current_tokens();
+  const auto tokens = s.auth->tokens();
   const auto m = s.current();
   log_event(spdlog::level::info, "serving",
             {{"scheme", s.tls ? "https" : "http"}, {"host", s.opt.host}, {"port", s.bound_port},

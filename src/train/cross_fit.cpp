@@ -152,15 +152,18 @@ bool train_student(const TrainOptions& o, const fs::path& run, const Folds& fold
   LoadedModel student = load_model_file(dir / "model.agm");
   ModelInfo info = student.info;
   result.oof.apply_to(info);
-  info.metadata["metrics"] = {{"validation", nullptr}, {"out_of_fold", result.oof.chosen().figures.to_json()}};
+  TrainingRecord& rec = info.record;
+  rec.metrics = {};
+  rec.metrics.out_of_fold = result.oof.chosen().figures.to_json();
+  rec.groups = {};
   // Its split as the recipe sees it (not the student run's in-sample check set).
   const Split whole = whole_run(folds);
-  info.metadata["data"]["split"] = split_names(whole);
-  info.metadata["data"]["fingerprint"] = data_fingerprint(whole.all());
-  info.metadata["data"]["train_count"] = whole.train.size();
-  info.metadata["data"]["val_count"] = 0;
-  info.metadata["data"]["test_count"] = whole.test.size();
-  info.metadata["cross_fit"] = {{"folds", o.folds},
+  rec.data.split = split_names(whole);
+  rec.data.fingerprint = data_fingerprint(whole.all());
+  rec.data.train_count = static_cast<int64_t>(whole.train.size());
+  rec.data.val_count = 0;
+  rec.data.test_count = static_cast<int64_t>(whole.test.size());
+  rec.cross_fit = {{"folds", o.folds},
                                 {"fold_models", [&] {
                                    nlohmann::json m = nlohmann::json::array();
                                    for (const auto& p : result.fold_models) m.push_back(p.string());
@@ -267,14 +270,13 @@ TrainOptions prepare_cross_fit(const TrainOptions& options) {
 // What one finished fold says about itself, for crossfit.json.
 nlohmann::json fold_summary(int k, const fs::path& model, const Folds& folds) {
   const ModelInfo info = read_model_info(model);
-  const nlohmann::json training = info.metadata.value("training", nlohmann::json::object());
-  const nlohmann::json metrics = info.metadata.value("metrics", nlohmann::json::object());
+  const TrainingRecord& rec = info.record;
+  const std::optional<nlohmann::json>& val = rec.metrics.validation;
   nlohmann::json summary = {{"fold", k + 1},
                             {"model", model.string()},
                             {"val_count", folds.folds[k].size()},
-                            {"best_epoch", training.value("best_epoch", 0)},
-                            {"val_mae_calibrated", metrics.value("validation", nlohmann::json::object())
-                                                       .value("mae", nlohmann::json(nullptr))}};
+                            {"best_epoch", rec.training ? rec.training->best_epoch.value_or(0) : 0},
+                            {"val_mae_calibrated", val ? val->value("mae", nlohmann::json(nullptr)) : nlohmann::json(nullptr)}};
   return summary;
 }
 

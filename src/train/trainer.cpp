@@ -157,12 +157,12 @@ void Trainer::build_model() {
   config_.backbone = opt_.backbone;
   net_ = AgeNet(config_);
   if (opt_.pretrained && !resuming_) {
-    if (opt_.backbone == "mobilenet_v2") {
+    if (opt_.backbone == Backbone::kMobileNetV2) {
       state_.import_info = import_mobilenet_v2_imagenet(net_->backbone(), opt_.weights_dir / kMobileNetFile).to_json();
-    } else if (opt_.backbone == "face_resnet") {
+    } else if (opt_.backbone == Backbone::kFaceResNet) {
       state_.import_info = import_face_resnet(net_->backbone(), opt_.weights_dir / kFaceResNetManifest).to_json();
     } else {
-      log().warn("no pretrained weights exist here for {}; it starts from random initialisation", opt_.backbone);
+      log().warn("no pretrained weights exist here for {}; it starts from random initialisation", to_string(opt_.backbone));
     }
   }
   net_->to(device_);
@@ -176,7 +176,7 @@ void Trainer::build_model() {
   optimizer_.emplace(std::move(groups), AdamWOptions(opt_.lr));
   group_scale_ = {opt_.backbone_lr_scale, 1.0};
   step_.spec.input_size = opt_.input_size;
-  if (opt_.backbone == "face_resnet") {  // its pretraining's normalisation: (x - mean) / 256
+  if (opt_.backbone == Backbone::kFaceResNet) {  // its pretraining's normalisation: (x - mean) / 256
     for (int c = 0; c < 3; ++c) {
       step_.spec.mean[c] = kFaceResNetMeanRgb[c] / 255.0f;
       step_.spec.std[c] = kFaceResNetDivisor / 255.0f;
@@ -300,16 +300,19 @@ TrainResult Trainer::finish() {
   ModelInfo info;
   info.config = config_;
   info.preprocess = step_.spec;
-  info.metadata = {
-      {"created", utc_timestamp()},
-      {"data", {{"dir", opt_.data_dir.string()}, {"fingerprint", data_fingerprint(split_.all())},
-                {"train_count", split_.train.size()}, {"val_count", split_.val.size()},
-                {"test_count", split_.test.size()}, {"split", split_names(split_)}}},  // so `--split model` finds a split read from a file
-      {"training", {{"options", opt_.to_json()}, {"seed", opt_.seed}, {"git", git_revision()},
-                    {"best_epoch", state_.best_epoch}, {"epochs_run", state_.history.size()}}},
-      {"pretrained_import", state_.import_info},
-      {"metrics", {{"validation", metrics}, {"test", test_metrics}}},
-      {"version", agegate_version()}};
+  TrainingRecord& rec = info.record;
+  rec.created = utc_timestamp();
+  rec.version = agegate_version();
+  rec.data = {opt_.data_dir.string(), data_fingerprint(split_.all()), static_cast<int64_t>(split_.train.size()),
+              static_cast<int64_t>(split_.val.size()), static_cast<int64_t>(split_.test.size()),
+              split_names(split_)};  // so `--split model` finds a split read from a file
+  rec.training = TrainingFacts{opt_.to_json(), opt_.seed, git_revision(), state_.best_epoch,
+                               static_cast<int>(state_.history.size())};
+  rec.pretrained_import = state_.import_info;
+  rec.metrics.validation = metrics;
+  if (test_metrics.is_object()) rec.metrics.test = test_metrics;
+  if (val_groups.is_object()) rec.groups.validation = val_groups;
+  if (test_groups_.is_object()) rec.groups.test = test_groups_;
   fit.apply_to(info);
   TrainResult result;
   result.model_path = run_ / kModelFile;
@@ -321,14 +324,14 @@ TrainResult Trainer::finish() {
   result.wall_seconds = minutes_since_start() * 60;
   result.val_metrics = metrics;
   result.test_metrics = test_metrics;
-  nlohmann::json run_json = {{"best_epoch", state_.best_epoch}, {"best_val_mae_uncalibrated", state_.best_mae},
-                             {"data_dir", opt_.data_dir.string()}, {"options", opt_.to_json()},
-                             {"val_metrics", metrics}, {"test_metrics", test_metrics},
-                             {"val_groups", val_groups}, {"test_groups", test_groups_},
-                             {"calibration", cal.to_json()},
-                             {"images_per_second", result.images_per_second},
-                             {"wall_seconds", result.wall_seconds}, {"device", device_.str()},
-                             {"git", git_revision()}, {"model", result.model_path.string()}};
+  // run.json: the model's record (without the split's file lists: split.csv
+  // holds them) and the run's own facts.
+  TrainingRecord run_record = info.record;
+  run_record.data.split.clear();
+  nlohmann::json run_json = run_record.to_json();
+  run_json["run"] = {{"best_val_mae_uncalibrated", state_.best_mae}, {"images_per_second", result.images_per_second},
+                     {"wall_seconds", result.wall_seconds}, {"device", device_.str()},
+                     {"model", result.model_path.string()}};
   write_file_atomic(run_ / "run.json", run_json.dump(2) + "\n");
   return result;
 }
@@ -474,7 +477,7 @@ TrainResult Trainer::run() {
 
 nlohmann::json TrainOptions::to_json() const {
   return {{"data_dir", data_dir.string()}, {"out_dir", out_dir.string()},
-          {"weights_dir", weights_dir.string()}, {"backbone", backbone},
+          {"weights_dir", weights_dir.string()}, {"backbone", to_string(backbone)},
           {"pretrained", pretrained}, {"input_size", input_size}, {"epochs", epochs},
           {"batch_size", batch_size}, {"lr", lr}, {"backbone_lr_scale", backbone_lr_scale},
           {"weight_decay", weight_decay}, {"warmup_epochs", warmup_epochs},
@@ -492,7 +495,7 @@ nlohmann::json TrainOptions::to_json() const {
            }()},
           {"distill_weight", loss.distill_weight}, {"distill", distill}, {"balance_groups", balance_groups},
           {"augment", augment.to_json()}, {"policy", policy.to_json()},
-          {"flip_average", flip_average}, {"per_band_calibration", per_band_calibration}};
+          {"flip_average", to_string(flip_average)}, {"per_band_calibration", per_band_calibration}};
 }
 
 void TrainOptions::validate() const {
@@ -513,7 +516,7 @@ void TrainOptions::validate() const {
     bad("--input-size", "must be in " + std::to_string(PreprocessSpec::kMinInputSize) + ".." +
                             std::to_string(PreprocessSpec::kMaxInputSize));
   }
-  if (backbone == "face_resnet" && input_size < kFaceResNetMinInput) {
+  if (backbone == Backbone::kFaceResNet && input_size < kFaceResNetMinInput) {
     bad("--input-size", "face_resnet needs at least " + std::to_string(kFaceResNetMinInput) + " (150 is what it was trained for)");
   }
   loss.validate();
@@ -521,7 +524,6 @@ void TrainOptions::validate() const {
   if (device != "auto" && device != "cpu" && device != "cuda") bad("--device", "auto, cpu or cuda");
   if (workers < 1) bad("--workers", "must be at least 1");
   policy.validate();
-  if (flip_average != "auto" && flip_average != "on" && flip_average != "off") bad("--flip-average", "auto, on or off");
   if (folds == 1 || folds < 0) bad("--folds", "0 (one run) or at least 2");
 }
 

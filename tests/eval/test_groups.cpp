@@ -49,7 +49,7 @@ const GroupCell& cell(const GroupFigures& f, const std::string& group) {
 
 const GroupGap& gap(const GroupFigures& f, const std::string& measure) {
   for (const auto& g : f.columns.at(0).gaps) {
-    if (g.measure == measure) return g;
+    if (g.measure == parse_group_measure(measure)) return g;
   }
   throw std::runtime_error("no gap " + measure);
 }
@@ -229,8 +229,21 @@ TEST(Groups, JsonKeysAreStableAndReadBack) {
   EXPECT_EQ(keys(j["columns"]["sex"]["groups"]["f"]["minors_13_17_pass"]),
             (std::set<std::string>{"hits", "count", "rate", "ci95", "small"}));
   std::set<std::string> measures;
-  for (const auto& [k, name] : group_measures()) measures.insert(k);
+  for (GroupMeasure m : kGroupMeasures) measures.insert(to_string(m));
+  EXPECT_EQ(keys(j["columns"]["sex"]["gaps"]), (std::set<std::string>{"mae", "mae_age_standardised", "coverage",
+                                                                       "minors_13_17_pass", "under_legal_pass",
+                                                                       "adults_25plus_check",
+                                                                       "adults_25plus_check_age_standardised"}));
   EXPECT_EQ(keys(j["columns"]["sex"]["gaps"]), measures);
+  // Each key parses back to its measure; any other is refused with the accepted keys.
+  for (GroupMeasure m : kGroupMeasures) EXPECT_EQ(parse_group_measure(to_string(m)), m);
+  try {
+    parse_group_measure("minors_passing");
+    ADD_FAILURE() << "accepted an unknown measure";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("'minors_passing': not one of mae, mae_age_standardised"), std::string::npos)
+        << e.what();
+  }
   EXPECT_EQ(keys(j["columns"]["sex"]["groups"]["f"]["mae_by_band"]),
             (std::set<std::string>{"0-12", "13-17", "18-24", "25-39", "40-59", "60+"}));
   // The reports rebuild the same tables from the JSON.
@@ -238,6 +251,9 @@ TEST(Groups, JsonKeysAreStableAndReadBack) {
   nlohmann::json broken = j;
   broken["columns"]["sex"]["groups"]["f"].erase("mae");
   EXPECT_THROW(GroupFigures::from_json(broken), InvalidInput);
+  nlohmann::json renamed = j;
+  renamed["columns"]["sex"]["gaps"]["teen_pass"] = renamed["columns"]["sex"]["gaps"]["mae"];
+  EXPECT_THROW(GroupFigures::from_json(renamed), InvalidInput);
 }
 
 fs::path write_csv(const std::string& name, const std::string& text) {

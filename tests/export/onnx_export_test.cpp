@@ -193,9 +193,11 @@ TEST(OnnxExport, TheFileIsValidOnnxThatCarriesWhatAConsumerNeeds) {
   EXPECT_EQ(meta.at("agegate.preprocess"), info.preprocess.to_json());
   EXPECT_EQ(meta.at("agegate.calibration"), info.calibration().to_json());
   EXPECT_FALSE(meta.at("agegate.calibration").at("bands").empty());
-  EXPECT_EQ(meta.at("agegate.recommended_policy"), info.metadata.at("recommended_policy"));
-  EXPECT_EQ(meta.at("agegate.data").at("fingerprint"), info.metadata.at("data").at("fingerprint"));
-  EXPECT_EQ(meta.at("agegate.training"), info.metadata.at("training"));
+  EXPECT_EQ(meta.at("agegate.recommended_policy"), info.record.recommended_policy);
+  EXPECT_EQ(meta.at("agegate.data").at("fingerprint"), info.record.data.fingerprint);
+  ASSERT_TRUE(info.record.training.has_value());
+  EXPECT_EQ(meta.at("agegate.training").at("seed"), info.record.training->seed);
+  EXPECT_EQ(meta.at("agegate.training").at("git"), info.record.training->git);
   EXPECT_EQ(meta.at("agegate.version").at("version"), agegate_version());
   EXPECT_TRUE(meta.count("agegate.outputs"));
 }
@@ -215,13 +217,13 @@ TEST(OnnxExport, TheFlipSettingPicksTheVariantAndItsCalibration) {
 }
 
 // Random networks of every backbone at a small input: OpenCV runs each export with LibTorch's logits.
-class EveryBackbone : public ::testing::TestWithParam<std::string> {};
+class EveryBackbone : public ::testing::TestWithParam<Backbone> {};
 
 TEST_P(EveryBackbone, ExportsAndOpenCvAgrees) {
   at::manual_seed(3);
   LoadedModel m;
   m.info.config.backbone = GetParam();
-  m.info.preprocess.input_size = GetParam() == "face_resnet" ? 112 : 64;
+  m.info.preprocess.input_size = GetParam() == Backbone::kFaceResNet ? 112 : 64;
   m.info.temperature = 1.3;
   m.net = AgeNet(m.info.config);
   {
@@ -240,7 +242,7 @@ TEST_P(EveryBackbone, ExportsAndOpenCvAgrees) {
     }
     // MobileNetV2 (no batch-norm) at Kaiming scale saturates its ReLU6, so
     // every input gives the same features; its ImageNet weights do not.
-    if (GetParam() == "mobilenet_v2") {
+    if (GetParam() == Backbone::kMobileNetV2) {
       import_mobilenet_v2_imagenet(m.net->backbone(), testing::weights_dir() / kMobileNetFile);
     }
     // Spread logits, so the expected age depends on the weights.
@@ -252,13 +254,14 @@ TEST_P(EveryBackbone, ExportsAndOpenCvAgrees) {
     m.info.preprocess.flip_average = flip;
     // The photos get different answers: the network's output depends on its input.
     const Answer want = libtorch_answer(m, u8);
-    EXPECT_GT((want.logits[0] - want.logits[1]).abs().max().item<double>(), 0.05) << GetParam();
-    expect_same(opencv_answer(onnx_model_bytes(m.net, m.info), u8), want, GetParam() + (flip ? " flip" : " one pass"),
+    EXPECT_GT((want.logits[0] - want.logits[1]).abs().max().item<double>(), 0.05) << to_string(GetParam());
+    expect_same(opencv_answer(onnx_model_bytes(m.net, m.info), u8), want, std::string(to_string(GetParam())) + (flip ? " flip" : " one pass"),
                 /*logit_scale=*/true);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, EveryBackbone, ::testing::ValuesIn(backbone_names()));
+INSTANTIATE_TEST_SUITE_P(All, EveryBackbone, ::testing::ValuesIn(kBackbones),
+                         [](const ::testing::TestParamInfo<Backbone>& p) { return std::string(to_string(p.param)); });
 
 std::string export_error(const fs::path& model, const fs::path& out) {
   try {

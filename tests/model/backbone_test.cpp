@@ -30,9 +30,10 @@ TEST(Backbone, EachNameGivesPooledFeaturesOfItsWidth) {
   torch::NoGradGuard no_grad;
   const std::map<std::string, int64_t> widths = {
       {"mobilenet_v2", 1280}, {"face_resnet", 256}, {"resnet18", 512}, {"resnet34", 512}, {"resnet50", 2048}};
-  ASSERT_EQ(backbone_names().size(), widths.size());
-  for (const auto& name : backbone_names()) {
-    auto net = make_backbone(name);
+  ASSERT_EQ(std::size(kBackbones), widths.size());
+  for (Backbone b : kBackbones) {
+    const std::string name = to_string(b);
+    auto net = make_backbone(b);
     net->eval();
     EXPECT_EQ(net->name(), name);
     EXPECT_EQ(net->feature_dim(), widths.at(name)) << name;
@@ -63,20 +64,20 @@ TEST(Backbone, ParameterCountsEqualTorchvision) {
   // channel), so subtract once the number of conv output channels: stem 32,
   // block 1 (32 dw + 16), t=6 blocks 2*hidden+out each, last conv 1280
   // = 17,056  ->  2,206,816.
-  EXPECT_EQ(count_params(*make_backbone("resnet18")), 11176512);
-  EXPECT_EQ(count_params(*make_backbone("resnet34")), 21284672);
-  EXPECT_EQ(count_params(*make_backbone("resnet50")), 23508032);
-  EXPECT_EQ(count_params(*make_backbone("mobilenet_v2")), 2206816);
+  EXPECT_EQ(count_params(*make_backbone(parse_backbone("resnet18"))), 11176512);
+  EXPECT_EQ(count_params(*make_backbone(parse_backbone("resnet34"))), 21284672);
+  EXPECT_EQ(count_params(*make_backbone(parse_backbone("resnet50"))), 23508032);
+  EXPECT_EQ(count_params(*make_backbone(parse_backbone("mobilenet_v2"))), 2206816);
 }
 
 TEST(Backbone, ResNetKeepsBatchNormMobileNetHasNone) {
-  auto resnet = make_backbone("resnet18");
+  auto resnet = make_backbone(parse_backbone("resnet18"));
   auto buffers = resnet->named_buffers();
   EXPECT_NE(buffers.find("bn1.running_mean"), nullptr);
   EXPECT_NE(buffers.find("layer2.0.downsample.1.running_var"), nullptr);
   // Zero-init residual: each block's last BN gamma starts at 0.
   EXPECT_EQ(resnet->named_parameters().find("layer1.0.bn2.weight")->abs().sum().item<float>(), 0.0f);
-  auto mnv2 = make_backbone("mobilenet_v2");
+  auto mnv2 = make_backbone(parse_backbone("mobilenet_v2"));
   EXPECT_EQ(mnv2->named_buffers().size(), 0u);
   EXPECT_NE(mnv2->named_parameters().find("features.2.conv.0.0.bias"), nullptr);
   EXPECT_NE(mnv2->named_parameters().find("features.2.conv.2.bias"), nullptr);
@@ -84,7 +85,7 @@ TEST(Backbone, ResNetKeepsBatchNormMobileNetHasNone) {
 
 TEST(Backbone, UnknownNameListsKnownOnes) {
   try {
-    make_backbone("vgg16");
+    make_backbone(parse_backbone("vgg16"));
     FAIL() << "no exception";
   } catch (const InvalidInput& e) {
     EXPECT_NE(std::string(e.what()).find("vgg16"), std::string::npos);
@@ -94,11 +95,11 @@ TEST(Backbone, UnknownNameListsKnownOnes) {
 
 TEST(AgeNet, ConfigJsonRoundTripAndValidation) {
   ModelConfig c;
-  c.backbone = "resnet34";
+  c.backbone = Backbone::kResNet34;
   c.num_ages = 90;
   c.dropout = 0.3f;
   ModelConfig back = ModelConfig::from_json(c.to_json());
-  EXPECT_EQ(back.backbone, "resnet34");
+  EXPECT_EQ(back.backbone, Backbone::kResNet34);
   EXPECT_EQ(back.num_ages, 90);
   EXPECT_FLOAT_EQ(back.dropout, 0.3f);
 
@@ -126,7 +127,7 @@ TEST(AgeNet, ConfigJsonRoundTripAndValidation) {
 
 TEST(AgeNet, LogitsPerAgeAndSplitParameterGroups) {
   ModelConfig c;
-  c.backbone = "resnet18";
+  c.backbone = Backbone::kResNet18;
   AgeNet net(c);
   net->eval();
   torch::NoGradGuard no_grad;
@@ -194,7 +195,7 @@ constexpr int kMinTop5Shared = 2;
 class ImageNetImport : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    net_ = make_backbone("mobilenet_v2");
+    net_ = make_backbone(parse_backbone("mobilenet_v2"));
     report_ = import_mobilenet_v2_imagenet(*net_, mobilenet_file(), &fc_w_, &fc_b_);
     net_->eval();
     for (int i : {0, 1, 2, 3}) inputs_.push_back(face_input(i));
@@ -236,7 +237,7 @@ TEST_F(ImageNetImport, FloatNetReproducesInt8Logits) {
 }
 
 TEST_F(ImageNetImport, CheckCatchesABrokenMapping) {
-  auto broken = make_backbone("mobilenet_v2");
+  auto broken = make_backbone(parse_backbone("mobilenet_v2"));
   import_mobilenet_v2_imagenet(*broken, mobilenet_file());
   broken->eval();
   {
@@ -268,7 +269,7 @@ TEST_F(ImageNetImport, CheckCatchesABrokenMapping) {
 }
 
 TEST(ImageNetImportErrors, ForeignOrMissingFileIsAModelError) {
-  auto net = make_backbone("mobilenet_v2");
+  auto net = make_backbone(parse_backbone("mobilenet_v2"));
   EXPECT_THROW(import_mobilenet_v2_imagenet(*net, testing::scratch_dir("none") / "nope.pt"), ModelError);
   // A JPEG next to no SHA256SUMS: not TorchScript.
   auto dir = testing::scratch_dir("foreign");
@@ -282,7 +283,7 @@ TEST(ImageNetImportErrors, ForeignOrMissingFileIsAModelError) {
   } catch (const ModelError& e) {
     EXPECT_NE(std::string(e.what()).find("SHA-256"), std::string::npos) << e.what();
   }
-  auto resnet = make_backbone("resnet18");
+  auto resnet = make_backbone(parse_backbone("resnet18"));
   EXPECT_THROW(import_mobilenet_v2_imagenet(*resnet, mobilenet_file()), InvalidInput);
 }
 

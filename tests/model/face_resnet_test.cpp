@@ -46,7 +46,7 @@ struct Imported {
 Imported import_once() {
   static Imported im = [] {
     Imported r;
-    r.net = make_backbone("face_resnet");
+    r.net = make_backbone(Backbone::kFaceResNet);
     r.report = import_face_resnet(*r.net, manifest(), &r.fc);
     r.net->eval();
     return r;
@@ -170,7 +170,7 @@ TEST(TfjsWeights, BadFilesAreModelErrorsNamingTheFileAndTensor) {
 
 TEST(TfjsWeights, AManifestOfAnotherNetworkIsRefused) {
   // The MobileFace graph model's weights fit nothing of the face ResNet.
-  auto net = make_backbone("face_resnet");
+  auto net = make_backbone(Backbone::kFaceResNet);
   const auto dir = testing::scratch_dir("tfjs_foreign");
   write_file_atomic(dir / "w.bin", std::string(4, '\0'));
   write_file_atomic(dir / "m.json", R"([{"paths":["w.bin"],"weights":[{"name":"conv1/filters","shape":[1],"dtype":"float32"}]}])");
@@ -180,7 +180,7 @@ TEST(TfjsWeights, AManifestOfAnotherNetworkIsRefused) {
   } catch (const ModelError& e) {
     EXPECT_NE(std::string(e.what()).find("'conv1/filters' has no counterpart"), std::string::npos) << e.what();
   }
-  auto mnv2 = make_backbone("mobilenet_v2");
+  auto mnv2 = make_backbone(Backbone::kMobileNetV2);
   EXPECT_THROW(import_face_resnet(*mnv2, manifest()), ModelError);
 }
 
@@ -191,7 +191,7 @@ namespace agegate {
 namespace {
 
 TEST(FaceResNet, TooSmallAnInputIsAClearError) {
-  auto net = make_backbone("face_resnet");
+  auto net = make_backbone(Backbone::kFaceResNet);
   EXPECT_EQ(net->forward(at::zeros({1, 3, kFaceResNetMinInput, kFaceResNetMinInput})).sizes(),
             (std::vector<int64_t>{1, 256}));
   try {

@@ -20,11 +20,13 @@ namespace fs = std::filesystem;
 
 ModelInfo sample_info(const std::string& backbone) {
   ModelInfo info;
-  info.config.backbone = backbone;
+  info.config.backbone = parse_backbone(backbone);
   info.config.num_ages = 101;
   info.preprocess.input_size = 96;
   info.temperature = 1.7;
-  info.metadata = {{"metrics", {{"val_mae", 6.5}}}, {"data", {{"rows", 7591}}}};
+  info.record.metrics.validation = nlohmann::json{{"mae", 6.5}};
+  info.record.data.dir = "faces";
+  info.record.data.train_count = 7591;
   return info;
 }
 
@@ -66,17 +68,17 @@ TEST(ModelFile, RoundTripGivesIdenticalOutputsAndMetadata) {
   net->eval();
   LoadedModel loaded = load_model_file(path);
   EXPECT_FALSE(loaded.net->is_training());
-  EXPECT_EQ(loaded.info.config.backbone, "resnet18");
+  EXPECT_EQ(loaded.info.config.backbone, Backbone::kResNet18);
   EXPECT_EQ(loaded.info.preprocess.input_size, 96);
   EXPECT_DOUBLE_EQ(loaded.info.temperature, 1.7);
-  EXPECT_EQ(loaded.info.metadata, sample_info("resnet18").metadata);
+  EXPECT_EQ(loaded.info.record.to_json(), sample_info("resnet18").record.to_json());
   torch::NoGradGuard no_grad;
   at::Tensor x = at::randn({2, 3, 64, 64});
   EXPECT_TRUE(at::equal(net->forward(x), loaded.net->forward(x)));
 
   ModelInfo header = read_model_info(path);
-  EXPECT_EQ(header.config.backbone, "resnet18");
-  EXPECT_EQ(header.metadata, loaded.info.metadata);
+  EXPECT_EQ(header.config.backbone, Backbone::kResNet18);
+  EXPECT_EQ(header.record.to_json(), loaded.info.record.to_json());
 }
 
 TEST(ModelFile, MobileNetRoundTripIsBitExact) {
@@ -251,7 +253,7 @@ TEST(ModelFile, FaceResNetWithBandCalibrationAndFlipRoundTrips) {
   info.preprocess.mean = {0.48f, 0.46f, 0.41f};
   info.preprocess.std = {1.004f, 1.004f, 1.004f};
   info.temperature_bands = {{0, 12, 0.8}, {13, 17, 1.3}, {60, 100, 1.9}};
-  info.metadata["pretrained_import"] = {{"source", "face_api_face_recognition"}, {"sha256", std::string(64, 'a')}};
+  info.record.pretrained_import = {{"source", "face_api_face_recognition"}, {"sha256", std::string(64, 'a')}};
   AgeNet net(info.config);
   {
     torch::NoGradGuard no_grad;
@@ -261,7 +263,7 @@ TEST(ModelFile, FaceResNetWithBandCalibrationAndFlipRoundTrips) {
   const fs::path path = testing::scratch_dir("face_resnet_rt") / "m.agm";
   save_model_file(path, net, info);
   LoadedModel loaded = load_model_file(path);
-  EXPECT_EQ(loaded.info.config.backbone, "face_resnet");
+  EXPECT_EQ(loaded.info.config.backbone, Backbone::kFaceResNet);
   EXPECT_TRUE(loaded.info.preprocess.flip_average);
   EXPECT_EQ(loaded.info.preprocess.std, info.preprocess.std);
   ASSERT_EQ(loaded.info.temperature_bands.size(), 3u);
@@ -270,7 +272,7 @@ TEST(ModelFile, FaceResNetWithBandCalibrationAndFlipRoundTrips) {
   EXPECT_DOUBLE_EQ(loaded.info.temperature_bands[1].temperature, 1.3);
   EXPECT_DOUBLE_EQ(loaded.info.calibration().temperature_for(15.5), 1.3);  // the 13-17 band's centre
   EXPECT_DOUBLE_EQ(loaded.info.calibration().temperature_for(80.0), 1.9);
-  EXPECT_EQ(loaded.info.metadata["pretrained_import"]["source"], "face_api_face_recognition");
+  EXPECT_EQ(loaded.info.record.pretrained_import["source"], "face_api_face_recognition");
   torch::NoGradGuard no_grad;
   at::Tensor x = at::randn({2, 3, 112, 112});
   EXPECT_TRUE(at::equal(net->forward(x), loaded.net->forward(x)));
@@ -300,7 +302,7 @@ TEST(ModelFile, OneFileHoldsBothFlipSettingsWithTheirOwnCalibrationAndPolicy) {
   info.preprocess.flip_average = false;  // the default in force: one pass
   info.temperature = one_pass.temperature;
   info.temperature_bands = one_pass.temperature_bands;
-  info.metadata["recommended_policy"] = one_pass.recommended_policy;
+  info.record.recommended_policy = one_pass.recommended_policy;
   AgeNet net(info.config);
   const fs::path path = testing::scratch_dir("variants") / "m.agm";
   save_model_file(path, net, info);
@@ -309,14 +311,14 @@ TEST(ModelFile, OneFileHoldsBothFlipSettingsWithTheirOwnCalibrationAndPolicy) {
   EXPECT_FALSE(plain.info.preprocess.flip_average);
   EXPECT_DOUBLE_EQ(plain.info.temperature, 1.25);
   ASSERT_EQ(plain.info.temperature_bands.size(), 2u);
-  EXPECT_EQ(plain.info.metadata["recommended_policy"]["challenge_age"], 27);
+  EXPECT_EQ(plain.info.record.recommended_policy["challenge_age"], 27);
   EXPECT_EQ(plain.info.flip_settings(), (std::vector<bool>{false, true}));
 
   LoadedModel flip = load_model_file(path, true);
   EXPECT_TRUE(flip.info.preprocess.flip_average);
   EXPECT_DOUBLE_EQ(flip.info.temperature, 0.85);
   EXPECT_TRUE(flip.info.temperature_bands.empty());
-  EXPECT_EQ(flip.info.metadata["recommended_policy"]["challenge_age"], 32);
+  EXPECT_EQ(flip.info.record.recommended_policy["challenge_age"], 32);
   EXPECT_DOUBLE_EQ(flip.info.calibration().temperature_for(40.0), 0.85);
   EXPECT_DOUBLE_EQ(plain.info.calibration().temperature_for(15.5), 1.4);
   // The header-only read selects the same way, and off is selectable explicitly.

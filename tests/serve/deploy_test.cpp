@@ -64,7 +64,7 @@ TEST(Deploy, TheUnitVerifiesAndScoresAsHardened) {
       << security;
   const double exposure = std::stod(m[1]);
   std::printf("systemd-analyze security: exposure %.1f (0 = locked down, 10 = exposed)\n", exposure);
-  EXPECT_LE(exposure, 1.5) << security;  // the README quotes 1.2
+  EXPECT_LE(exposure, 1.5) << security;  // docs/deploy.md and docs/service.md quote 1.2
   // What the issue requires, by name.
   const std::string text = read_file(unit);
   for (const char* line : {"Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "DynamicUser=yes",

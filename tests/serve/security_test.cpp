@@ -158,6 +158,33 @@ TEST(Tls, BadCertificatesAndKeysAreNamed) {
   EXPECT_NE(error_of<InvalidInput>([&] { Server s(o); }).find("go together"), std::string::npos);
 }
 
+// The TLS context as one part: built over the files, described for the
+// log, reloaded in place, and a broken renewal refused keeping the identity.
+TEST(Tls, TheContextLoadsDescribesAndReloadsItsCertificate) {
+  Pki pki("pki-context");
+  TlsContext plain(pki / "server.pem", pki / "server.key", "");
+  ASSERT_NE(plain.ctx(), nullptr);
+  EXPECT_FALSE(plain.client_certificates());
+  const auto first = plain.identity();
+  EXPECT_EQ(first->subject(), "CN=localhost");
+  EXPECT_NE(plain.describe().find("certificate CN=localhost (serial " + first->serial_hex() + ", expires 20"),
+            std::string::npos) << plain.describe();
+  TlsContext mutual(pki / "server.pem", pki / "server.key", pki / "ca.pem");
+  EXPECT_TRUE(mutual.client_certificates());
+  EXPECT_NE(mutual.describe().find("client certificates required (" + (pki / "ca.pem").string() + ")"),
+            std::string::npos) << mutual.describe();
+  // A renewal: new files under the same names, then reload().
+  pki.issue("server", "/CN=localhost", "ca", true);
+  const auto renewed = plain.reload();
+  EXPECT_NE(renewed->serial_hex(), first->serial_hex());
+  EXPECT_EQ(plain.identity()->serial_hex(), renewed->serial_hex());
+  // A broken renewal throws and the renewed identity stays.
+  write_file_atomic(pki / "server.pem", "not a certificate\n");
+  EXPECT_THROW(plain.reload(), InvalidInput);
+  EXPECT_EQ(plain.identity()->serial_hex(), renewed->serial_hex());
+  EXPECT_THROW(TlsContext(pki / "server.pem", pki / "server.key", ""), InvalidInput);
+}
+
 std::string served_serial(int port) {
   const fs::path out = testing::scratch_dir("serial") / "serial";
   const std::string cmd = "openssl s_client -connect 127.0.0.1:" + std::to_string(port) +

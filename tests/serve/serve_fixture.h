@@ -71,12 +71,12 @@ inline int connect_loopback(int port) {
 inline std::filesystem::path save_random_model(const std::filesystem::path& path, const std::string& backbone,
                                                int input_size, const std::string& created = "") {
   ModelConfig cfg;
-  cfg.backbone = backbone;
+  cfg.backbone = parse_backbone(backbone);
   AgeNet net(cfg);
   ModelInfo info;
   info.config = cfg;
   info.preprocess.input_size = input_size;
-  if (!created.empty()) info.metadata["created"] = created;
+  if (!created.empty()) info.record.created = created;
   save_model_file(path, net, info);
   return path;
 }

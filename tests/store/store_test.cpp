@@ -254,7 +254,7 @@ TEST_P(StoreTest, PruneKeepsTheCutoffAndDeletesAMillisecondBefore) {
 
 // Privacy by construction: no column of any table can hold an image, a crop
 // or an embedding (no binary type, no array type), and the columns are the
-// ones the README lists.
+// ones store/store.h and docs/records-and-audit.md list.
 TEST_P(StoreTest, NoColumnCanHoldAnImageOrAnEmbedding) {
   auto s = open();
   const auto cols = s->describe_columns();

@@ -86,7 +86,7 @@ TEST(CrossFit, EveryPoolPhotoGetsOneOutOfFoldEstimateAndTheHeldOutPartNone) {
   const auto& one_pass = doc["out_of_fold"]["variants"][0];
   ASSERT_FALSE(one_pass["flip_average"].get<bool>());
   EXPECT_DOUBLE_EQ(shipped.temperature, one_pass["calibration"]["temperature"].get<double>());
-  EXPECT_TRUE(shipped.metadata.contains("cross_fit"));
+  EXPECT_TRUE(shipped.record.cross_fit.is_object());
   // The student read every pool photo with its teachers' distributions in the target.
   const auto student_split = parts(run / "student" / "split.csv");
   for (const auto& name : held_out) EXPECT_EQ(student_split.count(name), 0u) << name;

@@ -17,7 +17,7 @@ namespace {
 TEST(FlipAverage, TheInferencePathIsTheMeanOfTwoExplicitForwardPasses) {
   at::manual_seed(3);
   ModelConfig config;
-  config.backbone = "face_resnet";
+  config.backbone = Backbone::kFaceResNet;
   AgeNet net(config);
   net->eval();
   PreprocessSpec spec;
@@ -38,7 +38,7 @@ TEST(FlipAverage, TheInferencePathIsTheMeanOfTwoExplicitForwardPasses) {
 TEST(FlipAverage, TheEstimatorFollowsTheModelFile) {
   at::manual_seed(4);
   ModelInfo info;
-  info.config.backbone = "face_resnet";
+  info.config.backbone = Backbone::kFaceResNet;
   info.preprocess.input_size = 112;
   info.preprocess.flip_average = true;
   AgeNet net(info.config);

@@ -92,8 +92,8 @@ TEST(EndToEnd, FaceResNetTrainsFromTheFaceIdentityWeights) {
                        run.string() + " --max-photos 48 --batch-size 8 --input-size 104 --no-report --workers 2 --seed 7");
   ASSERT_EQ(t.exit_code, 0) << t.err;
   const ModelInfo info = read_model_info(run / "model.agm");
-  EXPECT_EQ(info.config.backbone, "face_resnet");
-  const auto& imp = info.metadata["pretrained_import"];
+  EXPECT_EQ(info.config.backbone, Backbone::kFaceResNet);
+  const auto& imp = info.record.pretrained_import;
   EXPECT_EQ(imp["source"], "face_api_face_recognition");
   EXPECT_EQ(imp["sha256"], "cbaffa501b0b9275a12b63357a6843e7e30c054e1c9151e1a5f879b26e32986b");
   EXPECT_EQ(imp["data_sha256"], "b413e420d6840b2775fba32008db6f3cddb07d485967fb42cfcf379c16a8c589");
@@ -104,7 +104,7 @@ TEST(EndToEnd, FaceResNetTrainsFromTheFaceIdentityWeights) {
   EXPECT_EQ(info.temperature_bands.size(), 6u);
   const auto run_json = nlohmann::json::parse(read_file(run / "run.json"));
   // Both inference settings are fitted and stored; the file's default is the till's one pass.
-  EXPECT_EQ(run_json["options"]["flip_average"], "off");
+  EXPECT_EQ(run_json["training"]["options"]["flip_average"], "off");
   EXPECT_FALSE(info.preprocess.flip_average);
   ASSERT_EQ(info.flip_settings(), (std::vector<bool>{false, true}));
   auto e = run_agegate("-q evaluate --json --model " + (run / "model.agm").string() + " --data " + data.string() +
@@ -112,8 +112,8 @@ TEST(EndToEnd, FaceResNetTrainsFromTheFaceIdentityWeights) {
   ASSERT_EQ(e.exit_code, 0) << e.err;
   EXPECT_EQ(nlohmann::json::parse(e.out)["calibration"]["bands"].size(), 6u);
   // The policy retuned on validation is the model's default; flags still win.
-  const auto& rec = info.metadata["recommended_policy"];
-  ASSERT_TRUE(rec.is_object()) << info.metadata.dump();
+  const auto& rec = info.record.recommended_policy;
+  ASSERT_TRUE(rec.is_object()) << info.record.to_json().dump();
   auto p = run_agegate("-q predict --json --detect off --model " + (run / "model.agm").string() + " " +
                        testing::real_photo(3).first.string());
   ASSERT_EQ(p.exit_code, 0) << p.err;
@@ -129,8 +129,8 @@ TEST(EndToEnd, FaceResNetTrainsFromTheFaceIdentityWeights) {
   auto on = run_agegate("-q predict --json --detect off --flip-average on --model " + (run / "model.agm").string() +
                         " " + testing::real_photo(3).first.string());
   ASSERT_EQ(on.exit_code, 0) << on.err;
-  if (flipped.metadata["recommended_policy"].is_object()) {
-    EXPECT_EQ(nlohmann::json::parse(on.out)["policy"], flipped.metadata["recommended_policy"]);
+  if (flipped.record.recommended_policy.is_object()) {
+    EXPECT_EQ(nlohmann::json::parse(on.out)["policy"], flipped.record.recommended_policy);
   }
   auto bad = run_agegate("-q predict --json --detect off --flip-average maybe --model " +
                          (run / "model.agm").string() + " " + testing::real_photo(3).first.string());
@@ -152,19 +152,20 @@ TEST(EndToEnd, TrainWritesModelThatEvaluateAndPredictLoad) {
 
   ModelInfo info = read_model_info(run / "model.agm");
   EXPECT_EQ(info.preprocess.input_size, 64);
-  EXPECT_EQ(info.config.backbone, "mobilenet_v2");
+  EXPECT_EQ(info.config.backbone, Backbone::kMobileNetV2);
   EXPECT_GT(info.temperature, 0);
-  EXPECT_TRUE(info.metadata.contains("calibration"));
-  const auto& counts = info.metadata["data"];
-  EXPECT_EQ(counts["train_count"].get<int>() + counts["val_count"].get<int>() + counts["test_count"].get<int>(), 48);
-  EXPECT_GT(counts["test_count"].get<int>(), 0);
+  EXPECT_TRUE(info.record.calibration.is_object());
+  const DataRecord& counts = info.record.data;
+  ASSERT_TRUE(counts.train_count && counts.val_count && counts.test_count);
+  EXPECT_EQ(*counts.train_count + *counts.val_count + *counts.test_count, 48);
+  EXPECT_GT(*counts.test_count, 0);
   // The held-out figures in the model file are those of predictions_test.csv.
   auto test_rows = read_predictions_csv(run / "predictions_test.csv");
-  ASSERT_EQ(static_cast<int>(test_rows.size()), counts["test_count"].get<int>());
+  ASSERT_EQ(static_cast<int64_t>(test_rows.size()), *counts.test_count);
   double test_mae = 0;
   for (auto& r : test_rows) test_mae += std::abs(r.pred_age - r.real_age);
   // The CSV rounds ages to 2 decimals: each row's error moves by at most 0.005, so the mean does too.
-  EXPECT_NEAR(test_mae / test_rows.size(), info.metadata["metrics"]["test"]["mae"].get<double>(), 0.005);
+  EXPECT_NEAR(test_mae / test_rows.size(), info.record.metrics.test->at("mae").get<double>(), 0.005);
 
   fs::path preds = testing::scratch_dir("eval") / "preds.csv";
   auto e = run_agegate("-q evaluate --json --model " + (run / "model.agm").string() + " --data " +
@@ -191,9 +192,9 @@ TEST(EndToEnd, TrainWritesModelThatEvaluateAndPredictLoad) {
                         data.string() + " --split " + (run / "split.csv").string() + " --part val");
   ASSERT_EQ(ev.exit_code, 0) << ev.err;
   auto vj = nlohmann::json::parse(ev.out);
-  EXPECT_EQ(vj["count"].get<int>(), info.metadata["data"]["val_count"].get<int>());
+  EXPECT_EQ(vj["count"].get<int64_t>(), info.record.data.val_count.value_or(-1));
   // Curves are drawn under the policy in force: the model's own, retuned on validation.
-  const auto& recommended = info.metadata["recommended_policy"];
+  const auto& recommended = info.record.recommended_policy;
   ASSERT_TRUE(recommended.is_object());
   EXPECT_EQ(vj["risk_curve"][0]["challenge_age"], recommended["challenge_age"]);
   // --split model draws the same split again from the model's metadata.
@@ -214,8 +215,8 @@ TEST(EndToEnd, TrainWritesModelThatEvaluateAndPredictLoad) {
                         data.string() + " --split " + (run / "split.csv").string());
   ASSERT_EQ(et.exit_code, 0) << et.err;
   auto tj = nlohmann::json::parse(et.out);
-  EXPECT_EQ(tj["count"].get<int>(), counts["test_count"].get<int>());
-  EXPECT_NEAR(tj["mae"].get<double>(), info.metadata["metrics"]["test"]["mae"].get<double>(), 1e-3);
+  EXPECT_EQ(tj["count"].get<int64_t>(), counts.test_count.value_or(-1));
+  EXPECT_NEAR(tj["mae"].get<double>(), info.record.metrics.test->at("mae").get<double>(), 1e-3);
 
   auto [photo, age] = testing::real_photo(0);
   auto p = run_agegate("-q predict --json --detect off --model " + (run / "model.agm").string() + " " +
@@ -251,7 +252,7 @@ TEST(EndToEnd, ResumeContinuesFromCheckpoint) {
   EXPECT_NE(b.err.find("resuming"), std::string::npos) << b.err;
 }
 
-// Ctrl-C through the process, as the README promises: `train` stops at the
+// Ctrl-C through the process, as docs/commands.md promises: `train` stops at the
 // next batch, writes checkpoint.pt, says how to continue and exits 130; the
 // checkpoint then resumes into a complete run.
 TEST(EndToEnd, CtrlCWritesACheckpointThatResumeContinues) {
@@ -408,7 +409,8 @@ TEST(EndToEnd, AFullOrReadOnlyFolderFailsNamingThePathAndKeepsWhatWasThere) {
 void expect_report_matches(const fs::path& report_dir, const nlohmann::json& m) {
   const std::string html = read_file(report_dir / "index.html");
   const double mae = m["mae"].get<double>();
-  EXPECT_NE(html.find("<tr><td>mae</td><td>" + format_number("%.4g", mae) + "</td>"), std::string::npos)
+  EXPECT_NE(html.find("<tr><td>mean absolute error</td><td>" + format_number("%.2f", mae) + " years</td>"),
+            std::string::npos)
       << "metrics table lacks mae " << mae;
   EXPECT_NE(html.find("<p>" + std::to_string(m["count"].get<int>()) + " photos, mean absolute error " +
                       format_number("%.2f", mae) + " years.</p>"),
@@ -449,21 +451,29 @@ TEST(EndToEnd, TrainingReportShowsTheRunsHeldOutFigures) {
   ASSERT_EQ(t.exit_code, 0) << t.err;
   ASSERT_TRUE(fs::exists(run / "report" / "index.html")) << t.err;
   const auto j = nlohmann::json::parse(read_file(run / "run.json"));
-  expect_report_matches(run / "report", j["test_metrics"]);
+  expect_report_matches(run / "report", j["metrics"]["test"]);
   const std::string html = read_file(run / "report" / "index.html");
   const size_t test_at = html.find("Held-out test metrics"), val_at = html.find("Validation metrics");
   ASSERT_NE(test_at, std::string::npos);
   ASSERT_NE(val_at, std::string::npos);
   EXPECT_LT(test_at, val_at);
-  EXPECT_NE(html.find("<tr><td>mae</td><td>" + format_number("%.4g", j["val_metrics"]["mae"].get<double>())),
+  EXPECT_NE(html.find("<tr><td>mean absolute error</td><td>" +
+                      format_number("%.2f", j["metrics"]["validation"]["mae"].get<double>()) + " years</td>"),
             std::string::npos);
-  EXPECT_NE(html.find("Best epoch " + std::to_string(j["best_epoch"].get<int>())), std::string::npos);
+  // The rates in the reader's words, with their counts and intervals; no raw key.
+  const auto& counts = j["metrics"]["test"]["counts"];
+  ASSERT_GT(counts["adults_25plus"].get<int>(), 0) << "the mini data set's test part holds no one aged 25+";
+  EXPECT_NE(html.find("<tr><td>aged 25+ asked for ID</td><td>"), std::string::npos);
+  EXPECT_NE(html.find(" (" + counts["adults_25plus_check"].dump() + " of " + counts["adults_25plus"].dump() + "; 95% CI "),
+            std::string::npos);
+  EXPECT_EQ(html.find("adults_25plus_check_rate"), std::string::npos);
+  EXPECT_NE(html.find("Best epoch " + std::to_string(j["training"]["best_epoch"].get<int>())), std::string::npos);
   // demographics.csv beside labels.csv: figures by group for both parts,
   // and the report shows the held-out part's.
-  ASSERT_TRUE(j["val_groups"].is_object());
-  ASSERT_TRUE(j["test_groups"].is_object());
-  EXPECT_EQ(j["test_groups"]["photos"], j["test_metrics"]["count"]);
-  EXPECT_EQ(j["val_groups"]["photos"], j["val_metrics"]["count"]);
+  ASSERT_TRUE(j["groups"]["validation"].is_object());
+  ASSERT_TRUE(j["groups"]["test"].is_object());
+  EXPECT_EQ(j["groups"]["test"]["photos"], j["metrics"]["test"]["count"]);
+  EXPECT_EQ(j["groups"]["validation"]["photos"], j["metrics"]["validation"]["count"]);
   EXPECT_NE(html.find("Fairness: error and decision rates by group"), std::string::npos);
   EXPECT_NE(html.find("On the held-out test photos"), std::string::npos);
   EXPECT_TRUE(fs::exists(run / "report" / "charts" / "groups_mae.png"));

@@ -7,12 +7,19 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "agegate/data/labels.h"
 
 namespace agegate {
+
+// The trainer's split when its options say nothing else (train/trainer.h,
+// and the training record of a model file that does not state them).
+inline constexpr double kDefaultValFraction = 0.15;
+inline constexpr double kDefaultTestFraction = 0.15;
+inline constexpr uint64_t kDefaultSplitSeed = 42;
 
 struct Split {
   std::vector<LabelRow> train;
@@ -56,8 +63,9 @@ Folds stratified_folds(const std::vector<LabelRow>& rows, int k, double test_fra
 // A split by file name, {"train": [...], "val": [...], "test": [...]}, as
 // model files record it; and back, taking the named photos from `rows` in
 // the recorded order (names not among `rows` are left out).
-nlohmann::json split_names(const Split& split);
-Split split_from_names(const nlohmann::json& names, const std::vector<LabelRow>& rows);
+using SplitNames = std::map<std::string, std::vector<std::string>>;
+SplitNames split_names(const Split& split);
+Split split_from_names(const SplitNames& names, const std::vector<LabelRow>& rows);
 
 class CsvRow;
 // One photo of a split or folds file: file_name (a plain name, no folder) and

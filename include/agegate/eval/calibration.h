@@ -7,7 +7,7 @@
 //   at::Tensor ages = ...;    // [N] integer labels (clipped to K-1)
 //   agegate::CalibrationReport r = agegate::calibrate(logits, ages);
 //   info.temperature = r.temperature;
-//   info.metadata["calibration"] = r.to_json();
+//   info.record.calibration = r.to_json();   // model/training_record.h
 //
 // Why temperature scaling: one parameter cannot over-fit a validation split
 // of a few thousand photos, it keeps the ranking of ages inside every

@@ -69,6 +69,30 @@ GroupTable read_groups_csv(const std::filesystem::path& path);
 // data_dir/demographics.csv.
 std::filesystem::path default_groups_path(const std::filesystem::path& data_dir);
 
+// The measures compared across groups, in display order (kGroupMeasures).
+enum class GroupMeasure {
+  kMae,
+  kMaeAgeStandardised,
+  kCoverage,
+  kMinors1317Pass,
+  kUnderLegalPass,
+  kAdults25PlusCheck,
+  kAdults25PlusCheckAgeStandardised,
+};
+inline constexpr GroupMeasure kGroupMeasures[] = {
+    GroupMeasure::kMae,           GroupMeasure::kMaeAgeStandardised, GroupMeasure::kCoverage,
+    GroupMeasure::kMinors1317Pass, GroupMeasure::kUnderLegalPass,    GroupMeasure::kAdults25PlusCheck,
+    GroupMeasure::kAdults25PlusCheckAgeStandardised};
+// Its JSON key: mae, mae_age_standardised, coverage, minors_13_17_pass,
+// under_legal_pass, adults_25plus_check, adults_25plus_check_age_standardised.
+const char* to_string(GroupMeasure m);
+// Back from the key; InvalidInput naming it and the accepted keys.
+GroupMeasure parse_group_measure(const std::string& key);
+// In the reader's words: "aged 25+ asked for ID", "under 18 passing".
+std::string display_name(GroupMeasure m, const Policy& policy);
+// A rate of decisions (Wilson interval, Newcombe gap) rather than a mean.
+bool is_rate(GroupMeasure m);
+
 struct GroupOptions {
   int64_t min_count = kDefaultMinGroupCount;
   void validate() const;  // min_count >= 1
@@ -103,11 +127,13 @@ struct GroupCell {
   RateCell under_legal_pass;
   RateCell adults_25plus_check;
   MeanCell adults_25plus_check_age_standardised;  // a share in [0,1]
+  // The cell of a rate measure (is_rate); InternalError for a mean.
+  const RateCell& rate(GroupMeasure m) const;
 };
 
 // Worst minus best group of one measure in one column.
 struct GroupGap {
-  std::string measure;   // a key of group_measures()
+  GroupMeasure measure = GroupMeasure::kMae;
   bool measured = false; // false when fewer than two cells are large enough
   std::string best;
   std::string worst;
@@ -165,10 +191,5 @@ struct GroupFigures {
 // the options or policy are invalid.
 GroupFigures group_figures(const std::vector<PredictionRow>& rows, const GroupTable& table, const Policy& policy,
                            const GroupOptions& options = {});
-
-// The measures compared across groups, in display order, with their names:
-// mae, mae_age_standardised, coverage, minors_13_17_pass, under_legal_pass,
-// adults_25plus_check, adults_25plus_check_age_standardised.
-const std::vector<std::pair<std::string, std::string>>& group_measures();
 
 }  // namespace agegate

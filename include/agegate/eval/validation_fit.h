@@ -23,10 +23,17 @@ namespace agegate {
 
 struct ModelInfo;
 
+// Which inference setting a model file makes its default. Both settings are
+// always fitted and stored: off (one pass, the till's speed), on (test-time
+// flip averaging), or auto (whichever has the lower calibrated MAE).
+enum class FlipChoice { kOff, kOn, kAuto };
+inline constexpr FlipChoice kFlipChoices[] = {FlipChoice::kOff, FlipChoice::kOn, FlipChoice::kAuto};
+const char* to_string(FlipChoice c);  // "off", "on", "auto"
+// From its name; InvalidInput naming `option` and the accepted values.
+FlipChoice parse_flip_choice(const std::string& value, const std::string& option);
+
 struct ValidationFitOptions {
-  // Both settings are always fitted and stored; this picks the file's default:
-  // off (one pass, the till's speed), on, or auto (whichever has the lower calibrated MAE).
-  std::string flip_average = "off";
+  FlipChoice flip_average = FlipChoice::kOff;
   bool per_band_calibration = true;
   Policy policy;                       // the base: legal age, interval level (and the fallback policy)
   double max_minor_pass = 0.01;        // the retuning's bound on 13-17-year-olds passing

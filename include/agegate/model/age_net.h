@@ -15,7 +15,7 @@ namespace agegate {
 
 struct ModelConfig {
   static constexpr int kDefaultNumAges = 101;  // ages 0..100; older labels are clipped to 100
-  std::string backbone = "mobilenet_v2";
+  Backbone backbone = Backbone::kMobileNetV2;
   int num_ages = kDefaultNumAges;
   float dropout = 0.2f;
 

@@ -9,7 +9,7 @@
 // "layer1.0.conv1.weight"), so imported weights map by module path. Inputs
 // may be contiguous or channels_last; every op used handles both.
 //
-//   auto net = agegate::make_backbone("resnet18");
+//   auto net = agegate::make_backbone(agegate::Backbone::kResNet18);
 //   at::Tensor f = net->forward(x);  // [N,512]
 #pragma once
 #include <torch/nn/module.h>
@@ -40,9 +40,16 @@ struct ResNetOptions {
   bool zero_init_residual = true;
 };
 
-// "mobilenet_v2", "face_resnet", "resnet18", "resnet34", "resnet50". Throws InvalidInput
-// listing the known names otherwise. Weights are randomly initialised.
-std::shared_ptr<BackboneImpl> make_backbone(const std::string& name);
+// The backbones agegate builds, by name: "mobilenet_v2", "face_resnet",
+// "resnet18", "resnet34", "resnet50" (model files and --backbone say them).
+enum class Backbone { kMobileNetV2, kFaceResNet, kResNet18, kResNet34, kResNet50 };
+inline constexpr Backbone kBackbones[] = {Backbone::kMobileNetV2, Backbone::kFaceResNet, Backbone::kResNet18,
+                                          Backbone::kResNet34, Backbone::kResNet50};
+const char* to_string(Backbone b);
+// From its name; InvalidInput naming it and listing the known names.
+Backbone parse_backbone(const std::string& name);
+// Weights are randomly initialised.
+std::shared_ptr<BackboneImpl> make_backbone(Backbone b);
 // MobileNetV2 uses torchvision's ReLU6. Its quantisable twin (where our
 // ImageNet weights come from) uses ReLU bounded by the int8 range; measured
 // against the int8 logits both agree about equally (cosine 0.963-0.980 with
@@ -64,6 +71,5 @@ inline constexpr int kFaceResNetMinInput = 103;
 // names pass through (a state dict without scale layers comes back as it
 // was); a scale without its conv throws ModelError.
 std::map<std::string, at::Tensor> fold_face_resnet_scales(std::map<std::string, at::Tensor> named);
-std::vector<std::string> backbone_names();
 
 }  // namespace agegate

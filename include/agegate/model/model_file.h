@@ -13,6 +13,7 @@
 
 #include "agegate/data/preprocess.h"
 #include "agegate/model/age_net.h"
+#include "agegate/model/training_record.h"
 #include "agegate/policy/age_distribution.h"
 
 namespace agegate {
@@ -39,12 +40,11 @@ struct ModelInfo {
   // AgeCalibration); empty in files written before them: `temperature` for all.
   std::vector<AgeCalibration::Band> temperature_bands;
   AgeCalibration calibration() const;
-  // Free-form facts: "data" (fingerprint, counts), "metrics", "calibration",
-  // "training" (options, seed, git), "created".
-  nlohmann::json metadata = nlohmann::json::object();
+  // How it was made, what it measured, what was fitted (header "metadata").
+  TrainingRecord record;
   // Every setting the file was fitted for (header "inference_variants"); the
-  // top-level flip_average, temperature, bands and metadata
-  // "recommended_policy" / "calibration" hold the one in force (the file's
+  // top-level flip_average, temperature, bands and the record's
+  // recommended_policy / calibration hold the one in force (the file's
   // default until select_flip_average). Empty in files written before: their
   // one setting is the top-level one.
   std::vector<InferenceVariant> variants;

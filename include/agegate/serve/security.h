@@ -84,6 +84,29 @@ std::string peer_subject(const SSL* ssl);
 // against that CA file. Throws as TlsCredentials::load for a bad CA file.
 void configure_server_tls(SSL_CTX* ctx, const TlsCredentials* credentials, const std::filesystem::path& client_ca);
 
+// The service's TLS in one part: credentials that reload, and the server
+// context configured over them (configure_server_tls). The context must
+// outlive every connection that uses it; reload() swaps the identity for
+// the next handshakes and, on any error, throws and keeps the one in use.
+class TlsContext {
+ public:
+  // Loads and checks the files; throws as TlsCredentials::load (and IoError
+  // when OpenSSL cannot create a context).
+  TlsContext(const std::filesystem::path& cert, const std::filesystem::path& key,
+             const std::filesystem::path& client_ca);
+  SSL_CTX* ctx() const { return ctx_.get(); }
+  std::shared_ptr<const TlsIdentity> identity() const { return credentials_.current(); }
+  std::shared_ptr<const TlsIdentity> reload() { return credentials_.reload(); }
+  bool client_certificates() const { return !client_ca_.empty(); }
+  // "certificate CN=... (serial 3001, expires 2026-...)[; client certificates required (ca.pem)]".
+  std::string describe() const;
+
+ private:
+  TlsCredentials credentials_;
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx_;
+  std::filesystem::path client_ca_;
+};
+
 // Equal contents, in time that depends only on the lengths of neither:
 // both are hashed (SHA-256) and the digests compared with CRYPTO_memcmp.
 bool constant_time_equal(std::string_view a, std::string_view b);

@@ -5,7 +5,7 @@
 // insights`; restricted goods never below the policy's challenge age),
 // GET /healthz, /readyz, /metrics (Prometheus).
 //
-// Security (serve/security.h; the threat model is in the README):
+// Security (serve/security.h; the threat model is in docs/service.md):
 //  - TLS: with tls_cert and tls_key the port speaks HTTPS only (TLS 1.2+,
 //    forward-secret AEAD ciphers); reload() (SIGHUP in `agegate serve`)
 //    takes a renewed certificate without dropping the service.

@@ -35,6 +35,9 @@
 #include "agegate/data/augment.h"
 #include "agegate/data/labels.h"
 #include "agegate/data/preprocess.h"
+#include "agegate/data/split.h"
+#include "agegate/eval/validation_fit.h"
+#include "agegate/model/backbone.h"
 #include "agegate/policy/policy.h"
 #include "agegate/train/loss.h"
 
@@ -44,7 +47,7 @@ struct TrainOptions {
   std::filesystem::path data_dir;     // default: default_data_dir()
   std::filesystem::path out_dir;      // required
   std::filesystem::path weights_dir;  // default: default_weights_dir()
-  std::string backbone = "mobilenet_v2";
+  Backbone backbone = Backbone::kMobileNetV2;
   bool pretrained = true;             // ImageNet import (mobilenet_v2 only)
   int input_size = PreprocessSpec::kDefaultInputSize;
   int epochs = 20;
@@ -54,9 +57,9 @@ struct TrainOptions {
   double weight_decay = 1e-4;
   double warmup_epochs = 1.0;
   int patience = 6;                   // early stopping on validation MAE
-  double val_fraction = 0.15;        // chooses the epoch, fits the temperature
-  double test_fraction = 0.15;       // held out: measured once, at the end
-  uint64_t seed = 42;
+  double val_fraction = kDefaultValFraction;    // chooses the epoch, fits the temperature
+  double test_fraction = kDefaultTestFraction;  // held out: measured once, at the end
+  uint64_t seed = kDefaultSplitSeed;
   int workers = 2;
   int64_t cache_mb = 2048;            // in-memory cache of prepared photos
   int threads = 0;                    // intra-op threads; 0 = default
@@ -89,9 +92,9 @@ struct TrainOptions {
   AugmentOptions augment;
   Policy policy;
   // Both inference settings (with and without test-time flip averaging) are
-  // calibrated and stored in the model file; this is its default: "off" (one
-  // pass, the till's speed), "on", or "auto" (the lower validation MAE).
-  std::string flip_average = "off";
+  // calibrated and stored in the model file; this is its default: off (one
+  // pass, the till's speed), on, or auto (the lower validation MAE).
+  FlipChoice flip_average = FlipChoice::kOff;
   bool per_band_calibration = true;  // a temperature per band of the estimate (eval/calibration.h)
 
   nlohmann::json to_json() const;  // keys as the flags, e.g. "label_sigma", "input_size"
