@@ -4,7 +4,8 @@
 #   --with-test-tools  also installs Chromium (report test), wrk and ImageMagick (load test),
 #                      PostgreSQL (a throwaway cluster for the storage tests) and strace
 #                      (the privacy test watches the service's file activity), and systemd
-#                      (systemd-analyze verifies and scores the service unit offline).
+#                      (systemd-analyze verifies and scores the service unit offline) and
+#                      Universal Ctags (scripts/check-code-shape.sh measures functions).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -21,7 +22,7 @@ pkgs=(
   libtomlplusplus-dev libsystemd-dev
 )
 if [ "${1:-}" = "--with-test-tools" ]; then
-  pkgs+=(chromium wrk imagemagick postgresql openssl clang strace systemd)
+  pkgs+=(chromium wrk imagemagick postgresql openssl clang strace systemd universal-ctags)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
