@@ -188,13 +188,11 @@ void figures_sections(HtmlPage& page, const AuditResult& r, bool has_cashiers, b
   rows.clear();
   for (const auto& c : r.cashiers) {
     auto row = with_figures({c.store, c.cashier}, c);
-    row.push_back(p_text(c.p_value));
-    row.push_back(p_text(c.p_adjusted));
-    row.push_back(c.flagged ? "FLAGGED" : "");
-    row.push_back(c.note);
+    row.push_back(c.p_value ? p_text(c.p_value) + " (Holm " + p_text(c.p_adjusted) + ")" : "-");
+    row.push_back(c.flagged ? "FLAGGED: " + c.note : c.note);
     rows.push_back(row);
   }
-  page.table(columns({"store", "cashier"}, {"p", "p (Holm)", "flag", "note"}), rows);
+  page.table(columns({"store", "cashier"}, {"p (Fisher, one-sided)", "verdict"}), rows);
 
   page.heading("Weekly trend");
   if (has_weeks) {

@@ -5,9 +5,10 @@ namespace agegate {
 
 namespace {
 constexpr const char* kStyle = R"(
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1160px;color:#222;padding:0 1em}
 h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+table{border-collapse:collapse;margin:.5em 0;font-size:92%}
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
 th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}caption{text-align:left;color:#555}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{color:#555;font-size:90%}
 .gallery{display:flex;flex-wrap:wrap;gap:8px}.tile{width:130px;font-size:80%;text-align:center}
@@ -15,13 +16,17 @@ figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{c
 .tile.hl{background:#fee}.note{color:#555}
 )";
 
-// Marks <body> so a headless browser can check that every image rendered.
+// Marks <body> so a headless browser can check that every image rendered
+// and how far right the widest table reaches (the page must fit 1200 px).
 constexpr const char* kImageCheck = R"(<script>
 window.addEventListener('load', function () {
   var imgs = document.images, ok = 0;
   for (var i = 0; i < imgs.length; i++) if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++;
   document.body.setAttribute('data-images-total', String(imgs.length));
   document.body.setAttribute('data-images-ok', String(ok));
+  var right = 0, tables = document.getElementsByTagName('table');
+  for (var t = 0; t < tables.length; t++) right = Math.max(right, tables[t].getBoundingClientRect().right);
+  document.body.setAttribute('data-widest-table-right', String(Math.ceil(right)));
 });
 </script>
 )";

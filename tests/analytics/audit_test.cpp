@@ -201,3 +201,38 @@ TEST(Audit, HolmsStepKeepsABorderlineCashierFromBeingFlagged) {
 
 }  // namespace
 }  // namespace agegate
+
+namespace agegate {
+namespace {
+
+// The audit's widest table, the cashiers', fits a 1200-px page in a real
+// browser: twelve cashiers with ids as long as a till sends, one flagged,
+// one too few to test (its note is the longest cell).
+TEST(AuditReport, TheCashierTableFitsA1200PxPage) {
+  AGEGATE_REQUIRE(!testing::chromium_program().empty(), "no chromium (scripts/install-deps.sh --with-test-tools)");
+  std::vector<Sale> sales;
+  std::vector<CheckoutEvent> events;
+  int n = 0;
+  for (int c = 0; c < 12; ++c) {
+    const std::string cashier = "store-0042-cashier-" + std::to_string(1000 + c);
+    const int asked = c == 11 ? 3 : 30, unchecked = c == 0 ? 20 : 2;
+    for (int i = 0; i < asked + 10; ++i, ++n) {
+      const std::string txn = "T" + std::to_string(n);
+      const int64_t t = kT0 + int64_t(n) * 600 * kSec;
+      events.push_back(ev("1", t - 60 * kSec, i < asked ? "id_check" : "no_check", txn));
+      sales.push_back(sale(txn, "1", cashier, t, i < asked && i >= unchecked ? IdCheck::kAdult : IdCheck::kNotChecked));
+    }
+  }
+  const AuditResult r = audit_records(sales, events, AuditOptions{});
+  const auto dir = testing::scratch_dir("wide-report");
+  write_audit_report(r, dir, ChartOptions{});
+  const std::string dom = testing::run_chromium(dir / "index.html", "--dump-dom", dir, 1200);
+  const size_t at = dom.find("data-widest-table-right=\"");
+  ASSERT_NE(at, std::string::npos) << dom.substr(0, 1000);
+  const int right = std::stoi(dom.substr(at + 25));
+  EXPECT_GT(right, 600);  // the tables were laid out
+  EXPECT_LE(right, 1200) << "a table reaches " << right << " px on a 1200-px page";
+}
+
+}  // namespace
+}  // namespace agegate

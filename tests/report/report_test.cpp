@@ -413,41 +413,17 @@ TEST_F(ReportTest, EdaCommandPrintsSummaryAndReportPath) {
 
 // --- headless Chromium ------------------------------------------------------
 
-std::string chromium_program() {
-  for (auto p : {"/usr/bin/chromium", "/usr/bin/chromium-browser"}) {
-    if (fs::exists(p)) return p;
-  }
-  return "";
-}
-
-// Runs headless Chromium on `page` with `action`; returns stdout.
-std::string run_chromium(const fs::path& page, const std::string& action, const fs::path& scratch) {
-  fs::path profile = scratch / "profile";
-  fs::remove_all(profile);
-  fs::create_directories(profile);
-  std::string cmd = chromium_program() +
-                    " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
-                    " --disable-background-networking --disable-component-update --disable-sync"
-                    " --virtual-time-budget=5000 --user-data-dir='" + profile.string() + "' " +
-                    action + " --window-size=1280,4000 'file://" + fs::absolute(page).string() +
-                    "' >'" + (scratch / "chromium.out").string() + "' 2>'" +
-                    (scratch / "chromium.err").string() + "'";
-  int rc = std::system(cmd.c_str());
-  EXPECT_EQ(rc, 0) << read_file(scratch / "chromium.err");
-  return read_file(scratch / "chromium.out");
-}
-
 void expect_page_renders(const fs::path& page, const std::string& name) {
   fs::path scratch = scratch_dir("chromium-" + name);
   fs::path shot = scratch / "screenshot.png";
-  run_chromium(page, "--screenshot='" + shot.string() + "'", scratch);
+  testing::run_chromium(page, "--screenshot='" + shot.string() + "'", scratch);
   ASSERT_TRUE(fs::exists(shot)) << read_file(scratch / "chromium.err");
   auto bytes = read_file_bytes(shot);
   ImageInfo info = read_image_info(bytes.data(), bytes.size(), shot.string());
   EXPECT_EQ(info.format, ImageFormat::kPng);
   EXPECT_EQ(info.width, 1280);
 
-  std::string dom = run_chromium(page, "--dump-dom", scratch);
+  std::string dom = testing::run_chromium(page, "--dump-dom", scratch);
   std::smatch m;
   ASSERT_TRUE(std::regex_search(dom, m, std::regex(R"re(data-images-total="(\d+)")re"))) << dom.substr(0, 2000);
   int total = std::stoi(m[1]);
@@ -459,7 +435,7 @@ void expect_page_renders(const fs::path& page, const std::string& name) {
 }
 
 TEST_F(ReportTest, ReportsRenderInHeadlessChromium) {
-  AGEGATE_REQUIRE(!chromium_program().empty(), "no chromium (scripts/install-deps.sh --with-test-tools)");
+  AGEGATE_REQUIRE(!testing::chromium_program().empty(), "no chromium (scripts/install-deps.sh --with-test-tools)");
   DirtyDataset d = make_dirty_dataset("data");
   fs::path eda = scratch_dir("eda");
   EdaOptions o;

@@ -21,6 +21,7 @@
 
 extern char** environ;
 
+#include "agegate/core/fs.h"
 #include "agegate/core/run_info.h"
 
 namespace agegate::testing {
@@ -248,6 +249,28 @@ int serve_port_from_log(const std::string& log) {
     if (at != std::string::npos) return std::atoi(log.c_str() + at + marker.size());
   }
   return -1;
+}
+
+std::string chromium_program() {
+  for (auto p : {"/usr/bin/chromium", "/usr/bin/chromium-browser"}) {
+    if (fs::exists(p)) return p;
+  }
+  return "";
+}
+
+std::string run_chromium(const fs::path& page, const std::string& action, const fs::path& scratch, int width) {
+  fs::path profile = scratch / "profile";
+  fs::remove_all(profile);
+  fs::create_directories(profile);
+  std::string cmd = chromium_program() +
+                    " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+                    " --disable-background-networking --disable-component-update --disable-sync"
+                    " --virtual-time-budget=5000 --user-data-dir='" + profile.string() + "' " + action +
+                    " --window-size=" + std::to_string(width) + ",4000 'file://" + fs::absolute(page).string() +
+                    "' >'" + (scratch / "chromium.out").string() + "' 2>'" + (scratch / "chromium.err").string() + "'";
+  int rc = std::system(cmd.c_str());
+  EXPECT_EQ(rc, 0) << read_file(scratch / "chromium.err");
+  return read_file(scratch / "chromium.out");
 }
 
 }  // namespace agegate::testing

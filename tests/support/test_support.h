@@ -58,6 +58,14 @@ struct CommandResult {
 // "ulimit -f 256; exec " or "exec setpriv --reuid=65534 ... ".
 CommandResult run_agegate(const std::string& args, const std::string& shell_prefix = "");
 
+// Headless Chromium for the report tests: its program ("" when not
+// installed), and one run on `page` with `action` (--screenshot=..., or
+// --dump-dom for the page after its scripts ran) in a window `width` px
+// wide; returns stdout.
+std::string chromium_program();
+std::string run_chromium(const std::filesystem::path& page, const std::string& action,
+                         const std::filesystem::path& scratch, int width = 1280);
+
 // The port `agegate serve --port 0` logged ("serving on http[s]://127.0.0.1:PORT"), or -1.
 int serve_port_from_log(const std::string& log);
 
