@@ -1,5 +1,5 @@
-// The agegate command as a user runs it: every flag the README and the model
-// card name exists (read from --help), --policy FILE against flags, and a
+// The agegate command as a user runs it: every flag the README, the pages of
+// docs/ and the model card name exists (read from --help), --policy FILE against flags, and a
 // missing ../shared gives one clear message.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -29,7 +29,7 @@ std::map<std::string, std::set<std::string>> flags_named_in(const fs::path& doc)
   std::istringstream in(read_file(doc));
   std::string line;
   const std::regex command(
-      R"(agegate (train|evaluate|predict|eda|report|serve|audit|import-sales|import-retail|insights|recommend|replay-day|db prune|db migrate|db info)\b([^`|]*))");
+      R"(agegate (train|evaluate|predict|eda|report|serve|calibrate|export|audit|import-sales|import-retail|insights|recommend|replay-day|db prune|db migrate|db info)\b([^`|]*))");
   const std::regex flag(R"((--[a-z][a-z0-9-]*))");
   while (std::getline(in, line)) {
     for (std::sregex_iterator c(line.begin(), line.end(), command), end; c != end; ++c) {
@@ -40,10 +40,15 @@ std::map<std::string, std::set<std::string>> flags_named_in(const fs::path& doc)
   return out;
 }
 
-TEST(Cli, EveryFlagTheReadmeAndModelCardNameExists) {
+TEST(Cli, EveryFlagTheReadmeDocsAndModelCardNameExists) {
   const fs::path root = fs::path(AGEGATE_TEST_SOURCE_DIR);
   int checked = 0;
-  for (const fs::path& doc : {root / "README.md", root / "models" / "MODEL_CARD.md"}) {
+  std::vector<fs::path> docs = {root / "README.md", root / "models" / "MODEL_CARD.md"};
+  for (const auto& e : fs::directory_iterator(root / "docs")) {
+    if (e.path().extension() == ".md") docs.push_back(e.path());
+  }
+  ASSERT_GE(docs.size(), 9u) << "README, the model card and the docs/ pages";
+  for (const fs::path& doc : docs) {
     for (const auto& [cmd, flags] : flags_named_in(doc)) {
       auto help = run_agegate(cmd + " --help");
       ASSERT_EQ(help.exit_code, 0) << cmd << ": " << help.err;
@@ -54,8 +59,8 @@ TEST(Cli, EveryFlagTheReadmeAndModelCardNameExists) {
       }
     }
   }
-  EXPECT_GT(checked, 10);  // the documents do name flags; an empty scan would prove nothing
-  // The policy flags the README lists for evaluate, predict and serve.
+  EXPECT_GT(checked, 60);  // the documents do name flags; an empty scan would prove nothing
+  // The policy flags docs/commands.md lists for evaluate, predict and serve.
   for (const std::string cmd : {"evaluate", "predict", "serve"}) {
     auto help = run_agegate(cmd + " --help");
     for (const char* f : {"--policy", "--legal-age", "--challenge-age", "--max-risk", "--level"}) {
