@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "agegate/core/csv.h"
+#include "agegate/core/enum_names.h"
 #include "agegate/core/error.h"
 #include "agegate/core/format.h"
 #include "agegate/core/numeric.h"
@@ -292,12 +293,7 @@ const char* to_string(GroupMeasure m) {
 }
 
 GroupMeasure parse_group_measure(const std::string& key) {
-  std::string accepted;
-  for (GroupMeasure m : kGroupMeasures) {
-    if (key == to_string(m)) return m;
-    accepted += std::string(accepted.empty() ? "" : ", ") + to_string(m);
-  }
-  throw InvalidInput("group measure '" + key + "': not one of " + accepted);
+  return parse_enum_name(key, kGroupMeasures, "group measure");
 }
 
 std::string display_name(GroupMeasure m, const Policy& policy) {

@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include "agegate/core/enum_names.h"
 #include "agegate/core/error.h"
 #include "agegate/core/log.h"
 #include "agegate/eval/run_model.h"
@@ -20,12 +21,7 @@ const char* to_string(FlipChoice c) {
 }
 
 FlipChoice parse_flip_choice(const std::string& value, const std::string& option) {
-  std::string accepted;
-  for (FlipChoice c : kFlipChoices) {
-    if (value == to_string(c)) return c;
-    accepted += std::string(accepted.empty() ? "" : ", ") + to_string(c);
-  }
-  throw InvalidInput("option " + option + ": " + accepted + ", got '" + value + "'");
+  return parse_enum_name(value, kFlipChoices, "option " + option);
 }
 
 void ValidationFitOptions::validate() const {

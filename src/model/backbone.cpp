@@ -11,6 +11,7 @@
 
 #include <array>
 
+#include "agegate/core/enum_names.h"
 #include "agegate/core/error.h"
 #include "describe_conv.h"
 
@@ -355,14 +356,7 @@ const char* to_string(Backbone b) {
   throw InternalError("unknown backbone");
 }
 
-Backbone parse_backbone(const std::string& name) {
-  std::string known;
-  for (Backbone b : kBackbones) {
-    if (name == to_string(b)) return b;
-    known += std::string(known.empty() ? "" : ", ") + to_string(b);
-  }
-  throw InvalidInput("unknown backbone '" + name + "' (known: " + known + ")");
-}
+Backbone parse_backbone(const std::string& name) { return parse_enum_name(name, kBackbones, "backbone"); }
 
 std::shared_ptr<BackboneImpl> make_backbone(Backbone b) {
   switch (b) {

@@ -2,6 +2,7 @@
 // options (or the trainer's defaults, for files that state none) redraw.
 #include <gtest/gtest.h>
 
+#include "agegate/core/error.h"
 #include "agegate/eval/evaluate.h"
 #include "agegate/model/model_file.h"
 
@@ -42,6 +43,24 @@ TEST(ModelSplit, TheRecordedOptionsAndNamesWin) {
   const ModelSplit m = model_split(info, rows(200));
   EXPECT_EQ(names(m.split.train), (std::vector<std::string>{"p3.jpg", "p1.jpg"}));
   EXPECT_EQ(names(m.split.test), (std::vector<std::string>{"p9.jpg", "p0.jpg"}));
+}
+
+}  // namespace
+}  // namespace agegate
+
+#include "agegate/eval/validation_fit.h"
+
+namespace agegate {
+namespace {
+
+TEST(FlipChoice, NamesParseBackAndAnOtherValueNamesTheOption) {
+  for (FlipChoice c : kFlipChoices) EXPECT_EQ(parse_flip_choice(to_string(c), "--flip-average"), c);
+  try {
+    parse_flip_choice("yes", "--flip-average");
+    FAIL() << "accepted yes";
+  } catch (const InvalidInput& e) {
+    EXPECT_EQ(std::string(e.what()), "option --flip-average 'yes': not one of off, on, auto");
+  }
 }
 
 }  // namespace
