@@ -116,6 +116,29 @@ std::vector<int> best_sellers(const std::vector<int64_t>& holding, const Index& 
   return ids;
 }
 
+// Categories by absolute uplift, P(c | band) - P(c): how many more of the
+// band's baskets hold the category than of all baskets. It trades the lift
+// ranking's specificity (rare categories the band over-buys) against the
+// best sellers' reach. Only categories with min_support of the band's
+// baskets and a positive uplift; restricted ones dropped unless allowed.
+std::vector<int> uplift_ranking(const Counts& c, size_t band, const Index& ix, const InsightsOptions& o,
+                                bool allow_restricted) {
+  std::vector<std::pair<double, int>> scored;
+  if (c.band_baskets[band] == 0 || c.all_baskets == 0) return {};
+  for (size_t k = 0; k < ix.categories.size(); ++k) {
+    if (c.band_category[band][k] < o.min_support || (!allow_restricted && ix.category_restricted[k])) continue;
+    const double uplift = double(c.band_category[band][k]) / double(c.band_baskets[band]) -
+                          double(c.all_category[k]) / double(c.all_baskets);
+    if (uplift > 0) scored.push_back({uplift, static_cast<int>(k)});
+  }
+  std::sort(scored.begin(), scored.end(), [&](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : ix.categories[a.second] < ix.categories[b.second];
+  });
+  std::vector<int> ids;
+  for (size_t i = 0; i < scored.size() && i < static_cast<size_t>(o.top_k); ++i) ids.push_back(scored[i].second);
+  return ids;
+}
+
 // Restricted spend share of a band's baskets with a 95% interval from the
 // ratio estimator's linearisation (baskets are the sampling unit).
 void restricted_share_interval(const std::vector<Basket>& baskets, const std::vector<int>& band_of, int band,
@@ -328,7 +351,9 @@ json HoldoutEvaluation::to_json() const {
            "Insights are recomputed on the weeks before the held-out ones. A held-out basket with a band is a hit "
            "when it holds a line of one of the k categories its band's list names. band_lift: the recommendations "
            "(over-indexed categories by lift); band_best_sellers: the band's own k most bought categories; "
-           "overall_best_sellers: the k most bought categories of all shoppers. Restricted goods are left out of "
+           "overall_best_sellers: the k most bought categories of all shoppers; band_uplift: the k categories whose share of "
+           "the band's baskets exceeds their share of all baskets by most (P(c | band) - P(c), at least min_support "
+           "of the band's baskets). Restricted goods are left out of "
            "every list for a band below the challenge age. other_bands_rate: each band's list scored on the other "
            "bands' held-out baskets, averaged with the weights of its own baskets; own_vs_other above 1 means "
            "the lists fit their own band better than the others."}};
@@ -654,7 +679,7 @@ HoldoutEvaluation holdout_evaluation(const Analysis& a) {
   for (size_t i = 0; i < a.baskets.size(); ++i) train[i] = a.baskets[i].week < ev.first_week;
   const Counts c = count(a.baskets, a.known, a.nb, a.products.ix, &train);
   ev.train_baskets = c.all_baskets;
-  std::vector<std::vector<std::vector<int>>> lists(3, std::vector<std::vector<int>>(a.nb));
+  std::vector<std::vector<std::vector<int>>> lists(4, std::vector<std::vector<int>>(a.nb));
   for (size_t b = 0; b < a.nb; ++b) {
     const bool allow = allows_restricted(o.bands[b], o.challenge_age);
     std::vector<int> lift_list = rank_band(c, b, a.products.ix, o, allow, nullptr);
@@ -662,9 +687,10 @@ HoldoutEvaluation holdout_evaluation(const Analysis& a) {
     lists[0][b] = lift_list;
     lists[1][b] = best_sellers(c.band_category[b], a.products.ix, allow, o.top_k);
     lists[2][b] = best_sellers(c.all_category, a.products.ix, allow, o.top_k);
+    lists[3][b] = uplift_ranking(c, b, a.products.ix, o, allow);
   }
-  const char* names[] = {"band_lift", "band_best_sellers", "overall_best_sellers"};
-  for (int m = 0; m < 3; ++m) ev.methods.push_back(score_method(a, train, names[m], lists[m]));
+  const char* names[] = {"band_lift", "band_best_sellers", "overall_best_sellers", "band_uplift"};
+  for (int m = 0; m < 4; ++m) ev.methods.push_back(score_method(a, train, names[m], lists[m]));
   ev.test_baskets = ev.methods.front().baskets;
   return ev;
 }

@@ -140,14 +140,14 @@ void evaluation_chart(const InsightsResult& r, const fs::path& dir, const ChartO
     d << '\n';
   }
   write_file_atomic(dir / "evaluation.dat", d.str());
-  const char* colours[] = {"#1f77b4", "#2ca02c", "#7f7f7f"};
+  const char* colours[] = {"#1f77b4", "#2ca02c", "#7f7f7f", "#d62728"};
   std::string plot = "plot ";
   for (size_t m = 0; m < ev.methods.size(); ++m) {
     const int c = 3 + 3 * static_cast<int>(m);
-    const std::string x = "($1" + format_number("%+.2f", (double(m) - 1.0) * 0.22) + ")";
+    const std::string x = "($1" + format_number("%+.2f", (double(m) - (ev.methods.size() - 1) / 2.0) * 0.18) + ")";
     plot += std::string(m ? ", " : "") + "'evaluation.dat' using " + x + ":" + std::to_string(c) + ":" +
             std::to_string(c + 1) + ":" + std::to_string(c + 2) + (m == 0 ? ":xtic(2)" : "") +
-            " with yerrorbars pt 7 lc rgb '" + colours[m % 3] + "' title " + gnuplot_quote(ev.methods[m].name) +
+            " with yerrorbars pt 7 lc rgb '" + colours[m % 4] + "' title " + gnuplot_quote(ev.methods[m].name) +
             " noenhanced";
   }
   draw_chart(dir, "evaluation",
@@ -308,7 +308,7 @@ void camera_section(HtmlPage& page, const InsightsResult& r) {
   }
 }
 
-// The held-out weeks: the lift ranking against best sellers.
+// The held-out weeks: the lift and uplift rankings against best sellers.
 void holdout_section(HtmlPage& page, const InsightsResult& r, bool any, const ChartOptions& charts) {
   std::vector<std::vector<std::string>> rows;
   page.heading("Held-out evaluation");

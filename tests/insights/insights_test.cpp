@@ -329,7 +329,7 @@ TEST(Insights, TheHeldOutWeeksAreScoredForEachList) {
   EXPECT_EQ(ev.first_week, 10);
   EXPECT_EQ(ev.test_baskets, 6);
   EXPECT_EQ(ev.train_baskets, 90);
-  ASSERT_EQ(ev.methods.size(), 3u);
+  ASSERT_EQ(ev.methods.size(), 4u);
   // band_lift: 19-24 -> pizza (3 of 4), 35-44 -> bread (2 of 2).
   EXPECT_EQ(ev.methods[0].name, "band_lift");
   EXPECT_EQ(ev.methods[0].hits, 5);
@@ -340,6 +340,12 @@ TEST(Insights, TheHeldOutWeeksAreScoredForEachList) {
   // Lists fit their band: pizza hits no 35-44 basket, bread no 19-24 one.
   EXPECT_EQ(ev.methods[0].other_by_band[0], (std::pair<int64_t, int64_t>{0, 2}));
   EXPECT_EQ(ev.methods[0].other_rate(), 0.0);
+  // band_uplift: 19-24 pizza (20/30 - 20/90 = 0.44; milk 30/30 - 90/90 = 0 is no uplift),
+  // 35-44 bread (60/60 - 60/90 = 0.33).
+  EXPECT_EQ(ev.methods[3].name, "band_uplift");
+  EXPECT_EQ(ev.methods[3].hits, 5);
+  EXPECT_EQ(ev.methods[3].by_band[0], (std::pair<int64_t, int64_t>{3, 4}));
+  EXPECT_EQ(ev.methods[3].other_by_band[1], (std::pair<int64_t, int64_t>{0, 4}));
 }
 
 TEST(Insights, RefusesOptionsThatMeanNothing) {
@@ -375,7 +381,7 @@ TEST(Insights, WritesTheReportWithEveryChart) {
   EXPECT_NE(html.find("Support threshold"), std::string::npos);
   const json j = json::parse(read_file(dir / "insights.json"));
   EXPECT_EQ(j.at("bands").size(), 2u);
-  EXPECT_EQ(j.at("evaluation").at("methods").size(), 3u);
+  EXPECT_EQ(j.at("evaluation").at("methods").size(), 4u);
   EXPECT_NO_THROW(Recommender::load(dir / "recommendations.json"));
 }
 
