@@ -6,7 +6,7 @@
 // goes to the server in chunks of about 1 MiB.
 //
 //   PgCopy copy(sql, "retail_lines (source_line, basket_id, ...)");
-//   for (...) { copy.field(n); copy.field(basket); ...; copy.end_row(); }
+//   for (...) copy.row(n, basket, ...);      // or field() by field(), then end_row()
 //   copy.finish();   // IoError with the server's message when it refuses a row
 //
 // A PgCopy destroyed unfinished (an exception on the way) aborts the COPY,
@@ -31,6 +31,12 @@ class PgCopy {
   void field(int64_t value);
   void field(double value);
   void end_row();
+  // One whole row: each value through field(), then end_row().
+  template <typename... T>
+  void row(const T&... values) {
+    (field(values), ...);
+    end_row();
+  }
   int64_t rows() const { return rows_; }
   void finish();
 

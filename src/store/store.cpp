@@ -523,39 +523,18 @@ void insert_retail_batches(soci::session& sql, const RetailData& d, Progress& pr
 void copy_retail(soci::session& sql, const RetailData& d, Progress& progress) {
   {
     PgCopy copy(sql, "retail_households (household_id, age_band)");
-    for (const auto& h : d.households) {
-      copy.field(h.id);
-      copy.field(h.band);
-      copy.end_row();
-    }
+    for (const auto& h : d.households) copy.row(h.id, h.band);
     copy.finish();
   }
   {
     PgCopy copy(sql, "retail_products (product_id, department, category, product_type, brand, restricted)");
-    for (const auto& p : d.products) {
-      copy.field(p.id);
-      copy.field(p.department);
-      copy.field(p.category);
-      copy.field(p.type);
-      copy.field(p.brand);
-      copy.field(int64_t{p.restricted ? 1 : 0});
-      copy.end_row();
-    }
+    for (const auto& p : d.products) copy.row(p.id, p.department, p.category, p.type, p.brand, int64_t{p.restricted});
     copy.finish();
   }
   PgCopy copy(sql, "retail_lines (source_line, basket_id, household_id, store_id, product_id, quantity, "
                    "sales_value, week, time_ms)");
   for (const auto& l : d.lines) {
-    copy.field(l.source_line);
-    copy.field(l.basket);
-    copy.field(l.household);
-    copy.field(l.store);
-    copy.field(l.product);
-    copy.field(l.quantity);
-    copy.field(l.value);
-    copy.field(int64_t{l.week});
-    copy.field(l.time_ms);
-    copy.end_row();
+    copy.row(l.source_line, l.basket, l.household, l.store, l.product, l.quantity, l.value, int64_t{l.week}, l.time_ms);
     if (copy.rows() % 65536 == 0) progress.update(copy.rows());
   }
   copy.finish();
