@@ -145,6 +145,7 @@ struct Server::Impl {
   std::unique_ptr<BoundedServer> admin;       // health and metrics, when on their own port
   std::thread thread;
   std::thread admin_thread;
+  std::atomic<bool> http_returned{false}, admin_returned{false};  // their listen loops ended
   int bound_port = -1;
   int admin_bound = -1;
   std::unique_ptr<BearerAuth> auth;            // tokens in force (none: no authentication) and the throttle
@@ -692,6 +693,14 @@ int bind_server(httplib::Server& server, const std::string& host, int port) {
   if (port == 0) return server.bind_to_any_port(host);
   return server.bind_to_port(host, port) ? port : -1;
 }
+
+// httplib's stop() does nothing until listen_after_bind() has begun its loop
+// (is_running()): a stop() right after start() would leave the loop running
+// and its join waiting for ever. So start() returns once each loop runs (or
+// has already ended).
+void wait_until_running(const httplib::Server& server, const std::atomic<bool>& returned) {
+  while (!server.is_running() && !returned) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
 }  // namespace
 
 void Server::start() {
@@ -710,9 +719,17 @@ void Server::start() {
                     " (--admin-port)");
     }
     s.admin->widen_backlog();
-    s.admin_thread = std::thread([&s] { s.admin->listen_after_bind(); });
+    s.admin_thread = std::thread([&s] {
+      s.admin->listen_after_bind();
+      s.admin_returned = true;
+    });
+    wait_until_running(*s.admin, s.admin_returned);
   }
-  s.thread = std::thread([&s] { s.http->listen_after_bind(); });
+  s.thread = std::thread([&s] {
+    s.http->listen_after_bind();
+    s.http_returned = true;
+  });
+  wait_until_running(*s.http, s.http_returned);
   if (s.store && s.opt.retention_days > 0) s.maintenance = std::thread([&s] { s.prune_loop(); });
   const auto tokens = s.auth->tokens();
   const auto m = s.current();

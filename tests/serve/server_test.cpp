@@ -85,6 +85,22 @@ TEST(Server, AnswersEveryRoute) {
   EXPECT_NE(m.find("agegate_request_duration_seconds_count 1"), std::string::npos);
 }
 
+// start() returns with both listen loops running, so a stop() at once ends
+// them: httplib ignores a stop() that comes before its loop began, and that
+// loop then ran for ever (a full suite on a busy machine hung here once).
+TEST(Server, AStopRightAfterStartEndsTheListenLoops) {
+  ServerOptions o = options();
+  o.admin_port = 0;
+  for (int i = 0; i < 10; ++i) {
+    Server server(o);
+    server.start();
+    EXPECT_TRUE(server.healthy()) << "round " << i;
+    const auto t0 = std::chrono::steady_clock::now();
+    server.stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "round " << i;
+  }
+}
+
 TEST(Server, BadRequestsGetJson4xxAndTheServerKeepsServing) {
   ServerOptions o = options();
   o.max_body_bytes = 1 << 20;
