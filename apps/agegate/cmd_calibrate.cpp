@@ -72,10 +72,10 @@ int run_calibrate(CalibrateArgs a) {
   info.record.metrics.validation = chosen.figures.to_json();
   info.record.metrics.test.reset();  // measured under the old calibration: evaluate --split model again
   info.record.recalibrated = {{"at", utc_timestamp()}, {"from", a.model.string()},
-                                   {"options", {{"flip_average", to_string(a.fit.flip_average)},
-                                                {"per_band_calibration", a.fit.per_band_calibration},
-                                                {"policy", a.fit.policy.to_json()}}},
-                                   {"version", agegate_version()}};
+                              {"options", {{"flip_average", to_string(a.fit.flip_average)},
+                                           {"per_band_calibration", a.fit.per_band_calibration},
+                                           {"policy", a.fit.policy.to_json()}}},
+                              {"version", agegate_version()}};
   save_model_file(a.out, model.net, info);
   if (a.json) {
     std::printf("%s\n", nlohmann::json({{"model", a.out.string()}, {"flip_average", fit.flip_average},

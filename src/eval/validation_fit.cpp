@@ -3,7 +3,6 @@
 
 #include <ATen/ATen.h>
 
-#include "agegate/core/enum_names.h"
 #include "agegate/core/error.h"
 #include "agegate/core/log.h"
 #include "agegate/eval/run_model.h"
@@ -18,10 +17,6 @@ const char* to_string(FlipChoice c) {
     case FlipChoice::kAuto: return "auto";
   }
   throw InternalError("unknown flip choice");
-}
-
-FlipChoice parse_flip_choice(const std::string& value, const std::string& option) {
-  return parse_enum_name(value, kFlipChoices, "option " + option);
 }
 
 void ValidationFitOptions::validate() const {

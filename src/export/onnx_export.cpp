@@ -193,7 +193,8 @@ void declare_value(onnx::ValueInfoProto* v, const std::string& name, const std::
 
 // What a consumer needs beside the graph, each value a JSON text.
 void write_metadata(onnx::ModelProto& m, const ModelInfo& info) {
-  nlohmann::json data = info.record.to_json()["data"];
+  const nlohmann::json record = info.record.to_json();
+  nlohmann::json data = record.at("data");
   if (data.contains("split") && data["split"].is_object()) {
     // The split's file lists stay in the .agm; their sizes travel.
     nlohmann::json sizes = nlohmann::json::object();
@@ -206,7 +207,7 @@ void write_metadata(onnx::ModelProto& m, const ModelInfo& info) {
       {"agegate.calibration", info.calibration().to_json()},
       {"agegate.recommended_policy", info.record.recommended_policy},
       {"agegate.data", data},
-      {"agegate.training", info.record.to_json().value("training", nlohmann::json())},
+      {"agegate.training", record.value("training", nlohmann::json())},
       {"agegate.outputs",
        {{"logits", "[N,K] over ages 0..K-1 (K = " + std::to_string(info.config.num_ages) +
                        "): the age distribution is softmax(logits / t), t from agegate.calibration (the band whose "

@@ -63,10 +63,6 @@ class Reader {
     if (!v->is_object()) fail(key, "an object", *v);
     return *v;
   }
-  json any(const std::string& key) {
-    const json* v = find(key);
-    return v ? *v : json(nullptr);
-  }
   json rest() const {
     json out = json::object();
     for (const auto& [k, v] : j_.items()) {
@@ -74,8 +70,6 @@ class Reader {
     }
     return out;
   }
-  const std::string& where() const { return where_; }
-  std::string path(const std::string& key) const { return prefix_ + key + "."; }
 
  private:
   const json& j_;

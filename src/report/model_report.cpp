@@ -310,8 +310,10 @@ void worst_gallery(HtmlPage& page, const std::vector<PredictionRow>& worst,
 }
 
 // "31.6% (247 of 781; 95% CI 28.5-35.0%)" from a figures object's rate,
-// counts and interval; "" when the rate is absent.
-std::string rate_in_words(const nlohmann::json& m, const std::string& key) {
+// counts and interval (keys named after the group measure, eval/groups.h);
+// "" when the rate is absent.
+std::string rate_in_words(const nlohmann::json& m, GroupMeasure measure) {
+  const std::string key = to_string(measure);
   const nlohmann::json& rate = m.value(key + "_rate", nlohmann::json());
   if (!rate.is_number()) return "";
   std::vector<std::string> parts;
@@ -336,7 +338,12 @@ std::string rate_in_words(const nlohmann::json& m, const std::string& key) {
 // know keeps its key, so nothing measured is left out.
 void metrics_table(HtmlPage& page, const nlohmann::json& m) {
   const nlohmann::json& policy = m.value("policy", nlohmann::json::object());
-  const std::string legal = std::to_string(policy.is_object() ? policy.value("legal_age", 18) : 18);
+  Policy p;
+  try {
+    if (policy.is_object() && !policy.empty()) p = Policy::from_json(policy);
+  } catch (const Error&) {  // a hand-edited run.json: the default policy's words
+  }
+  const std::string legal = std::to_string(p.legal_age);
   const std::string level = format_percent(m.value("interval_level", 0.9), 0);
   auto years = [&](const char* key, const char* format) {
     const nlohmann::json& v = m.value(key, nlohmann::json());
@@ -352,25 +359,26 @@ void metrics_table(HtmlPage& page, const nlohmann::json& m) {
       {"bias (estimate minus real age)", years("bias", "%+.2f")},
       {"within 5 years of the real age", share("within5")},
       {"the " + level + " interval holds the real age", share("coverage")},
-      {"mean width of the " + level + " interval", years("mean_interval_width", "%.1f")},
-      {"aged 13-17 passing without an ID check", rate_in_words(m, "minors_13_17_pass")},
-      {"under " + legal + " passing without an ID check", rate_in_words(m, "under_legal_pass")},
-      {"aged 25+ asked for ID", rate_in_words(m, "adults_25plus_check")},
-      {"policy", policy.is_object() && !policy.empty()
-                     ? "challenge age " + policy.value("challenge_age", nlohmann::json()).dump() + ", at most " +
-                           format_percent(policy.value("max_risk", 0.0)) + " risk of being under " + legal
-                     : ""}};
-  static const std::vector<std::string> kShown = {"count", "mae", "bias", "within5", "coverage", "interval_level",
-                                                  "mean_interval_width", "minors_13_17_pass_rate",
-                                                  "minors_13_17_pass_ci95", "under_legal_pass_rate",
-                                                  "under_legal_pass_ci95", "adults_25plus_check_rate",
-                                                  "adults_25plus_check_ci95", "policy", "counts"};
+      {"mean width of the " + level + " interval", years("mean_interval_width", "%.1f")}};
+  std::vector<std::string> shown = {"count", "mae", "bias", "within5", "coverage", "interval_level",
+                                    "mean_interval_width", "policy", "counts"};
   std::vector<std::vector<std::string>> rows;
   for (const auto& [label, value] : known) {
     if (!value.empty()) rows.push_back({label, value});
   }
+  for (GroupMeasure g : kGroupMeasures) {  // the decision rates, as the tables by group name them
+    if (!is_rate(g)) continue;
+    const std::string value = rate_in_words(m, g);
+    if (!value.empty()) rows.push_back({display_name(g, p), value});
+    shown.push_back(std::string(to_string(g)) + "_rate");
+    shown.push_back(std::string(to_string(g)) + "_ci95");
+  }
+  if (policy.is_object() && !policy.empty()) {
+    rows.push_back({"policy", "challenge age " + std::to_string(p.challenge_age) + ", at most " +
+                                  format_percent(p.max_risk) + " risk of being under " + legal});
+  }
   for (auto& [key, value] : m.items()) {
-    if (std::find(kShown.begin(), kShown.end(), key) != kShown.end()) continue;
+    if (std::find(shown.begin(), shown.end(), key) != shown.end()) continue;
     if (value.is_number_float()) rows.push_back({key, format_number("%.4g", value.get<double>())});
     else if (value.is_number() || value.is_string() || value.is_boolean())
       rows.push_back({key, value.is_string() ? value.get<std::string>() : value.dump()});

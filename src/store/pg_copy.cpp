@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "agegate/core/error.h"
+#include "agegate/core/text.h"
 
 namespace agegate {
 namespace {
@@ -19,9 +20,7 @@ PGconn* connection_of(soci::session& sql) {
 }
 
 std::string server_error(PGconn* conn, const std::string& what) {
-  std::string message = PQerrorMessage(conn);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  return "COPY " + what + ": " + message;
+  return "COPY " + what + ": " + trim(PQerrorMessage(conn));
 }
 
 }  // namespace
@@ -93,11 +92,10 @@ void PgCopy::finish() {
   std::string error;
   while (PGresult* r = PQgetResult(conn_)) {
     if (PQresultStatus(r) != PGRES_COMMAND_OK && error.empty()) {
-      error = "COPY " + what_ + ": " + PQresultErrorMessage(r);
+      error = "COPY " + what_ + ": " + trim(PQresultErrorMessage(r));
     }
     PQclear(r);
   }
-  while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
   if (!error.empty()) throw IoError(error);
 }
 

@@ -155,6 +155,8 @@ TEST(Format, NumbersPercentagesAndMissingValues) {
   EXPECT_EQ(format_percent_of(1, 101, 2), "0.99%");
   EXPECT_EQ(format_percent_of(3, 0), "-");
   EXPECT_EQ(to_lower("PHOTO.JPG\xC3\x89"), "photo.jpg\xC3\x89");  // UTF-8 bytes untouched
+  EXPECT_EQ(trim(" \t a b \r\n"), "a b");  // a server's message ends with a newline
+  EXPECT_EQ(trim("\n\n"), "");
 }
 
 TEST(AgeBands, ReportBandsCoverEveryAgeOnce) {

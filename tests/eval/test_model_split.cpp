@@ -48,15 +48,16 @@ TEST(ModelSplit, TheRecordedOptionsAndNamesWin) {
 }  // namespace
 }  // namespace agegate
 
+#include "agegate/core/enum_names.h"
 #include "agegate/eval/validation_fit.h"
 
 namespace agegate {
 namespace {
 
 TEST(FlipChoice, NamesParseBackAndAnOtherValueNamesTheOption) {
-  for (FlipChoice c : kFlipChoices) EXPECT_EQ(parse_flip_choice(to_string(c), "--flip-average"), c);
+  for (FlipChoice c : kFlipChoices) EXPECT_EQ(parse_enum_name(to_string(c), kFlipChoices, "option --flip-average"), c);
   try {
-    parse_flip_choice("yes", "--flip-average");
+    parse_enum_name(std::string("yes"), kFlipChoices, "option --flip-average");
     FAIL() << "accepted yes";
   } catch (const InvalidInput& e) {
     EXPECT_EQ(std::string(e.what()), "option --flip-average 'yes': not one of off, on, auto");

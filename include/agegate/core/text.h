@@ -5,7 +5,7 @@
 
 namespace agegate {
 
-// Without leading/trailing spaces, tabs and carriage returns.
+// Without leading/trailing spaces, tabs, carriage returns and newlines.
 std::string trim(const std::string& s);
 
 // The pieces between `separator`s ("a,,b" -> {"a", "", "b"}; "" -> {""}).

@@ -28,9 +28,7 @@ struct ModelInfo;
 // flip averaging), or auto (whichever has the lower calibrated MAE).
 enum class FlipChoice { kOff, kOn, kAuto };
 inline constexpr FlipChoice kFlipChoices[] = {FlipChoice::kOff, FlipChoice::kOn, FlipChoice::kAuto};
-const char* to_string(FlipChoice c);  // "off", "on", "auto"
-// From its name; InvalidInput naming `option` and the accepted values.
-FlipChoice parse_flip_choice(const std::string& value, const std::string& option);
+const char* to_string(FlipChoice c);  // "off", "on", "auto" (parse_enum_name in core/enum_names.h reads them back)
 
 struct ValidationFitOptions {
   FlipChoice flip_average = FlipChoice::kOff;
