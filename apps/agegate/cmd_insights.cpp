@@ -174,13 +174,12 @@ void setup_insights(CLI::App& app) {
     InsightsOptions o = a->insights;
     o.bands = parse_age_bands(a->bands, "--bands");
     auto store = Store::open(a->db);
-    const RetailData data = store->retail();
-    if (data.lines.empty()) {
+    if (store->counts().retail_lines == 0) {
       throw InvalidInput("insights: " + store->url() + " holds no retail data (load it with `agegate import-retail`)");
     }
     bool have = false;
     const BandConfusion confusion = resolve_confusion(*a, o.bands, &have);
-    const InsightsResult r = compute_insights(data, o, have ? &confusion : nullptr);
+    const InsightsResult r = compute_insights(*store->retail_counts(), o, have ? &confusion : nullptr);
     write_insights_report(r, a->out, ChartOptions{});
     json ran = o.to_json();
     ran["db"] = store->url();
@@ -245,9 +244,8 @@ void setup_recommend(CLI::App& app) {
       o.resamples = 0;
       o.top_k = std::max(o.top_k, a->k);
       auto store = Store::open(a->from_db.db);
-      const RetailData data = store->retail();
-      if (data.lines.empty()) throw InvalidInput("recommend: " + store->url() + " holds no retail data");
-      return recommender_from(compute_insights(data, o, nullptr));
+      if (store->counts().retail_lines == 0) throw InvalidInput("recommend: " + store->url() + " holds no retail data");
+      return recommender_from(compute_insights(*store->retail_counts(), o, nullptr));
     }();
     Recommender::Query q;
     q.age = a->age;

@@ -15,34 +15,24 @@
 #include "agegate/core/log.h"
 #include "agegate/core/numeric.h"
 #include "agegate/core/share.h"
+#include "agegate/insights/band_redraw.h"
 
 namespace agegate {
 namespace {
 using json = nlohmann::json;
 
 constexpr double kContinuity = 0.5;     // a zero count in the lift's interval
-constexpr double kDirichletPrior = 0.5;  // Jeffreys prior on each confusion row
 constexpr double kKeptForRobust = 0.5;
-
-// One basket: what the insights count.
-struct Basket {
-  int band = -1;  // analysis band of its household; -1 = none
-  int week = 0;
-  int64_t lines = 0;
-  double spend = 0, restricted_spend = 0;
-  std::vector<int> categories;   // distinct, indices into Index::categories
-  std::vector<int> departments;  // distinct
-  std::vector<int> products;     // distinct, indices into RetailData::products
-};
 
 struct Index {
   std::vector<std::string> categories, departments;
   std::vector<std::string> category_department;
   std::vector<bool> category_restricted;
+  std::map<std::string, int> category_id, department_id;
 };
 
 // Baskets holding each category / department, per band and over all banded
-// baskets, for a set of baskets under a band assignment.
+// baskets.
 struct Counts {
   std::vector<int64_t> band_baskets;                // [band]
   int64_t all_baskets = 0;
@@ -51,25 +41,6 @@ struct Counts {
   std::vector<std::vector<int64_t>> band_department;
   std::vector<int64_t> all_department;
 };
-
-Counts count(const std::vector<Basket>& baskets, const std::vector<int>& band_of, size_t bands, const Index& ix,
-             const std::vector<bool>* include) {
-  Counts c;
-  c.band_baskets.assign(bands, 0);
-  c.band_category.assign(bands, std::vector<int64_t>(ix.categories.size(), 0));
-  c.all_category.assign(ix.categories.size(), 0);
-  c.band_department.assign(bands, std::vector<int64_t>(ix.departments.size(), 0));
-  c.all_department.assign(ix.departments.size(), 0);
-  for (size_t i = 0; i < baskets.size(); ++i) {
-    const int b = band_of[i];
-    if (b < 0 || (include && !(*include)[i])) continue;
-    c.band_baskets[b]++;
-    c.all_baskets++;
-    for (int k : baskets[i].categories) c.band_category[b][k]++, c.all_category[k]++;
-    for (int k : baskets[i].departments) c.band_department[b][k]++, c.all_department[k]++;
-  }
-  return c;
-}
 
 // The band's over-indexed categories by lift, restricted ones dropped where
 // the band is below the challenge age: indices into Index::categories.
@@ -140,26 +111,18 @@ std::vector<int> uplift_ranking(const Counts& c, size_t band, const Index& ix, c
 }
 
 // Restricted spend share of a band's baskets with a 95% interval from the
-// ratio estimator's linearisation (baskets are the sampling unit).
-void restricted_share_interval(const std::vector<Basket>& baskets, const std::vector<int>& band_of, int band,
-                               BandInsights* out) {
-  double s = 0, r = 0;
-  int64_t n = 0;
-  for (size_t i = 0; i < baskets.size(); ++i) {
-    if (band_of[i] != band) continue;
-    s += baskets[i].spend, r += baskets[i].restricted_spend, ++n;
-  }
+// ratio estimator's linearisation (baskets are the sampling unit), from the
+// sums over the band's baskets: sum (r - ratio s)^2 expanded in the second
+// moments.
+void restricted_share_interval(const RetailBandRow& m, BandInsights* out) {
+  const double s = m.spend, r = m.restricted_spend;
+  const int64_t n = m.baskets;
   if (n < 2 || s <= 0) {
     out->restricted_low = out->restricted_high = std::numeric_limits<double>::quiet_NaN();
     return;
   }
   const double ratio = r / s;
-  double ss = 0;
-  for (size_t i = 0; i < baskets.size(); ++i) {
-    if (band_of[i] != band) continue;
-    const double d = baskets[i].restricted_spend - ratio * baskets[i].spend;
-    ss += d * d;
-  }
+  const double ss = std::max(0.0, m.restricted_sq - 2 * ratio * m.spend_restricted + ratio * ratio * m.spend_sq);
   const double se = std::sqrt(ss * double(n) / double(n - 1)) / s;
   out->restricted_low = std::max(0.0, ratio - kZ95 * se);
   out->restricted_high = std::min(1.0, ratio + kZ95 * se);
@@ -383,158 +346,165 @@ json InsightsResult::to_json() const {
 
 namespace {
 
-// Phase 1: each household's band in the analysis band set (-1: none), and
-// the households per band; source bands that straddle or miss the analysis
-// bands are noted in r->band_warnings.
-std::unordered_map<std::string, int> household_bands(const RetailData& data, const InsightsOptions& o,
-                                                     std::vector<int64_t>* households, InsightsResult* r) {
-  const size_t nb = o.bands.size();
-  std::unordered_map<std::string, int> band_of_household;
-  std::map<std::string, int> source_band;  // "25-34" -> analysis band
-  households->assign(nb, 0);
-  for (const auto& h : data.households) {
-    if (h.band.empty()) continue;
-    auto it = source_band.find(h.band);
-    if (it == source_band.end()) {
-      const AgeBand src = parse_age_band(h.band, "household " + h.id);
-      const int mapped = find_band_of(o.bands, src);
-      const int at_low = find_band(o.bands, src.low);
-      const int at_high = find_band(o.bands, std::min(src.high, src.low + kOpenEndedBandSpan));
-      if (mapped >= 0 && (at_low != mapped || at_high != mapped)) {
-        r->band_warnings.push_back("household band " + src.name + " straddles the analysis bands; counted as " +
-                                  o.bands[mapped].name);
-      }
-      if (mapped < 0) r->band_warnings.push_back("household band " + src.name + " is in no analysis band; left out");
-      it = source_band.emplace(h.band, mapped).first;
-    }
-    band_of_household[h.id] = it->second;
-    if (it->second >= 0) (*households)[it->second]++;
-  }
-  return band_of_household;
-}
-
-// The products, interned: categories and departments numbered in order of
-// first appearance, each product's category and department (-1: none).
-struct Products {
+// What the phases share. Counts come from the database's aggregates
+// (store/retail_counts.h), mapped from the data's bands to the analysis bands.
+struct Analysis {
+  const RetailCounts& counts;
+  const InsightsOptions& o;
+  size_t nb = 0;
+  std::map<std::string, int> band_of;  // the data's band -> analysis band (-1: none)
   Index ix;
-  std::unordered_map<std::string, size_t> index;  // product id -> row of data.products
-  std::vector<int> category_of, department_of;
+  Counts all, train;                   // every week; the weeks before the held-out ones
+  std::vector<RetailBandRow> totals;   // per analysis band, every week
+  std::vector<int64_t> test_baskets;   // held-out baskets holding a category, per band
+  int first_week = 0, last_week = 0;
+
+  int band(const std::string& data_band) const {
+    auto it = band_of.find(data_band);
+    return it == band_of.end() ? -1 : it->second;
+  }
 };
 
-// Phase 2: products -> interned categories and departments.
-Products index_products(const RetailData& data) {
-  Products p;
-  p.category_of.assign(data.products.size(), -1);
-  p.department_of.assign(data.products.size(), -1);
-  std::map<std::string, int> cat_id, dep_id;
-  for (size_t i = 0; i < data.products.size(); ++i) {
-    const RetailProduct& prod = data.products[i];
-    p.index[prod.id] = i;
-    if (!prod.department.empty()) {
-      auto [it, added] = dep_id.emplace(prod.department, static_cast<int>(p.ix.departments.size()));
-      if (added) p.ix.departments.push_back(prod.department);
-      p.department_of[i] = it->second;
+// Phase 1: each band of the data in the analysis band set (-1: none), and
+// the households per band; data bands that straddle or miss the analysis
+// bands are noted in r->band_warnings.
+std::vector<int64_t> map_bands(Analysis* a, InsightsResult* r) {
+  std::vector<int64_t> households(a->nb, 0);
+  std::vector<std::pair<std::string, int64_t>> rows = a->counts.households();
+  std::sort(rows.begin(), rows.end());
+  for (const auto& [name, n] : rows) {
+    if (name.empty()) continue;
+    const AgeBand src = parse_age_band(name, "retail_households.age_band");
+    const int mapped = find_band_of(a->o.bands, src);
+    const int at_low = find_band(a->o.bands, src.low);
+    const int at_high = find_band(a->o.bands, std::min(src.high, src.low + kOpenEndedBandSpan));
+    if (mapped >= 0 && (at_low != mapped || at_high != mapped)) {
+      r->band_warnings.push_back("household band " + src.name + " straddles the analysis bands; counted as " +
+                                a->o.bands[mapped].name);
     }
-    if (!prod.category.empty()) {
-      auto [it, added] = cat_id.emplace(prod.category, static_cast<int>(p.ix.categories.size()));
-      if (added) {
-        p.ix.categories.push_back(prod.category);
-        p.ix.category_department.push_back(prod.department);
-        p.ix.category_restricted.push_back(prod.restricted);
-      }
-      p.category_of[i] = it->second;
-      if (prod.restricted) p.ix.category_restricted[it->second] = true;
-    }
+    if (mapped < 0) r->band_warnings.push_back("household band " + src.name + " is in no analysis band; left out");
+    a->band_of[name] = mapped;
+    if (mapped >= 0) households[mapped] += n;
   }
-  return p;
+  return households;
 }
 
-// Phase 3: the lines grouped into baskets (band, week, spend, distinct
-// categories, departments and products); line counts into *r.
-std::vector<Basket> build_baskets(const RetailData& data, const std::unordered_map<std::string, int>& band_of_household,
-                                  const Products& products, InsightsResult* r) {
-  std::vector<Basket> baskets;
-  std::unordered_map<std::string, size_t> basket_index;
-  for (const RetailLine& l : data.lines) {
-    auto [it, added] = basket_index.emplace(l.basket, baskets.size());
-    if (added) {
-      baskets.emplace_back();
-      auto h = band_of_household.find(l.household);
-      baskets.back().band = h == band_of_household.end() ? -1 : h->second;
-    }
-    Basket& b = baskets[it->second];
-    b.week = std::max(b.week, l.week);
-    b.lines++;
-    b.spend += l.value;
-    r->lines++;
-    r->spend += l.value;
-    if (b.band < 0) r->unbanded_lines++;
-    auto p = products.index.find(l.product);
-    if (p == products.index.end()) {
-      r->unknown_product_lines++;
+// Phase 2: categories (with their department and restriction) and the
+// departments bought, numbered in name order.
+void index_items(Analysis* a, const std::vector<RetailItemRow>& department_rows) {
+  Index& ix = a->ix;
+  for (const RetailCategory& c : a->counts.categories()) {
+    ix.category_id[c.name] = static_cast<int>(ix.categories.size());
+    ix.categories.push_back(c.name);
+    ix.category_department.push_back(c.department);
+    ix.category_restricted.push_back(c.restricted);
+  }
+  for (const RetailItemRow& row : department_rows) ix.department_id.emplace(row.name, 0);
+  for (auto& [name, id] : ix.department_id) {
+    id = static_cast<int>(ix.departments.size());
+    ix.departments.push_back(name);
+  }
+}
+
+void add_totals(RetailBandRow* to, const RetailBandRow& row) {
+  to->baskets += row.baskets, to->categorised += row.categorised, to->lines += row.lines;
+  to->restricted_lines += row.restricted_lines, to->unknown_lines += row.unknown_lines;
+  to->spend += row.spend, to->restricted_spend += row.restricted_spend;
+  to->spend_sq += row.spend_sq, to->restricted_sq += row.restricted_sq, to->spend_restricted += row.spend_restricted;
+}
+
+// Phase 3: the database's counts, by analysis band, over every week and over
+// the weeks before the held-out ones; the totals into *r.
+void tally(Analysis* a, InsightsResult* r) {
+  a->last_week = a->counts.last_week();
+  a->first_week = a->last_week - a->o.holdout_weeks + 1;
+  const std::vector<RetailItemRow> departments = a->counts.department_baskets(a->first_week);
+  index_items(a, departments);
+  const size_t nc = a->ix.categories.size(), nd = a->ix.departments.size();
+  for (Counts* c : {&a->all, &a->train}) {
+    c->band_baskets.assign(a->nb, 0);
+    c->band_category.assign(a->nb, std::vector<int64_t>(nc, 0));
+    c->all_category.assign(nc, 0);
+    c->band_department.assign(a->nb, std::vector<int64_t>(nd, 0));
+    c->all_department.assign(nd, 0);
+  }
+  a->totals.assign(a->nb, {});
+  a->test_baskets.assign(a->nb, 0);
+  for (const RetailBandRow& row : a->counts.bands(a->first_week)) {
+    r->lines += row.lines, r->spend += row.spend, r->baskets += row.baskets;
+    r->unknown_product_lines += row.unknown_lines, r->restricted_lines += row.restricted_lines;
+    const int b = a->band(row.band);
+    if (b < 0) {
+      r->unbanded_lines += row.lines;
       continue;
     }
-    const RetailProduct& prod = data.products[p->second];
-    if (prod.restricted) b.restricted_spend += l.value, r->restricted_lines++;
-    const int c = products.category_of[p->second], d = products.department_of[p->second];
-    if (c >= 0 && std::find(b.categories.begin(), b.categories.end(), c) == b.categories.end()) b.categories.push_back(c);
-    if (d >= 0 && std::find(b.departments.begin(), b.departments.end(), d) == b.departments.end()) b.departments.push_back(d);
-    const int pi = static_cast<int>(p->second);
-    if (std::find(b.products.begin(), b.products.end(), pi) == b.products.end()) b.products.push_back(pi);
+    add_totals(&a->totals[b], row);
+    for (Counts* c : {&a->all, &a->train}) {
+      if (c == &a->train && row.held) continue;
+      c->band_baskets[b] += row.baskets, c->all_baskets += row.baskets;
+    }
+    if (row.held) a->test_baskets[b] += row.categorised;
   }
-  return baskets;
+  auto add_items = [&](const std::vector<RetailItemRow>& rows, const std::map<std::string, int>& id,
+                       std::vector<std::vector<int64_t>> Counts::*band, std::vector<int64_t> Counts::*all) {
+    for (const RetailItemRow& row : rows) {
+      const int b = a->band(row.band);
+      auto k = id.find(row.name);
+      if (b < 0 || k == id.end()) continue;
+      for (Counts* c : {&a->all, &a->train}) {
+        if (c == &a->train && row.held) continue;
+        (c->*band)[b][k->second] += row.baskets, (c->*all)[k->second] += row.baskets;
+      }
+    }
+  };
+  add_items(a->counts.category_baskets(a->first_week), a->ix.category_id, &Counts::band_category, &Counts::all_category);
+  add_items(departments, a->ix.department_id, &Counts::band_department, &Counts::all_department);
 }
 
-// What the phases after the baskets share.
-struct Analysis {
-  const RetailData& data;
-  const InsightsOptions& o;
-  const Products& products;
-  const std::vector<Basket>& baskets;
-  std::vector<int> known;  // each basket's band (-1: none)
-  size_t nb = 0;
-};
-
-// The band's most bought products of each ranked category, as examples.
-void add_examples(const Analysis& a, size_t b, const std::vector<int>& ranked_ids, BandInsights* bi) {
-  std::map<int, std::map<int, int64_t>> product_baskets;  // category -> product -> band baskets
-  const std::set<int> wanted(ranked_ids.begin(), ranked_ids.end());
-  for (size_t i = 0; i < a.baskets.size(); ++i) {
-    if (a.known[i] != static_cast<int>(b)) continue;
-    for (int p : a.baskets[i].products) {
-      const int c = a.products.category_of[p];
-      if (wanted.count(c)) product_baskets[c][p]++;
-    }
+// The bands' most bought products of each of their ranked categories, as
+// examples (most baskets first, then by id).
+void add_examples(const Analysis& a, const std::vector<std::vector<int>>& ranked, InsightsResult* r) {
+  std::set<std::string> wanted;
+  for (const auto& ids : ranked) {
+    for (int c : ids) wanted.insert(a.ix.categories[c]);
   }
-  for (int c : ranked_ids) {
-    Recommendation rec;
-    for (const Lift& l : bi->categories) {
-      if (l.name == a.products.ix.categories[c]) rec.lift = l;
+  // band -> category -> product id -> example
+  std::vector<std::map<std::string, std::map<std::string, ExampleProduct>>> found(a.nb);
+  for (const RetailProductRow& row : a.counts.product_baskets({wanted.begin(), wanted.end()})) {
+    const int b = a.band(row.band);
+    if (b < 0) continue;
+    ExampleProduct& e = found[b][row.category][row.id];
+    e.id = row.id, e.type = row.type, e.brand = row.brand, e.baskets += row.baskets;
+  }
+  for (size_t b = 0; b < a.nb; ++b) {
+    BandInsights& bi = r->bands[b];
+    for (int c : ranked[b]) {
+      Recommendation rec;
+      for (const Lift& l : bi.categories) {
+        if (l.name == a.ix.categories[c]) rec.lift = l;
+      }
+      std::vector<ExampleProduct> products;
+      for (const auto& [id, e] : found[b][a.ix.categories[c]]) products.push_back(e);
+      std::stable_sort(products.begin(), products.end(),
+                       [](const ExampleProduct& x, const ExampleProduct& y) { return x.baskets > y.baskets; });
+      if (products.size() > static_cast<size_t>(a.o.examples)) products.resize(a.o.examples);
+      rec.examples = std::move(products);
+      bi.ranked.push_back(std::move(rec));
     }
-    std::vector<std::pair<int64_t, int>> prods;
-    for (const auto& [p, n] : product_baskets[c]) prods.push_back({-n, p});
-    std::sort(prods.begin(), prods.end());
-    for (size_t i = 0; i < prods.size() && i < static_cast<size_t>(a.o.examples); ++i) {
-      const RetailProduct& p = a.data.products[prods[i].second];
-      rec.examples.push_back({p.id, p.type, p.brand, -prods[i].first});
-    }
-    bi->ranked.push_back(std::move(rec));
   }
 }
 
 // Phase 4: one band's figures with the known bands; returns its ranked category ids.
-std::vector<int> band_figures(const Analysis& a, const Counts& all, size_t b, int64_t households, BandInsights* bi) {
-  const Index& ix = a.products.ix;
+std::vector<int> band_figures(const Analysis& a, size_t b, int64_t households, BandInsights* bi) {
+  const Index& ix = a.ix;
+  const Counts& all = a.all;
   bi->band = a.o.bands[b];
   bi->households = households;
   bi->baskets = all.band_baskets[b];
-  for (size_t i = 0; i < a.baskets.size(); ++i) {
-    if (a.known[i] != static_cast<int>(b)) continue;
-    bi->lines += a.baskets[i].lines;
-    bi->spend += a.baskets[i].spend;
-    bi->restricted_spend += a.baskets[i].restricted_spend;
-  }
-  restricted_share_interval(a.baskets, a.known, static_cast<int>(b), bi);
+  bi->lines = a.totals[b].lines;
+  bi->spend = a.totals[b].spend;
+  bi->restricted_spend = a.totals[b].restricted_spend;
+  restricted_share_interval(a.totals[b], bi);
   std::vector<int> ranked = rank_band(all, b, ix, a.o, allows_restricted(bi->band, a.o.challenge_age), &bi->categories);
   for (size_t d = 0; d < ix.departments.size(); ++d) {
     if (all.band_department[b][d] == 0) continue;
@@ -543,7 +513,6 @@ std::vector<int> band_figures(const Analysis& a, const Counts& all, size_t b, in
   }
   std::sort(bi->departments.begin(), bi->departments.end(),
             [](const Lift& x, const Lift& y) { return x.lift != y.lift ? x.lift > y.lift : x.name < y.name; });
-  add_examples(a, b, ranked, bi);
   return ranked;
 }
 
@@ -559,42 +528,20 @@ std::vector<std::string> heat_departments(const Counts& all, const Index& ix, co
   return out;
 }
 
-// One redraw of every basket's band through the camera's confusion. Each row
-// of the confusion comes from its posterior (Dirichlet, Jeffreys prior), so
-// the few validation photos per band add their own uncertainty.
-void draw_bands(const Analysis& a, const BandConfusion& confusion, std::mt19937_64& rng, std::vector<int>* drawn) {
-  std::vector<std::discrete_distribution<int>> rows(a.nb);
-  std::vector<bool> has_row(a.nb, false);
-  for (size_t t = 0; t < a.nb; ++t) {
-    int64_t total = 0;
-    for (int64_t v : confusion.counts[t]) total += v;
-    if (total == 0) continue;  // no photo of that band: its baskets keep their band
-    std::vector<double> w;
-    for (int64_t v : confusion.counts[t]) {
-      std::gamma_distribution<double> g(double(v) + kDirichletPrior, 1.0);
-      w.push_back(g(rng));
-    }
-    rows[t] = std::discrete_distribution<int>(w.begin(), w.end());
-    has_row[t] = true;
-  }
-  for (size_t i = 0; i < a.baskets.size(); ++i) {
-    const int t = a.known[i];
-    if (t < 0 || !has_row[t]) {
-      (*drawn)[i] = t;
-      continue;
-    }
-    const int e = rows[t](rng);
-    (*drawn)[i] = e == static_cast<int>(a.nb) ? -1 : e;
-  }
-}
-
-// Phase 6: the figures again with bands drawn through the camera's
-// confusion: how often each recommendation stays in the top k, the spread
-// of its lift, and of each band's restricted share.
+// Phase 6: the figures again with bands redrawn through the camera's
+// confusion from the per-band counts (band_redraw.h): how often each
+// recommendation stays in the top k, the spread of its lift, and of each
+// band's restricted share.
 void resample_through_confusion(const Analysis& a, const BandConfusion& confusion,
                                 const std::vector<std::vector<int>>& ranked_ids, InsightsResult* r) {
   const InsightsOptions& o = a.o;
   const size_t nb = a.nb;
+  std::vector<BandTotals> truth(nb);
+  for (size_t b = 0; b < nb; ++b) {
+    const RetailBandRow& t = a.totals[b];
+    truth[b] = {a.all.band_baskets[b], a.all.band_category[b], t.spend, t.restricted_spend,
+                t.spend_sq,            t.restricted_sq,        t.spend_restricted};
+  }
   std::mt19937_64 rng(o.seed);
   std::vector<std::vector<int>> kept(nb);  // per band, per top-k rec: resamples kept
   std::vector<std::vector<std::vector<double>>> lifts(nb);
@@ -604,13 +551,13 @@ void resample_through_confusion(const Analysis& a, const BandConfusion& confusio
     kept[b].assign(k, 0);
     lifts[b].assign(k, {});
   }
-  std::vector<int> drawn(a.baskets.size());
   for (int rep = 0; rep < o.resamples; ++rep) {
-    draw_bands(a, confusion, rng, &drawn);
-    const Counts c = count(a.baskets, drawn, nb, a.products.ix, nullptr);
+    RedrawnBands d = redraw_bands(truth, confusion, rng);
+    Counts c;
+    c.band_baskets = std::move(d.band_baskets), c.all_baskets = d.all_baskets;
+    c.band_category = std::move(d.band_category), c.all_category = std::move(d.all_category);
     for (size_t b = 0; b < nb; ++b) {
-      const std::vector<int> now =
-          rank_band(c, b, a.products.ix, o, allows_restricted(o.bands[b], o.challenge_age), nullptr);
+      const std::vector<int> now = rank_band(c, b, a.ix, o, allows_restricted(o.bands[b], o.challenge_age), nullptr);
       const size_t top = std::min(now.size(), static_cast<size_t>(o.top_k));
       for (size_t j = 0; j < kept[b].size(); ++j) {
         const int cat = ranked_ids[b][j];
@@ -619,11 +566,7 @@ void resample_through_confusion(const Analysis& a, const BandConfusion& confusio
                                  o.min_support);
         lifts[b][j].push_back(l.lift);
       }
-      double s = 0, rs = 0;
-      for (size_t i = 0; i < a.baskets.size(); ++i) {
-        if (drawn[i] == static_cast<int>(b)) s += a.baskets[i].spend, rs += a.baskets[i].restricted_spend;
-      }
-      if (s > 0) restricted[b].push_back(rs / s);
+      if (d.spend[b] > 0) restricted[b].push_back(d.restricted[b] / d.spend[b]);
     }
   }
   for (size_t b = 0; b < nb; ++b) {
@@ -637,60 +580,69 @@ void resample_through_confusion(const Analysis& a, const BandConfusion& confusio
   }
 }
 
-// How often one method's lists hit the held-out baskets: of the band's own
-// baskets, and of the other bands' baskets.
-HoldoutMethod score_method(const Analysis& a, const std::vector<bool>& train, const char* name,
-                           const std::vector<std::vector<int>>& lists) {
-  HoldoutMethod hm;
-  hm.name = name;
-  hm.by_band.assign(a.nb, {0, 0});
-  hm.other_by_band.assign(a.nb, {0, 0});
-  for (size_t i = 0; i < a.baskets.size(); ++i) {
-    const Basket& bk = a.baskets[i];
-    if (train[i] || bk.band < 0 || bk.categories.empty()) continue;
-    for (size_t b = 0; b < a.nb; ++b) {
-      const auto& list = lists[b];
-      const bool hit = std::any_of(bk.categories.begin(), bk.categories.end(), [&](int cat) {
-        return std::find(list.begin(), list.end(), cat) != list.end();
-      });
-      if (static_cast<int>(b) == bk.band) {
-        hm.baskets++, hm.hits += hit;
-        hm.by_band[b].second++, hm.by_band[b].first += hit;
-      } else {
-        hm.other_by_band[b].second++, hm.other_by_band[b].first += hit;
-      }
+constexpr const char* kMethods[] = {"band_lift", "band_best_sellers", "overall_best_sellers", "band_uplift"};
+constexpr size_t kMethodCount = sizeof(kMethods) / sizeof(kMethods[0]);
+
+// How often each method's lists hit the held-out baskets: of the band's own
+// baskets, and of the other bands' baskets. lists[m][b]: method m's list for band b.
+std::vector<HoldoutMethod> score_methods(const Analysis& a, const std::vector<std::vector<std::vector<int>>>& lists) {
+  std::vector<std::vector<std::string>> flat;  // list m * nb + b
+  for (const auto& method : lists) {
+    for (const auto& list : method) {
+      flat.emplace_back();
+      for (int c : list) flat.back().push_back(a.ix.categories[c]);
     }
   }
-  return hm;
+  // hits[list][true band]
+  std::vector<std::vector<int64_t>> hits(flat.size(), std::vector<int64_t>(a.nb, 0));
+  for (const RetailListHits& row : a.counts.held_hits(a.first_week, flat)) {
+    const int t = a.band(row.band);
+    if (t >= 0 && row.list >= 0 && static_cast<size_t>(row.list) < flat.size()) hits[row.list][t] += row.baskets;
+  }
+  std::vector<HoldoutMethod> out;
+  for (size_t m = 0; m < lists.size(); ++m) {
+    HoldoutMethod hm;
+    hm.name = kMethods[m];
+    hm.by_band.assign(a.nb, {0, 0});
+    hm.other_by_band.assign(a.nb, {0, 0});
+    for (size_t b = 0; b < a.nb; ++b) {
+      for (size_t t = 0; t < a.nb; ++t) {
+        const int64_t h = hits[m * a.nb + b][t];
+        if (t == b) {
+          hm.by_band[b] = {h, a.test_baskets[t]};
+          hm.hits += h, hm.baskets += a.test_baskets[t];
+        } else {
+          hm.other_by_band[b].first += h, hm.other_by_band[b].second += a.test_baskets[t];
+        }
+      }
+    }
+    out.push_back(std::move(hm));
+  }
+  return out;
 }
 
 // Phase 7: the last holdout_weeks held out; the band's lift ranking, the
-// band's best sellers and the overall best sellers, learnt on the weeks
-// before, scored on them.
+// band's best sellers, the overall best sellers and the uplift ranking,
+// learnt on the weeks before, scored on them.
 HoldoutEvaluation holdout_evaluation(const Analysis& a) {
   const InsightsOptions& o = a.o;
   HoldoutEvaluation ev;
   ev.k = o.top_k;
-  int last = 0;
-  for (const Basket& b : a.baskets) last = std::max(last, b.week);
-  ev.last_week = last;
-  ev.first_week = last - o.holdout_weeks + 1;
-  std::vector<bool> train(a.baskets.size());
-  for (size_t i = 0; i < a.baskets.size(); ++i) train[i] = a.baskets[i].week < ev.first_week;
-  const Counts c = count(a.baskets, a.known, a.nb, a.products.ix, &train);
+  ev.last_week = a.last_week;
+  ev.first_week = a.first_week;
+  const Counts& c = a.train;
   ev.train_baskets = c.all_baskets;
-  std::vector<std::vector<std::vector<int>>> lists(4, std::vector<std::vector<int>>(a.nb));
+  std::vector<std::vector<std::vector<int>>> lists(kMethodCount, std::vector<std::vector<int>>(a.nb));
   for (size_t b = 0; b < a.nb; ++b) {
     const bool allow = allows_restricted(o.bands[b], o.challenge_age);
-    std::vector<int> lift_list = rank_band(c, b, a.products.ix, o, allow, nullptr);
+    std::vector<int> lift_list = rank_band(c, b, a.ix, o, allow, nullptr);
     if (lift_list.size() > static_cast<size_t>(o.top_k)) lift_list.resize(o.top_k);
     lists[0][b] = lift_list;
-    lists[1][b] = best_sellers(c.band_category[b], a.products.ix, allow, o.top_k);
-    lists[2][b] = best_sellers(c.all_category, a.products.ix, allow, o.top_k);
-    lists[3][b] = uplift_ranking(c, b, a.products.ix, o, allow);
+    lists[1][b] = best_sellers(c.band_category[b], a.ix, allow, o.top_k);
+    lists[2][b] = best_sellers(c.all_category, a.ix, allow, o.top_k);
+    lists[3][b] = uplift_ranking(c, b, a.ix, o, allow);
   }
-  const char* names[] = {"band_lift", "band_best_sellers", "overall_best_sellers", "band_uplift"};
-  for (int m = 0; m < 4; ++m) ev.methods.push_back(score_method(a, train, names[m], lists[m]));
+  ev.methods = score_methods(a, lists);
   ev.test_baskets = ev.methods.front().baskets;
   return ev;
 }
@@ -708,29 +660,23 @@ void check_options(const InsightsOptions& o, const BandConfusion* confusion) {
 
 }  // namespace
 
-InsightsResult compute_insights(const RetailData& data, const InsightsOptions& o, const BandConfusion* confusion) {
+InsightsResult compute_insights(const RetailCounts& counts, const InsightsOptions& o, const BandConfusion* confusion) {
   const auto t0 = std::chrono::steady_clock::now();
   check_options(o, confusion);
   InsightsResult r;
   r.options = o;
-  std::vector<int64_t> households;
-  const auto band_of_household = household_bands(data, o, &households, &r);
-  const Products products = index_products(data);
-  const std::vector<Basket> baskets = build_baskets(data, band_of_household, products, &r);
-  r.baskets = static_cast<int64_t>(baskets.size());
-  Analysis a{data, o, products, baskets, {}, o.bands.size()};
-  a.known.resize(baskets.size());
-  for (size_t i = 0; i < baskets.size(); ++i) a.known[i] = baskets[i].band;
-
-  const Counts all = count(baskets, a.known, a.nb, products.ix, nullptr);
-  r.banded_baskets = all.all_baskets;
+  Analysis a{counts, o, o.bands.size(), {}, {}, {}, {}, {}, {}, 0, 0};
+  const std::vector<int64_t> households = map_bands(&a, &r);
+  tally(&a, &r);
+  r.banded_baskets = a.all.all_baskets;
   std::vector<std::vector<int>> ranked_ids(a.nb);
   for (size_t b = 0; b < a.nb; ++b) {
     BandInsights bi;
-    ranked_ids[b] = band_figures(a, all, b, households[b], &bi);
+    ranked_ids[b] = band_figures(a, b, households[b], &bi);
     r.bands.push_back(std::move(bi));
   }
-  r.heat_departments = heat_departments(all, products.ix, o);
+  add_examples(a, ranked_ids, &r);
+  r.heat_departments = heat_departments(a.all, a.ix, o);
   if (confusion && !confusion->empty() && o.resamples > 0) {
     r.confusion = *confusion;
     resample_through_confusion(a, *confusion, ranked_ids, &r);
@@ -738,6 +684,10 @@ InsightsResult compute_insights(const RetailData& data, const InsightsOptions& o
   r.evaluation = holdout_evaluation(a);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
+}
+
+InsightsResult compute_insights(const RetailData& data, const InsightsOptions& o, const BandConfusion* confusion) {
+  return compute_insights(*retail_counts_of(data), o, confusion);
 }
 
 // ---- recommender ----

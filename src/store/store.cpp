@@ -20,6 +20,7 @@
 #include "agegate/core/log.h"
 #include "agegate/core/time.h"
 #include "pg_copy.h"
+#include "store_impl.h"
 
 namespace agegate {
 namespace {
@@ -37,6 +38,15 @@ constexpr long long kMigrationLockKey = 0x61676567617465;  // "agegate"
 // Ids absent from a record are '' rather than NULL, so matching is plain
 // equality; numbers absent (no face) are NULL.
 using Migration = std::vector<std::string>;
+
+// Each basket of retail_lines summarised into retail_baskets.
+constexpr const char* kFillRetailBaskets =
+    "INSERT INTO retail_baskets (basket_id, household_id, week, lines, categories, restricted_lines, unknown_lines,"
+    " spend, restricted_spend)"
+    " SELECT l.basket_id, MIN(l.household_id), MAX(l.week), COUNT(*), COUNT(DISTINCT NULLIF(p.category, '')),"
+    " SUM(CASE WHEN p.restricted = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN p.product_id IS NULL THEN 1 ELSE 0 END),"
+    " SUM(l.sales_value), SUM(CASE WHEN p.restricted = 1 THEN l.sales_value ELSE 0 END)"
+    " FROM retail_lines l LEFT JOIN retail_products p ON p.product_id = l.product_id GROUP BY l.basket_id";
 const std::array<Migration, kStoreSchemaVersion>& migrations() {
   static const std::array<Migration, kStoreSchemaVersion> m = {{
       {
@@ -89,12 +99,25 @@ const std::array<Migration, kStoreSchemaVersion>& migrations() {
           // certificate names it (serve --tls-client-ca); '' without one.
           "ALTER TABLE checkout_events ADD COLUMN terminal TEXT NOT NULL DEFAULT ''",
       },
+      {
+          // One row per retail basket, what the insights' GROUP BY queries
+          // start from (retail_counts.h); filled from the lines already
+          // there, and by replace_retail() from then on.
+          "CREATE TABLE retail_baskets ("
+          " basket_id TEXT PRIMARY KEY, household_id TEXT NOT NULL, week INTEGER NOT NULL,"
+          " lines BIGINT NOT NULL, categories INTEGER NOT NULL,"
+          " restricted_lines BIGINT NOT NULL, unknown_lines BIGINT NOT NULL,"
+          " spend DOUBLE PRECISION NOT NULL, restricted_spend DOUBLE PRECISION NOT NULL)",
+          "CREATE INDEX retail_baskets_household ON retail_baskets (household_id, week)",
+          "CREATE INDEX retail_lines_basket ON retail_lines (basket_id, product_id)",
+          kFillRetailBaskets,
+      },
   }};
   return m;
 }
 
-const std::vector<std::string> kTables = {"agegate_schema",     "checkout_events", "sales",       "sale_lines",
-                                          "retail_households", "retail_products", "retail_lines"};
+const std::vector<std::string> kTables = {"agegate_schema",    "checkout_events", "sales",        "sale_lines",
+                                          "retail_households", "retail_products", "retail_lines", "retail_baskets"};
 constexpr size_t kBulkRows = 1000;  // rows bound per statement execution on import
 
 soci::indicator ind_of(const std::optional<double>& v) { return v ? soci::i_ok : soci::i_null; }
@@ -156,78 +179,6 @@ std::string redact_store_url(const std::string& url) {
   return out;
 }
 
-// Rolls back unless committed, so an exception never leaves a transaction open
-// on a pooled connection.
-class Transaction {
- public:
-  Transaction(StoreBackend backend, soci::session& sql) : sql_(sql) {
-    sql << (backend == StoreBackend::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN");
-  }
-  ~Transaction() {
-    if (!done_) {
-      try {
-        sql_ << "ROLLBACK";
-      } catch (...) {
-      }
-    }
-  }
-  void commit() {
-    sql_ << "COMMIT";
-    done_ = true;
-  }
-
- private:
-  soci::session& sql_;
-  bool done_ = false;
-};
-
-struct Store::Impl {
-  StoreBackend backend;
-  std::string url;       // redacted
-  std::string connect;   // what SOCI is given
-  StoreOptions opt;
-  std::unique_ptr<soci::connection_pool> pool;
-  int version = 0;
-
-  const soci::backend_factory& factory() const {
-    return backend == StoreBackend::kSqlite ? *soci::factory_sqlite3() : *soci::factory_postgresql();
-  }
-
-  IoError failure(const std::string& what, const std::exception& e) const {
-    return IoError("database " + url + ": " + what + ": " + e.what());
-  }
-
-  void open_session(soci::session& s) const {
-    s.open(factory(), connect);
-    if (backend == StoreBackend::kSqlite) {
-      s << "PRAGMA busy_timeout = " + std::to_string(opt.busy_timeout_ms);
-      s << "PRAGMA synchronous = NORMAL";
-    }
-  }
-
-  // Runs `work` on a leased connection; a PostgreSQL connection that dropped
-  // (server restart, network) is re-opened and the work tried once more.
-  template <class F>
-  auto with_session(const std::string& what, F&& work) const -> decltype(work(std::declval<soci::session&>())) {
-    soci::session sql(*pool);
-    try {
-      return work(sql);
-    } catch (const Error&) {
-      throw;  // ours (a bad sale, a schema too new) already says what is wrong
-    } catch (const std::exception& e) {
-      if (backend != StoreBackend::kPostgresql || sql.is_connected()) throw failure(what, e);
-      log().warn("database {}: connection lost ({}); reconnecting", url, e.what());
-      try {
-        sql.reconnect();
-        return work(sql);
-      } catch (const std::exception& e2) {
-        throw failure(what, e2);
-      }
-    }
-  }
-
-  void migrate();
-};
 
 void Store::Impl::migrate() {
   with_session("migrating the schema", [&](soci::session& sql) {
@@ -546,6 +497,7 @@ RetailWritten Store::replace_retail(const RetailData& d) {
   return impl_->with_session("importing retail data", [&](soci::session& sql) {
     Progress progress("import", static_cast<int64_t>(d.lines.size()), "lines");
     Transaction tx(impl_->backend, sql);
+    sql << "DELETE FROM retail_baskets";
     sql << "DELETE FROM retail_lines";
     sql << "DELETE FROM retail_products";
     sql << "DELETE FROM retail_households";
@@ -557,6 +509,10 @@ RetailWritten Store::replace_retail(const RetailData& d) {
       }
     } else {
       insert_retail_batches(sql, d, progress);
+    }
+    sql << kFillRetailBaskets;
+    if (impl_->backend == StoreBackend::kPostgresql) {
+      sql << "ANALYZE retail_households, retail_products, retail_lines, retail_baskets";
     }
     tx.commit();
     progress.update(static_cast<int64_t>(d.lines.size()), "", /*force=*/true);

@@ -156,8 +156,7 @@ TEST_P(ServeRecords, AFailingDatabaseStillAnswersTheTillAndCountsTheFailure) {
   ASSERT_TRUE(json::parse(first->body).at("recorded").get<bool>());
   const std::string sql = "ALTER TABLE checkout_events RENAME TO checkout_events_gone";
   if (GetParam() == "sqlite") {
-    soci::session raw(*soci::factory_sqlite3(), "db=" + url_.substr(7));
-    raw << sql;
+    testing::exec_sqlite(url_.substr(7), sql);
   } else {
     testing::exec_postgres(url_, sql);
   }

@@ -57,18 +57,9 @@ Sale sale(const std::string& store, const std::string& txn, int64_t t, bool rest
   return s;
 }
 
-class StoreTest : public ::testing::TestWithParam<std::string> {
+class StoreTest : public testing::BackendTest {
  protected:
-  void SetUp() override {
-    if (GetParam() == "postgresql") {
-      AGEGATE_REQUIRE(testing::postgres_base_url(), "no PostgreSQL cluster (run through scripts/with-postgres.sh)");
-      url_ = testing::fresh_postgres_url(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    } else {
-      url_ = testing::fresh_sqlite_url("store");
-    }
-  }
   std::unique_ptr<Store> open() { return Store::open(url_); }
-  std::string url_;
 };
 
 TEST_P(StoreTest, AFreshDatabaseIsMigratedAndReopeningKeepsItsRows) {
@@ -89,12 +80,7 @@ TEST_P(StoreTest, ADatabaseFromANewerAgegateIsRefused) {
   {
     // Another agegate, newer than this one, migrated further.
     const std::string newer = "INSERT INTO agegate_schema (version, applied_ms) VALUES (99, 0)";
-    if (GetParam() == "postgresql") {
-      testing::exec_postgres(url_, newer);
-    } else {
-      soci::session raw(*soci::factory_sqlite3(), "db=" + url_.substr(7));
-      raw << newer;
-    }
+    exec(newer);
   }
   try {
     open();
@@ -259,8 +245,8 @@ TEST_P(StoreTest, NoColumnCanHoldAnImageOrAnEmbedding) {
   auto s = open();
   const auto cols = s->describe_columns();
   // schema 2 + events 20 (terminal since schema 3) + sales 8 + lines 9 + retail households 2 (id and
-  // age band only) + products 6 + purchase lines 9
-  EXPECT_EQ(cols.size(), 56u);
+  // age band only) + products 6 + purchase lines 9 + baskets 9 (schema 4)
+  EXPECT_EQ(cols.size(), 65u);
   for (const auto& c : cols) {
     const std::string lower = [&] {
       std::string x = c;
@@ -366,21 +352,15 @@ TEST_P(StoreTest, AVersionOneDatabaseIsMigratedAndKeepsItsRecords) {
   }
   {
     // Back to what agegate with schema 1 left: no retail tables, version 1.
-    const std::vector<std::string> downgrade = {"DROP TABLE retail_lines", "DROP TABLE retail_products",
+    const std::vector<std::string> downgrade = {"DROP TABLE retail_baskets",
+                                                "DROP TABLE retail_lines", "DROP TABLE retail_products",
                                                 "DROP TABLE retail_households",
                                                 "ALTER TABLE checkout_events DROP COLUMN terminal",
                                                 "DELETE FROM agegate_schema WHERE version >= 2"};
-    for (const auto& sql : downgrade) {
-      if (GetParam() == "postgresql") {
-        testing::exec_postgres(url_, sql);
-      } else {
-        soci::session raw(*soci::factory_sqlite3(), "db=" + url_.substr(7));
-        raw << sql;
-      }
-    }
+    for (const auto& sql : downgrade) exec(sql);
   }
   auto s = open();
-  EXPECT_EQ(s->schema_version(), kStoreSchemaVersion);  // 1 -> 2 (retail) -> 3 (terminal)
+  EXPECT_EQ(s->schema_version(), kStoreSchemaVersion);  // 1 -> 2 (retail) -> 3 (terminal) -> 4 (baskets)
   EXPECT_EQ(s->counts().events, 1);
   EXPECT_EQ(s->events({}).at(0).terminal, "");
   EXPECT_EQ(s->counts().retail_lines, 0);

@@ -3,7 +3,10 @@
 // (AGEGATE_TEST_PG_URL), a fresh database on it. Tests of a backend that is
 // not there call GTEST_SKIP, so they report skipped, never passed.
 #pragma once
+#include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -38,6 +41,12 @@ inline void exec_postgres(const std::string& url, const std::string& sql) {
   if (!ok) throw std::runtime_error(sql + ": " + why);
 }
 
+// Runs one statement on a SQLite file through its own connection.
+inline void exec_sqlite(const std::string& path, const std::string& sql) {
+  soci::session raw(*soci::factory_sqlite3(), "db=" + path);
+  raw << sql;
+}
+
 // A new empty database named after `tag` on the throwaway cluster.
 inline std::string fresh_postgres_url(const std::string& tag) {
   const std::string base = *postgres_base_url();
@@ -52,5 +61,28 @@ inline std::string fresh_postgres_url(const std::string& tag) {
 inline std::string fresh_sqlite_url(const std::string& tag) {
   return "sqlite:" + (scratch_dir("db-" + tag) / "checkout.db").string();
 }
+
+// A test run on each engine: GetParam() is "sqlite" or "postgresql"; url_ a
+// fresh database of that engine (PostgreSQL tests skip without a cluster).
+class BackendTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "postgresql") {
+      AGEGATE_REQUIRE(postgres_base_url(), "no PostgreSQL cluster (run through scripts/with-postgres.sh)");
+      url_ = fresh_postgres_url(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    } else {
+      url_ = fresh_sqlite_url("store");
+    }
+  }
+  // Runs one statement on the test's database, outside any Store.
+  void exec(const std::string& sql) const {
+    if (GetParam() == "postgresql") {
+      exec_postgres(url_, sql);
+    } else {
+      exec_sqlite(url_.substr(7), sql);
+    }
+  }
+  std::string url_;
+};
 
 }  // namespace agegate::testing

@@ -4,7 +4,7 @@
 //
 //   InsightsOptions o;                         // marketing bands, support >= 20 baskets, top 5
 //   BandConfusion c = read_band_confusion("predictions_val.csv", o.bands);  // or confusion_from_model()
-//   InsightsResult r = compute_insights(store->retail(), o, &c);
+//   InsightsResult r = compute_insights(*store->retail_counts(), o, &c);  // counted by the database
 //   write_insights_report(r, "insights/", ChartOptions{});   // index.html, insights.json, charts
 //   Recommender rec = recommender_from(r);                   // what `recommend` and the service answer
 //
@@ -35,6 +35,7 @@
 #include "agegate/recommend/recommender.h"
 #include "agegate/report/chart.h"
 #include "agegate/store/retail.h"
+#include "agegate/store/retail_counts.h"
 
 namespace agegate {
 
@@ -179,6 +180,12 @@ struct InsightsResult {
   nlohmann::json to_json() const;
 };
 
+// From the counts (retail_counts.h): the database's GROUP BY aggregates, so
+// memory grows with bands x categories, not with lines. The camera-confusion
+// redraws work on per-band counts (band_redraw.h).
+InsightsResult compute_insights(const RetailCounts& counts, const InsightsOptions& options,
+                                const BandConfusion* confusion);
+// The same from data in memory (retail_counts_of()).
 InsightsResult compute_insights(const RetailData& data, const InsightsOptions& options, const BandConfusion* confusion);
 
 // dir/index.html, dir/insights.json, dir/recommendations.json (Recommender's

@@ -25,10 +25,11 @@
 
 #include "agegate/store/records.h"
 #include "agegate/store/retail.h"
+#include "agegate/store/retail_counts.h"
 
 namespace agegate {
 
-inline constexpr int kStoreSchemaVersion = 3;  // 2: retail tables; 3: checkout_events.terminal
+inline constexpr int kStoreSchemaVersion = 4;  // 2: retail tables; 3: checkout_events.terminal; 4: retail_baskets
 
 struct StoreOptions {
   int connections = 4;       // pool size: concurrent callers beyond this wait
@@ -104,6 +105,11 @@ class Store {
   RetailWritten replace_retail(const RetailData& data);
   // The retail data, lines in file order.
   RetailData retail() const;
+  // The insights' counts, computed by the database (retail_counts.h) from
+  // the retail tables and retail_baskets, the per-basket summary that
+  // replace_retail() writes in the same transaction. The result holds no
+  // connection between calls and must not outlive the Store.
+  std::unique_ptr<RetailCounts> retail_counts() const;
 
   // Deletes events and sales older than `before_ms` (retail data is history
   // the chain imported on purpose and is kept).
@@ -116,6 +122,7 @@ class Store {
 
  private:
   struct Impl;
+  friend class SqlRetailCounts;  // retail_counts(): its queries run on the pool
   explicit Store(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
