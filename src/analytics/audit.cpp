@@ -29,24 +29,55 @@ struct Outcome {
   bool checked = false;    // adult or refused
 };
 
-void add(AuditFigures& g, const Outcome& o) {
-  g.restricted++;
-  g.refused.n++;
-  g.refused.hits += o.refused;
+Outcome outcome(bool matched, bool asked, IdCheck check) {
+  Outcome o;
+  o.matched = matched;
+  o.asked = matched && asked;
+  o.checked = check != IdCheck::kNotChecked;
+  o.unchecked = o.asked && !o.checked;
+  o.refused = check == IdCheck::kRefused;
+  return o;
+}
+
+// n sales of the same outcome.
+void add(AuditFigures& g, const Outcome& o, int64_t n) {
+  g.restricted += n;
+  g.refused.n += n;
+  g.refused.hits += o.refused * n;
   if (!o.matched) {
-    g.unmatched++;
+    g.unmatched += n;
     return;
   }
-  g.asked.n++;
-  g.asked.hits += o.asked;
+  g.asked.n += n;
+  g.asked.hits += o.asked * n;
   if (o.asked) {
-    g.unchecked.n++;
-    g.unchecked.hits += o.unchecked;
+    g.unchecked.n += n;
+    g.unchecked.hits += o.unchecked * n;
   } else {
-    g.checked_unasked.n++;
-    g.checked_unasked.hits += o.checked;
+    g.checked_unasked.n += n;
+    g.checked_unasked.hits += o.checked * n;
   }
 }
+
+// The figures per store, cashier and week as sales are added.
+struct Groups {
+  std::map<std::string, AuditGroup> stores;
+  std::map<std::pair<std::string, std::string>, AuditGroup> cashiers;
+  std::map<int64_t, AuditWeek> weeks;
+
+  void add_sales(const std::string& store, const std::string& cashier, int64_t time_ms, const Outcome& o, int64_t n) {
+    AuditGroup& st = stores[store];
+    st.store = store;
+    add(st, o, n);
+    AuditGroup& ca = cashiers[{store, cashier}];
+    ca.store = store;
+    ca.cashier = cashier;
+    add(ca, o, n);
+    AuditWeek& w = weeks[week_start_ms(time_ms)];
+    w.start_ms = week_start_ms(time_ms);
+    add(w, o, n);
+  }
+};
 
 json group_json(const AuditGroup& g) {
   json j{{"store", g.store},
@@ -96,6 +127,44 @@ std::vector<double> holm_adjust(const std::vector<double>& p) {
   }
   return out;
 }
+
+namespace {
+
+// Each tested cashier against the rest of their store, Holm over all
+// tested; then the groups into *r in key order.
+void finish(Groups* g, const AuditOptions& o, AuditResult* r) {
+  std::vector<double> p;
+  std::vector<AuditGroup*> tested;
+  for (auto& [key, c] : g->cashiers) {
+    const AuditGroup& st = g->stores[c.store];
+    const int64_t rest_asked = st.unchecked.n - c.unchecked.n, rest_unchecked = st.unchecked.hits - c.unchecked.hits;
+    if (c.unchecked.n < o.min_asked) {
+      c.note = "fewer than " + std::to_string(o.min_asked) + " sales where the camera asked: not tested";
+      continue;
+    }
+    if (rest_asked < o.min_asked) {
+      c.note = "the rest of the store has fewer than " + std::to_string(o.min_asked) + " asked sales: not tested";
+      continue;
+    }
+    c.tested = true;
+    c.p_value = fisher_one_sided(c.unchecked.hits, c.unchecked.n - c.unchecked.hits, rest_unchecked,
+                                 rest_asked - rest_unchecked);
+    p.push_back(*c.p_value);
+    tested.push_back(&c);
+  }
+  const std::vector<double> adj = holm_adjust(p);
+  for (size_t i = 0; i < tested.size(); ++i) {
+    AuditGroup& c = *tested[i];
+    c.p_adjusted = adj[i];
+    c.flagged = adj[i] < o.alpha;
+    c.note = c.flagged ? "unchecked rate significantly above the rest of the store" : "in line with the store";
+  }
+  for (auto& [k, v] : g->stores) r->stores.push_back(v);
+  for (auto& [k, v] : g->cashiers) r->cashiers.push_back(v);
+  for (auto& [k, v] : g->weeks) r->weeks.push_back(v);
+}
+
+}  // namespace
 
 std::vector<int64_t> match_sales(const std::vector<Sale>& sales, const std::vector<CheckoutEvent>& events,
                                  const AuditOptions& o, int64_t* by_transaction) {
@@ -166,60 +235,15 @@ AuditResult audit_records(const std::vector<Sale>& sales, const std::vector<Chec
   r.sales = static_cast<int64_t>(restricted.size());
   const std::vector<int64_t> match = match_sales(restricted, events, o, &r.matched_by_transaction);
 
-  std::map<std::string, AuditGroup> stores;
-  std::map<std::pair<std::string, std::string>, AuditGroup> cashiers;
-  std::map<int64_t, AuditWeek> weeks;
+  Groups g;
   for (size_t i = 0; i < restricted.size(); ++i) {
     const Sale& s = restricted[i];
-    Outcome out;
-    out.matched = match[i] >= 0;
-    out.asked = out.matched && events[match[i]].asked_for_id();
-    out.checked = s.id_check != IdCheck::kNotChecked;
-    out.unchecked = out.asked && !out.checked;
-    out.refused = s.id_check == IdCheck::kRefused;
+    const Outcome out = outcome(match[i] >= 0, match[i] >= 0 && events[match[i]].asked_for_id(), s.id_check);
     r.matched_by_lane += out.matched;  // less those matched by transaction, below
-    AuditGroup& st = stores[s.store];
-    st.store = s.store;
-    add(st, out);
-    AuditGroup& ca = cashiers[{s.store, s.cashier}];
-    ca.store = s.store;
-    ca.cashier = s.cashier;
-    add(ca, out);
-    AuditWeek& w = weeks[week_start_ms(s.time_ms)];
-    w.start_ms = week_start_ms(s.time_ms);
-    add(w, out);
+    g.add_sales(s.store, s.cashier, s.time_ms, out, 1);
   }
   r.matched_by_lane -= r.matched_by_transaction;
-  // Each tested cashier against the rest of their store; Holm over all tested.
-  std::vector<double> p;
-  std::vector<AuditGroup*> tested;
-  for (auto& [key, c] : cashiers) {
-    const AuditGroup& st = stores[c.store];
-    const int64_t rest_asked = st.unchecked.n - c.unchecked.n, rest_unchecked = st.unchecked.hits - c.unchecked.hits;
-    if (c.unchecked.n < o.min_asked) {
-      c.note = "fewer than " + std::to_string(o.min_asked) + " sales where the camera asked: not tested";
-      continue;
-    }
-    if (rest_asked < o.min_asked) {
-      c.note = "the rest of the store has fewer than " + std::to_string(o.min_asked) + " asked sales: not tested";
-      continue;
-    }
-    c.tested = true;
-    c.p_value = fisher_one_sided(c.unchecked.hits, c.unchecked.n - c.unchecked.hits, rest_unchecked,
-                                 rest_asked - rest_unchecked);
-    p.push_back(*c.p_value);
-    tested.push_back(&c);
-  }
-  const std::vector<double> adj = holm_adjust(p);
-  for (size_t i = 0; i < tested.size(); ++i) {
-    AuditGroup& c = *tested[i];
-    c.p_adjusted = adj[i];
-    c.flagged = adj[i] < o.alpha;
-    c.note = c.flagged ? "unchecked rate significantly above the rest of the store" : "in line with the store";
-  }
-  for (auto& [k, v] : stores) r.stores.push_back(v);
-  for (auto& [k, v] : cashiers) r.cashiers.push_back(v);
-  for (auto& [k, v] : weeks) r.weeks.push_back(v);
+  finish(&g, o, &r);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
@@ -232,13 +256,35 @@ AuditResult run_audit(const Store& store, const AuditOptions& o) {
     throw InvalidInput("audit: --from must be before --to");
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<Sale> sales = store.sales(o.range, /*restricted_only=*/true);
   // Events a little outside the range can still match a sale inside it.
   TimeRange around = o.range;
   if (around.from_ms) *around.from_ms -= int64_t(o.window_s) * kMsPerSecond;
   if (around.to_ms) *around.to_ms += int64_t(o.skew_s) * kMsPerSecond;
-  const std::vector<CheckoutEvent> events = store.events(around);
-  AuditResult r = audit_records(sales, events, o);
+  AuditResult r;
+  r.options = o;
+  r.models = store.event_models(around);
+  std::sort(r.models.begin(), r.models.end());
+  for (const auto& m : r.models) r.events += m.second;
+  Groups g;
+  // Sales matched by transaction: counted by the database.
+  for (const AuditCountRow& row : store.audit_transaction_counts(o.range, around)) {
+    g.add_sales(row.store, row.cashier, row.day * kMsPerDay, outcome(true, row.asked, row.id_check), row.sales);
+    r.sales += row.sales;
+    r.matched_by_transaction += row.sales;
+  }
+  // The rest by lane and time, one store at a time.
+  for (const std::string& name : store.audit_lane_stores(o.range, around)) {
+    const AuditLaneRecords lane = store.audit_lane_records(name, o.range, around);
+    const std::vector<int64_t> match = match_sales(lane.sales, lane.events, o, nullptr);
+    for (size_t i = 0; i < lane.sales.size(); ++i) {
+      const Sale& s = lane.sales[i];
+      const Outcome out = outcome(match[i] >= 0, match[i] >= 0 && lane.events[match[i]].asked_for_id(), s.id_check);
+      g.add_sales(s.store, s.cashier, s.time_ms, out, 1);
+      r.sales++;
+      r.matched_by_lane += out.matched;
+    }
+  }
+  finish(&g, o, &r);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

@@ -324,23 +324,6 @@ SalesWritten Store::record_sales(const std::vector<Sale>& sales) {
   });
 }
 
-namespace {
-// " WHERE <time> >= :a AND <time> < :b AND (:c = '' OR store_id = :d)" with
-// bounds that cover everything when the range leaves them open.
-struct RangeBinds {
-  long long from, to;
-  std::string store1, store2;
-  explicit RangeBinds(const TimeRange& r)
-      : from(r.from_ms.value_or(std::numeric_limits<long long>::min())),
-        to(r.to_ms.value_or(std::numeric_limits<long long>::max())),
-        store1(r.store),
-        store2(r.store) {}
-};
-std::string range_sql(const std::string& time_column, const std::string& store_column) {
-  return " WHERE " + time_column + " >= :f AND " + time_column + " < :to AND (:s1 = '' OR " + store_column +
-         " = :s2)";
-}
-}  // namespace
 
 std::vector<CheckoutEvent> Store::events(const TimeRange& range) const {
   return impl_->with_session("reading checkout events", [&](soci::session& sql) {

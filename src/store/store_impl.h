@@ -5,6 +5,7 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -87,5 +88,22 @@ struct Store::Impl {
 
   void migrate();
 };
+
+// A TimeRange as " WHERE <time> >= :f AND <time> < :to AND (:s1 = '' OR
+// <store> = :s2)" (range_sql) and its binds (RangeBinds): absent ends are
+// the extremes, so the bounds cover everything the range leaves open.
+struct RangeBinds {
+  long long from, to;
+  std::string store1, store2;
+  explicit RangeBinds(const TimeRange& r)
+      : from(r.from_ms.value_or(std::numeric_limits<long long>::min())),
+        to(r.to_ms.value_or(std::numeric_limits<long long>::max())),
+        store1(r.store),
+        store2(r.store) {}
+};
+inline std::string range_sql(const std::string& time_column, const std::string& store_column) {
+  return " WHERE " + time_column + " >= :f AND " + time_column + " < :to AND (:s1 = '' OR " + store_column +
+         " = :s2)";
+}
 
 }  // namespace agegate

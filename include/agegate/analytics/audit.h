@@ -87,7 +87,12 @@ struct AuditResult {
 std::vector<int64_t> match_sales(const std::vector<Sale>& sales, const std::vector<CheckoutEvent>& events,
                                  const AuditOptions& options, int64_t* by_transaction);
 
-// Reads the restricted sales in the range and the events around it.
+// The audit of the restricted sales in the range and the events around it,
+// from the database's counts (store/audit_counts.h): what is matched by
+// transaction is counted by a GROUP BY, the rest is read and matched by lane
+// one store at a time, so memory grows with one store's till-without-
+// transaction-id sales, not with the chain. The same figures as
+// audit_records() on the same records.
 AuditResult run_audit(const Store& store, const AuditOptions& options);
 // The same over records already in memory (tests, benchmarks).
 AuditResult audit_records(const std::vector<Sale>& sales, const std::vector<CheckoutEvent>& events,

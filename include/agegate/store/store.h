@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "agegate/store/audit_counts.h"
 #include "agegate/store/records.h"
 #include "agegate/store/retail.h"
 #include "agegate/store/retail_counts.h"
@@ -98,6 +99,15 @@ class Store {
   std::vector<CheckoutEvent> events(const TimeRange& range) const;
   // Sales (with their lines) in the range, oldest first.
   std::vector<Sale> sales(const TimeRange& range, bool restricted_only) const;
+
+  // The cashier audit's reads (audit_counts.h); `sales` and `events` are
+  // the ranges of the sales audited and of the events that may match them.
+  std::vector<AuditCountRow> audit_transaction_counts(const TimeRange& sales, const TimeRange& events) const;
+  // Stores with restricted sales in range that no event matches by transaction.
+  std::vector<std::string> audit_lane_stores(const TimeRange& sales, const TimeRange& events) const;
+  AuditLaneRecords audit_lane_records(const std::string& store, const TimeRange& sales, const TimeRange& events) const;
+  // Events in range per model version.
+  std::vector<std::pair<std::string, int64_t>> event_models(const TimeRange& events) const;
 
   // Replaces the retail data (households, products, purchase lines) with
   // `data` in one transaction: a failure leaves the previous data as it was,
