@@ -20,6 +20,7 @@
 #include "agegate/core/log.h"
 #include "agegate/core/time.h"
 #include "pg_copy.h"
+#include "partitions.h"
 #include "store_impl.h"
 
 namespace agegate {
@@ -37,7 +38,12 @@ constexpr long long kMigrationLockKey = 0x61676567617465;  // "agegate"
 // read the same way: TEXT, BIGINT (int64), DOUBLE PRECISION, INTEGER.
 // Ids absent from a record are '' rather than NULL, so matching is plain
 // equality; numbers absent (no face) are NULL.
-using Migration = std::vector<std::string>;
+// A migration's SQL runs on both engines; `postgresql`, when set, runs after
+// it on PostgreSQL only (work that needs more than fixed statements).
+struct Migration {
+  std::vector<std::string> statements;
+  void (*postgresql)(soci::session&) = nullptr;
+};
 
 // Each basket of retail_lines summarised into retail_baskets.
 constexpr const char* kFillRetailBaskets =
@@ -49,7 +55,7 @@ constexpr const char* kFillRetailBaskets =
     " FROM retail_lines l LEFT JOIN retail_products p ON p.product_id = l.product_id GROUP BY l.basket_id";
 const std::array<Migration, kStoreSchemaVersion>& migrations() {
   static const std::array<Migration, kStoreSchemaVersion> m = {{
-      {
+      {{
           "CREATE TABLE checkout_events ("
           " event_id TEXT PRIMARY KEY,"
           " time_ms BIGINT NOT NULL,"
@@ -80,8 +86,8 @@ const std::array<Migration, kStoreSchemaVersion>& migrations() {
           " quantity DOUBLE PRECISION NOT NULL, price DOUBLE PRECISION NOT NULL, restricted INTEGER NOT NULL,"
           " PRIMARY KEY (store_id, transaction_id, line_no))",
           "CREATE INDEX sale_lines_time ON sale_lines (sale_time_ms)",
-      },
-      {
+      }},
+      {{
           // Retail purchase data for the age-group insights (store/retail.h):
           // a household keeps only its id and age band.
           "CREATE TABLE retail_households (household_id TEXT PRIMARY KEY, age_band TEXT NOT NULL)",
@@ -93,13 +99,13 @@ const std::array<Migration, kStoreSchemaVersion>& migrations() {
           " store_id TEXT NOT NULL, product_id TEXT NOT NULL,"
           " quantity DOUBLE PRECISION NOT NULL, sales_value DOUBLE PRECISION NOT NULL,"
           " week INTEGER NOT NULL, time_ms BIGINT NOT NULL)",
-      },
-      {
+      }},
+      {{
           // The checkout terminal that sent the photo, as its TLS client
           // certificate names it (serve --tls-client-ca); '' without one.
           "ALTER TABLE checkout_events ADD COLUMN terminal TEXT NOT NULL DEFAULT ''",
-      },
-      {
+      }},
+      {{
           // One row per retail basket, what the insights' GROUP BY queries
           // start from (retail_counts.h); filled from the lines already
           // there, and by replace_retail() from then on.
@@ -111,6 +117,12 @@ const std::array<Migration, kStoreSchemaVersion>& migrations() {
           "CREATE INDEX retail_baskets_household ON retail_baskets (household_id, week)",
           "CREATE INDEX retail_lines_basket ON retail_lines (basket_id, product_id)",
           kFillRetailBaskets,
+      }},
+      {
+          // PostgreSQL: checkout events, sales and their lines partitioned
+          // by month (partitions.h), so retention drops whole months.
+          {},
+          partition_by_month,
       },
   }};
   return m;
@@ -196,8 +208,12 @@ void Store::Impl::migrate() {
                     ", newer than this agegate knows (" + std::to_string(known) + "); upgrade agegate");
     }
     for (int v = current + 1; v <= known; ++v) {
-      if (migrations()[v - 1].empty()) throw IoError("agegate has no migration to schema version " + std::to_string(v));
-      for (const auto& statement : migrations()[v - 1]) sql << statement;
+      const Migration& m = migrations()[v - 1];
+      if (m.statements.empty() && !m.postgresql) {
+        throw IoError("agegate has no migration to schema version " + std::to_string(v));
+      }
+      for (const auto& statement : m.statements) sql << statement;
+      if (m.postgresql && backend == StoreBackend::kPostgresql) m.postgresql(sql);
       long long now = now_ms();
       sql << "INSERT INTO agegate_schema (version, applied_ms) VALUES (:v, :t)", soci::use(v), soci::use(now);
       log().info("database {}: schema migrated to version {}", url, v);
@@ -254,6 +270,7 @@ void Store::record_event(const CheckoutEvent& e) {
   }
   AGEGATE_CHECK(!e.event_id.empty(), "event without id");
   impl_->with_session("recording a checkout event", [&](soci::session& sql) {
+    if (impl_->backend == StoreBackend::kPostgresql) impl_->partitions.ensure(sql, e.time_ms);
     long long t = e.time_ms;
     int faces = e.faces;
     double est = e.estimate.value_or(0), low = e.low.value_or(0), high = e.high.value_or(0),
@@ -277,6 +294,9 @@ SalesWritten Store::record_sales(const std::vector<Sale>& sales) {
   for (size_t i = 0; i < sales.size(); ++i) sales[i].validate("sale " + std::to_string(i + 1));
   return impl_->with_session("recording sales", [&](soci::session& sql) {
     SalesWritten w;
+    if (impl_->backend == StoreBackend::kPostgresql) {
+      for (const Sale& s : sales) impl_->partitions.ensure(sql, s.time_ms);
+    }
     Transaction tx(impl_->backend, sql);
     std::string store, txn, lane, cashier, check, product, category;
     long long t = 0;
@@ -284,10 +304,11 @@ SalesWritten Store::record_sales(const std::vector<Sale>& sales) {
     double total = 0, quantity = 0, price = 0;
     soci::statement insert_sale =
         (sql.prepare << "INSERT INTO sales (store_id, transaction_id, lane_id, cashier_id, time_ms, id_check, "
-                        "restricted_items, total) VALUES (:s, :x, :l, :c, :t, :k, :r, :tot) "
-                        "ON CONFLICT (store_id, transaction_id) DO NOTHING",
+                        "restricted_items, total) SELECT :s, :x, :l, :c, CAST(:t AS BIGINT), :k, CAST(:r AS INTEGER), "
+                        "CAST(:tot AS DOUBLE PRECISION) WHERE NOT EXISTS (SELECT 1 FROM sales WHERE store_id = :s2 "
+                        "AND transaction_id = :x2) ON CONFLICT DO NOTHING",
          soci::use(store), soci::use(txn), soci::use(lane), soci::use(cashier), soci::use(t), soci::use(check),
-         soci::use(restricted_items), soci::use(total));
+         soci::use(restricted_items), soci::use(total), soci::use(store), soci::use(txn));
     soci::statement insert_line =
         (sql.prepare << "INSERT INTO sale_lines (store_id, transaction_id, line_no, sale_time_ms, product_id, "
                         "category, quantity, price, restricted) VALUES (:s, :x, :n, :t, :p, :c, :q, :pr, :r)",
@@ -550,6 +571,7 @@ RetailData Store::retail() const {
 
 PruneResult Store::prune(int64_t before_ms) {
   return impl_->with_session("pruning", [&](soci::session& sql) {
+    if (impl_->backend == StoreBackend::kPostgresql) return impl_->partitions.prune(sql, before_ms);
     PruneResult r;
     long long t = before_ms;
     Transaction tx(impl_->backend, sql);

@@ -13,6 +13,7 @@
 #include "agegate/core/error.h"
 #include "agegate/core/log.h"
 #include "agegate/store/store.h"
+#include "partitions.h"
 
 namespace agegate {
 
@@ -48,6 +49,7 @@ struct Store::Impl {
   StoreOptions opt;
   std::unique_ptr<soci::connection_pool> pool;
   int version = 0;
+  mutable MonthPartitions partitions;  // PostgreSQL: the months whose partitions exist
 
   const soci::backend_factory& factory() const {
     return backend == StoreBackend::kSqlite ? *soci::factory_sqlite3() : *soci::factory_postgresql();

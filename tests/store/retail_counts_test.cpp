@@ -178,7 +178,7 @@ TEST_P(RetailCountsTest, TheMigrationToSchemaFourSummarisesTheLinesAlreadyThere)
     exec(sql);
   }
   auto s = Store::open(url_);
-  EXPECT_EQ(s->schema_version(), 4);
+  EXPECT_EQ(s->schema_version(), kStoreSchemaVersion);
   EXPECT_EQ(s->counts().retail_lines, 8);
   expect_hand_counts(*s->retail_counts());
 }

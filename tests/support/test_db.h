@@ -47,6 +47,19 @@ inline void exec_sqlite(const std::string& path, const std::string& sql) {
   raw << sql;
 }
 
+// The first column of the first row of a query, as text ("" without a row).
+inline std::string query_postgres(const std::string& url, const std::string& sql) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  PGresult* r = PQexec(conn, sql.c_str());
+  const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+  const std::string why = PQerrorMessage(conn);
+  const std::string value = ok && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+  PQclear(r);
+  PQfinish(conn);
+  if (!ok) throw std::runtime_error(sql + ": " + why);
+  return value;
+}
+
 // A new empty database named after `tag` on the throwaway cluster.
 inline std::string fresh_postgres_url(const std::string& tag) {
   const std::string base = *postgres_base_url();

@@ -30,7 +30,9 @@
 
 namespace agegate {
 
-inline constexpr int kStoreSchemaVersion = 4;  // 2: retail tables; 3: checkout_events.terminal; 4: retail_baskets
+// 2: retail tables; 3: checkout_events.terminal; 4: retail_baskets; 5: monthly
+// partitions of the checkout records on PostgreSQL.
+inline constexpr int kStoreSchemaVersion = 5;
 
 struct StoreOptions {
   int connections = 4;       // pool size: concurrent callers beyond this wait
