@@ -7,10 +7,14 @@
 # (GNU time's maximum RSS) go to a table; the work folder is deleted after.
 #   bench/chain-scale.sh [BUILD] [SIZES...]        (default: 10000000 50000000)
 # Environment: SQLITE_MAX (default 10000000), WORK (default a folder in /tmp;
-# 50M lines take about 4 GB of CSV and 15 GB of PostgreSQL).
+# 50M lines take about 4 GB of CSV and 15 GB of PostgreSQL), REFERENCE (the
+# build folder of another agegate, e.g. one whose insights loaded every line:
+# its import and insights run on SQLite beside this one's, sizes up to
+# SQLITE_MAX).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=$(realpath "${1:-build}"); shift || true
+reference=${REFERENCE:+$(realpath "$REFERENCE")}
 sizes=("${@:-10000000 50000000}")
 read -r -a sizes <<<"${sizes[*]}"
 sqlite_max=${SQLITE_MAX:-10000000}
@@ -22,9 +26,9 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -
 cat >"$work/run.sh" <<INNER
 #!/usr/bin/env bash
 set -euo pipefail
-step() {  # size engine step db args...
+step() {  # size engine step args...   (AGEGATE_EXE: the program, default this build's)
   local size=\$1 engine=\$2 name=\$3; shift 3
-  /usr/bin/time -f '%e %M' -o "$work/time" "$build/agegate" "\$@" >"$work/out" 2>"$work/err" ||
+  /usr/bin/time -f '%e %M' -o "$work/time" "\${AGEGATE_EXE:-$build/agegate}" "\$@" >"$work/out" 2>"$work/err" ||
     { echo "chain-scale: \$name failed:" >&2; tail -5 "$work/err" >&2; exit 1; }
   read -r secs kb <"$work/time"
   printf '%-10s %-10s %-10s %9.1f s %9.0f MB\n' "\$size" "\$engine" "\$name" "\$secs" "\$((kb / 1024))" | tee -a "$work/table"
@@ -34,6 +38,12 @@ for size in ${sizes[*]}; do
   "$build/bench/agegate_chain_gen" "$sample" "$work/data" "\$size" | sed "s/^/chain \$size: /"
   dbs=("postgresql \$AGEGATE_TEST_PG_URL")
   [ "\$size" -le $sqlite_max ] && dbs+=("sqlite sqlite:$work/chain.db")
+  if [ -n "$reference" ] && [ "\$size" -le $sqlite_max ]; then
+    rm -f "$work"/ref.db*
+    AGEGATE_EXE="$reference/agegate" step "\$size" "sqlite-ref" import import-retail --db "sqlite:$work/ref.db" "$work/data"
+    AGEGATE_EXE="$reference/agegate" step "\$size" "sqlite-ref" insights insights --db "sqlite:$work/ref.db" --out "$work/insights-ref" --no-confusion
+    rm -f "$work"/ref.db*
+  fi
   for entry in "\${dbs[@]}"; do
     read -r engine url <<<"\$entry"
     rm -f "$work"/chain.db*

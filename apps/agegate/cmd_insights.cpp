@@ -36,6 +36,43 @@ struct ImportRetailArgs {
   bool strict = false;
 };
 
+// The problems of an import, counted, the refused ones shown (the first
+// kProblemsShown) and the rest summed up.
+struct ProblemTally {
+  size_t bad = 0, unknown = 0, rewritten = 0;
+  bool strict = false;
+  size_t refused() const { return bad + (strict ? unknown : 0); }
+};
+
+ProblemTally judge_problems(const std::vector<RetailProblem>& problems, bool strict) {
+  ProblemTally t;
+  t.strict = strict;
+  size_t shown = 0;
+  const RetailProblem* first_unknown = nullptr;
+  for (const RetailProblem& p : problems) {
+    bool refuse = false;
+    switch (p.kind) {
+      case RetailProblem::Kind::kBadRow: t.bad++, refuse = true; break;
+      case RetailProblem::Kind::kUnknownProduct:
+        t.unknown++, refuse = strict;
+        if (!first_unknown) first_unknown = &p;
+        break;
+      case RetailProblem::Kind::kRewrittenId:
+        t.rewritten++;
+        log().warn("import-retail: {}", p.message);
+        break;
+    }
+    if (refuse && shown++ < kProblemsShown) std::fprintf(stderr, "agegate: %s\n", p.message.c_str());
+  }
+  if (shown > kProblemsShown) std::fprintf(stderr, "agegate: ... and %zu more problems\n", shown - kProblemsShown);
+  if (first_unknown && !strict) {
+    log().warn("import-retail: {} purchase line(s) name a product missing from products.csv (first: {}); kept as "
+               "spend without a category (--strict refuses them)",
+               t.unknown, first_unknown->message);
+  }
+  return t;
+}
+
 void setup_import_retail(CLI::App& app) {
   auto a = std::make_shared<ImportRetailArgs>();
   CLI::App* cmd = app.add_subcommand(
@@ -57,46 +94,31 @@ void setup_import_retail(CLI::App& app) {
         if (!trim(c).empty()) ro.restricted_categories.push_back(trim(c));
       }
     }
+    // The lines stream from transactions.csv into the database's one
+    // transaction; the problems are judged at the end, and refusing then
+    // rolls back: nothing loaded, whatever the file's size.
     std::vector<RetailProblem> problems;
-    RetailData data = read_retail_dir(a->dir, ro, &problems);
-    size_t bad = 0, unknown = 0, rewritten = 0, shown = 0;
-    const RetailProblem* first_unknown = nullptr;
-    for (const RetailProblem& p : problems) {
-      bool refuse = false;
-      switch (p.kind) {
-        case RetailProblem::Kind::kBadRow: bad++, refuse = true; break;
-        case RetailProblem::Kind::kUnknownProduct:
-          unknown++, refuse = a->strict;
-          if (!first_unknown) first_unknown = &p;
-          break;
-        case RetailProblem::Kind::kRewrittenId:
-          rewritten++;
-          log().warn("import-retail: {}", p.message);
-          break;
-      }
-      if (refuse && shown++ < kProblemsShown) std::fprintf(stderr, "agegate: %s\n", p.message.c_str());
-    }
-    if (shown > kProblemsShown) std::fprintf(stderr, "agegate: ... and %zu more problems\n", shown - kProblemsShown);
-    const size_t refused = bad + (a->strict ? unknown : 0);
-    if (refused > 0 && !a->skip_bad) {
-      std::fprintf(stderr, "agegate: %zu bad row(s) in %s: nothing loaded (--skip-bad loads the good rows)\n", refused,
-                   a->dir.string().c_str());
-      set_exit_code(kUsage);
-      return;
-    }
-    if (a->strict && unknown > 0) {  // --skip-bad --strict: drop the lines of unknown products
-      std::set<std::string> known;
-      for (const auto& p : data.products) known.insert(p.id);
-      data.lines.erase(std::remove_if(data.lines.begin(), data.lines.end(),
-                                      [&](const RetailLine& l) { return !known.count(l.product); }),
-                       data.lines.end());
-    } else if (first_unknown) {
-      log().warn("import-retail: {} purchase line(s) name a product missing from products.csv (first: {}); kept as "
-                 "spend without a category (--strict refuses them)",
-                 unknown, first_unknown->message);
-    }
+    RetailReader reader(a->dir, ro, &problems);
     auto store = Store::open(a->db);
-    const RetailWritten w = store->replace_retail(data);
+    ProblemTally tally;
+    const RetailWritten w =
+        store->replace_retail(reader.households(), reader.products(), [&](std::vector<RetailLine>* batch) {
+          if (!reader.next_lines(batch, 65536)) {
+            tally = judge_problems(problems, a->strict);
+            if (tally.refused() > 0 && !a->skip_bad) {
+              throw InvalidInput(std::to_string(tally.refused()) + " bad row(s) in " + a->dir.string() +
+                                 ": nothing loaded (--skip-bad loads the good rows)");
+            }
+            return false;
+          }
+          if (a->strict) {  // --skip-bad --strict: drop the lines of unknown products
+            batch->erase(std::remove_if(batch->begin(), batch->end(),
+                                        [&](const RetailLine& l) { return !reader.known_product(l.product); }),
+                         batch->end());
+          }
+          return true;
+        });
+    const size_t refused = tally.refused(), unknown = tally.unknown, rewritten = tally.rewritten;
     std::printf("%s\n", json{{"dir", a->dir.string()},
                              {"households", w.households},
                              {"products", w.products},

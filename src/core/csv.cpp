@@ -1,9 +1,14 @@
-// The CSV reader/writer (see csv.h): a small state machine over the whole
-// text, so quoted fields may span lines and line numbers stay exact.
+// The CSV reader/writer (see csv.h): a small state machine over the text
+// (a file is read in chunks; a record the chunk's end cuts is read again
+// with more of the file), so quoted fields may span lines and line numbers
+// stay exact.
 #include "agegate/core/csv.h"
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
+#include <fstream>
 
 #include "agegate/core/error.h"
 #include "agegate/core/fs.h"
@@ -12,6 +17,8 @@
 namespace agegate {
 namespace {
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+constexpr size_t kChunk = size_t(4) << 20;        // bytes read from a file at a time
+constexpr size_t kRefillBelow = size_t(1) << 20;  // read more when less is left
 
 bool needs_quotes(const std::string& cell) { return cell.find_first_of(",\"\r\n") != std::string::npos; }
 
@@ -72,7 +79,19 @@ CsvReader CsvReader::open(const std::filesystem::path& path, const std::vector<s
                           CsvOptions options) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw IoError(path.string() + ": file not found");
-  return parse(read_file(path, options.max_bytes), path.string(), required, options);
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > options.max_bytes) {
+    throw IoError(path.string() + " is " + std::to_string(size) + " bytes, more than the " +
+                  std::to_string(options.max_bytes) + " allowed");
+  }
+  CsvReader r;
+  r.in_ = std::make_unique<std::ifstream>(path, std::ios::binary);
+  if (!*r.in_) throw IoError("cannot open " + path.string() + ": " + std::strerror(errno));
+  r.source_ = path.string();
+  r.options_ = options;
+  r.refill();
+  r.start(required);
+  return r;
 }
 
 CsvReader CsvReader::parse(std::string text, std::string source, const std::vector<std::string>& required,
@@ -81,26 +100,42 @@ CsvReader CsvReader::parse(std::string text, std::string source, const std::vect
   r.text_ = std::move(text);
   r.source_ = std::move(source);
   r.options_ = options;
-  if (r.text_.compare(0, kUtf8Bom.size(), kUtf8Bom) == 0) r.pos_ = kUtf8Bom.size();
+  r.start(required);
+  return r;
+}
+
+void CsvReader::refill() {
+  text_.erase(0, pos_);
+  pos_ = 0;
+  const size_t had = text_.size();
+  text_.resize(had + kChunk);
+  in_->read(text_.data() + had, static_cast<std::streamsize>(kChunk));
+  const auto got = static_cast<size_t>(in_->gcount());
+  text_.resize(had + got);
+  if (in_->bad()) throw IoError("cannot read " + source_);
+  if (got == 0 || in_->eof()) in_.reset();  // all of the file is in text_
+}
+
+void CsvReader::start(const std::vector<std::string>& required) {
+  if (text_.compare(0, kUtf8Bom.size(), kUtf8Bom) == 0) pos_ = kUtf8Bom.size();
   std::vector<std::string> cells;
   int line = 0;
-  while (r.read_record(&cells, &line)) {
+  while (read_record(&cells, &line)) {
     if (cells.size() == 1 && cells[0].empty()) continue;  // blank line before the header
-    r.header_ = cells;
-    r.header_line_ = line;
+    header_ = cells;
+    header_line_ = line;
     break;
   }
-  if (r.header_.empty()) throw InvalidInput(r.source_ + ": empty file (no header line)");
-  for (size_t i = 0; i < r.header_.size(); ++i) r.columns_.emplace(r.header_[i], i);
+  if (header_.empty()) throw InvalidInput(source_ + ": empty file (no header line)");
+  for (size_t i = 0; i < header_.size(); ++i) columns_.emplace(header_[i], i);
   for (const auto& name : required) {
-    if (!r.has_column(name)) {
+    if (!has_column(name)) {
       std::string want;
       for (const auto& n : required) want += (want.empty() ? "" : ",") + n;
-      throw InvalidInput(r.source_ + " line " + std::to_string(r.header_line_) + ": header lacks column '" +
-                         name + "' (needs " + want + ")");
+      throw InvalidInput(source_ + " line " + std::to_string(header_line_) + ": header lacks column '" + name +
+                         "' (needs " + want + ")");
     }
   }
-  return r;
 }
 
 size_t CsvReader::column(const std::string& name) const {
@@ -110,13 +145,31 @@ size_t CsvReader::column(const std::string& name) const {
 }
 
 // Reads one record (which may span lines inside quotes) into `cells`.
-// Returns false at the end of the text.
+// Returns false at the end of the text. While the file is still being read,
+// a record the text's end cuts is read again once more of the file is in.
 bool CsvReader::read_record(std::vector<std::string>* cells, int* start_line) {
+  for (;;) {
+    if (in_ && text_.size() - pos_ < kRefillBelow) refill();
+    const size_t start = pos_;
+    const int line = line_;
+    bool open_quote = false;
+    const Scan s = scan_record(cells, start_line, &open_quote);
+    if (s == Scan::kCut && in_) {
+      pos_ = start, line_ = line;
+      refill();
+      continue;
+    }
+    if (open_quote) throw InvalidInput(source_ + " line " + std::to_string(*start_line) + ": unterminated quoted field");
+    return s != Scan::kNone;
+  }
+}
+
+CsvReader::Scan CsvReader::scan_record(std::vector<std::string>* cells, int* start_line, bool* open_quote) {
   cells->clear();
-  if (pos_ >= text_.size()) return false;
+  if (pos_ >= text_.size()) return Scan::kNone;
   *start_line = line_;
   std::string cell;
-  bool quoted_cell = false, in_quotes = false;
+  bool quoted_cell = false, in_quotes = false, line_break = false;
   auto finish_cell = [&] {
     cells->push_back(quoted_cell ? cell : trim(cell));
     cell.clear();
@@ -141,14 +194,16 @@ bool CsvReader::read_record(std::vector<std::string>* cells, int* start_line) {
       finish_cell();
     } else if (c == '\n') {
       ++line_;
+      line_break = true;
       break;
     } else if (c != '\r' || (pos_ < text_.size() && text_[pos_] != '\n')) {
       if (!quoted_cell) cell += c;  // text after a closing quote is dropped
     }
   }
-  if (in_quotes) throw InvalidInput(source_ + " line " + std::to_string(*start_line) + ": unterminated quoted field");
+  *open_quote = in_quotes;
   finish_cell();
-  return true;
+  // A quote, or a carriage return, at the very end may pair with what follows.
+  return line_break ? Scan::kLine : Scan::kCut;
 }
 
 std::optional<CsvRow> CsvReader::next() {

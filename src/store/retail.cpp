@@ -1,6 +1,7 @@
 // Reading the retail files; see store/retail.h.
 #include "agegate/store/retail.h"
 
+#include <limits>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -98,72 +99,118 @@ const std::vector<std::string>& default_restricted_categories() {
   return c;
 }
 
-RetailData read_retail_dir(const fs::path& dir, const RetailReadOptions& options,
-                           std::vector<RetailProblem>* problems) {
-  AGEGATE_CHECK(problems != nullptr, "read_retail_dir needs a problem list");
-  if (!fs::is_directory(dir)) throw IoError("retail data: " + dir.string() + " is not a folder");
-  RetailData d;
-  const std::set<std::string> restricted(options.restricted_categories.begin(), options.restricted_categories.end());
-
-  std::unordered_set<std::string> household_ids;
-  CsvReader hh = open_table(dir, kHouseholds, {"household_id", "age"});
-  while (auto row = hh.next()) {
-    RetailHousehold h;
-    row_ok(*row, hh, problems, [&] {
-      h.id = id_cell(*row, "household_id", problems);
-      h.band = row->text("age");
-      if (!h.band.empty()) parse_age_band(h.band, row->where() + ": field 'age'");
-      if (!household_ids.insert(h.id).second) {
-        throw InvalidInput(row->where() + ": field 'household_id': " + h.id + " is listed twice");
-      }
-      d.households.push_back(h);
-    });
-  }
-
+struct RetailReader::Impl {
+  RetailData head;  // households and products
   std::unordered_map<std::string, size_t> product_index;
-  CsvReader pr = open_table(dir, kProducts, {"product_id", "department", "product_category", "product_type", "brand"});
-  while (auto row = pr.next()) {
-    row_ok(*row, pr, problems, [&] {
-      RetailProduct p;
-      p.id = id_cell(*row, "product_id", problems);
-      p.department = row->text("department");
-      p.category = row->text("product_category");
-      p.type = row->text("product_type");
-      p.brand = row->text("brand");
-      p.restricted = restricted.count(p.category) > 0;
-      if (!product_index.emplace(p.id, d.products.size()).second) {
-        throw InvalidInput(row->where() + ": field 'product_id': " + p.id + " is listed twice");
-      }
-      d.products.push_back(std::move(p));
-    });
+  std::vector<RetailProblem>* problems = nullptr;
+  std::optional<CsvReader> tx;
+  Progress progress{"import-retail", 0, "lines"};
+  int64_t lines = 0;
+
+  void read_households(const fs::path& dir) {
+    std::unordered_set<std::string> ids;
+    CsvReader hh = open_table(dir, kHouseholds, {"household_id", "age"});
+    while (auto row = hh.next()) {
+      RetailHousehold h;
+      row_ok(*row, hh, problems, [&] {
+        h.id = id_cell(*row, "household_id", problems);
+        h.band = row->text("age");
+        if (!h.band.empty()) parse_age_band(h.band, row->where() + ": field 'age'");
+        if (!ids.insert(h.id).second) {
+          throw InvalidInput(row->where() + ": field 'household_id': " + h.id + " is listed twice");
+        }
+        head.households.push_back(h);
+      });
+    }
   }
 
-  CsvReader tx = open_table(dir, kTransactions,
-                            {"household_id", "store_id", "basket_id", "product_id", "quantity", "sales_value", "week",
-                             "transaction_timestamp"});
-  Progress progress("import-retail", 0, "lines");
-  while (auto row = tx.next()) {
-    RetailLine l;
-    const bool ok = row_ok(*row, tx, problems, [&] {
-      l.source_line = row->line();
-      l.household = id_cell(*row, "household_id", problems);
-      l.store = id_cell(*row, "store_id", problems);
-      l.basket = id_cell(*row, "basket_id", problems);
-      l.product = id_cell(*row, "product_id", problems);
-      l.quantity = non_negative(*row, "quantity");
-      l.value = non_negative(*row, "sales_value");
-      l.week = static_cast<int>(row->integer("week", 1, kMaxWeek));
-      l.time_ms = parse_iso8601(row->text("transaction_timestamp"), row->where() + ": field 'transaction_timestamp'");
-    });
-    if (!ok) continue;
-    if (!product_index.count(l.product)) {
-      problems->push_back({RetailProblem::Kind::kUnknownProduct,
-                           row->where() + ": field 'product_id': " + l.product + " is not in " + kProducts.string()});
+  void read_products(const fs::path& dir, const RetailReadOptions& options) {
+    const std::set<std::string> restricted(options.restricted_categories.begin(), options.restricted_categories.end());
+    CsvReader pr = open_table(dir, kProducts, {"product_id", "department", "product_category", "product_type", "brand"});
+    while (auto row = pr.next()) {
+      row_ok(*row, pr, problems, [&] {
+        RetailProduct p;
+        p.id = id_cell(*row, "product_id", problems);
+        p.department = row->text("department");
+        p.category = row->text("product_category");
+        p.type = row->text("product_type");
+        p.brand = row->text("brand");
+        p.restricted = restricted.count(p.category) > 0;
+        if (!product_index.emplace(p.id, head.products.size()).second) {
+          throw InvalidInput(row->where() + ": field 'product_id': " + p.id + " is listed twice");
+        }
+        head.products.push_back(std::move(p));
+      });
     }
-    d.lines.push_back(std::move(l));
-    if (d.lines.size() % 10000 == 0) progress.update(static_cast<int64_t>(d.lines.size()));
   }
-  progress.finish();
+
+  // The next good line, or nullopt at the end of the file.
+  std::optional<RetailLine> next_line() {
+    while (auto row = tx->next()) {
+      RetailLine l;
+      const bool ok = row_ok(*row, *tx, problems, [&] {
+        l.source_line = row->line();
+        l.household = id_cell(*row, "household_id", problems);
+        l.store = id_cell(*row, "store_id", problems);
+        l.basket = id_cell(*row, "basket_id", problems);
+        l.product = id_cell(*row, "product_id", problems);
+        l.quantity = non_negative(*row, "quantity");
+        l.value = non_negative(*row, "sales_value");
+        l.week = static_cast<int>(row->integer("week", 1, kMaxWeek));
+        l.time_ms = parse_iso8601(row->text("transaction_timestamp"), row->where() + ": field 'transaction_timestamp'");
+      });
+      if (!ok) continue;
+      if (!product_index.count(l.product)) {
+        problems->push_back({RetailProblem::Kind::kUnknownProduct,
+                             row->where() + ": field 'product_id': " + l.product + " is not in " + kProducts.string()});
+      }
+      if (++lines % 10000 == 0) progress.update(lines);
+      return l;
+    }
+    return std::nullopt;
+  }
+};
+
+RetailReader::RetailReader(const fs::path& dir, const RetailReadOptions& options, std::vector<RetailProblem>* problems)
+    : impl_(std::make_unique<Impl>()) {
+  AGEGATE_CHECK(problems != nullptr, "RetailReader needs a problem list");
+  if (!fs::is_directory(dir)) throw IoError("retail data: " + dir.string() + " is not a folder");
+  impl_->problems = problems;
+  impl_->read_households(dir);
+  impl_->read_products(dir, options);
+  CsvOptions o;
+  o.exact_field_count = false;
+  o.max_bytes = std::numeric_limits<uint64_t>::max();  // a chain's year of lines, read in chunks
+  impl_->tx.emplace(CsvReader::open(dir / kTransactions,
+                                    {"household_id", "store_id", "basket_id", "product_id", "quantity", "sales_value",
+                                     "week", "transaction_timestamp"},
+                                    o));
+}
+
+RetailReader::~RetailReader() = default;
+const std::vector<RetailHousehold>& RetailReader::households() const { return impl_->head.households; }
+const std::vector<RetailProduct>& RetailReader::products() const { return impl_->head.products; }
+bool RetailReader::known_product(const std::string& id) const { return impl_->product_index.count(id) > 0; }
+
+bool RetailReader::next_lines(std::vector<RetailLine>* batch, size_t max) {
+  batch->clear();
+  while (batch->size() < max) {
+    auto l = impl_->next_line();
+    if (!l) break;
+    batch->push_back(std::move(*l));
+  }
+  if (batch->empty()) impl_->progress.finish();
+  return !batch->empty();
+}
+
+RetailData read_retail_dir(const fs::path& dir, const RetailReadOptions& options, std::vector<RetailProblem>* problems) {
+  AGEGATE_CHECK(problems != nullptr, "read_retail_dir needs a problem list");
+  RetailReader reader(dir, options, problems);
+  RetailData d;
+  d.households = reader.households();
+  d.products = reader.products();
+  std::vector<RetailLine> batch;
+  while (reader.next_lines(&batch, 65536)) d.lines.insert(d.lines.end(), batch.begin(), batch.end());
   return d;
 }
 

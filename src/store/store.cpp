@@ -45,14 +45,20 @@ struct Migration {
   void (*postgresql)(soci::session&) = nullptr;
 };
 
-// Each basket of retail_lines summarised into retail_baskets.
+// Each basket of retail_lines summarised into retail_baskets; its household
+// is its first line's (the lowest source_line, as in memory).
 constexpr const char* kFillRetailBaskets =
     "INSERT INTO retail_baskets (basket_id, household_id, week, lines, categories, restricted_lines, unknown_lines,"
     " spend, restricted_spend)"
-    " SELECT l.basket_id, MIN(l.household_id), MAX(l.week), COUNT(*), COUNT(DISTINCT NULLIF(p.category, '')),"
-    " SUM(CASE WHEN p.restricted = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN p.product_id IS NULL THEN 1 ELSE 0 END),"
-    " SUM(l.sales_value), SUM(CASE WHEN p.restricted = 1 THEN l.sales_value ELSE 0 END)"
-    " FROM retail_lines l LEFT JOIN retail_products p ON p.product_id = l.product_id GROUP BY l.basket_id";
+    " SELECT b.basket_id, f.household_id, b.week, b.lines, b.categories, b.restricted_lines, b.unknown_lines,"
+    " b.spend, b.restricted_spend FROM ("
+    " SELECT l.basket_id, MIN(l.source_line) AS first_line, MAX(l.week) AS week, COUNT(*) AS lines,"
+    " COUNT(DISTINCT NULLIF(p.category, '')) AS categories,"
+    " SUM(CASE WHEN p.restricted = 1 THEN 1 ELSE 0 END) AS restricted_lines,"
+    " SUM(CASE WHEN p.product_id IS NULL THEN 1 ELSE 0 END) AS unknown_lines, SUM(l.sales_value) AS spend,"
+    " SUM(CASE WHEN p.restricted = 1 THEN l.sales_value ELSE 0 END) AS restricted_spend"
+    " FROM retail_lines l LEFT JOIN retail_products p ON p.product_id = l.product_id GROUP BY l.basket_id) b"
+    " JOIN retail_lines f ON f.source_line = b.first_line";
 const std::array<Migration, kStoreSchemaVersion>& migrations() {
   static const std::array<Migration, kStoreSchemaVersion> m = {{
       {{
@@ -432,20 +438,21 @@ namespace {
 // each batch after its vectors are filled: SOCI 4.0's PostgreSQL backend
 // crashes when a prepared bulk statement's vectors change size between
 // executions.
-void insert_retail_batches(soci::session& sql, const RetailData& d, Progress& progress) {
-  for (size_t i = 0; i < d.households.size(); i += kBulkRows) {
+void insert_catalogue(soci::session& sql, const std::vector<RetailHousehold>& households,
+                      const std::vector<RetailProduct>& products) {
+  for (size_t i = 0; i < households.size(); i += kBulkRows) {
     std::vector<std::string> id, band;
-    for (size_t j = i; j < std::min(d.households.size(), i + kBulkRows); ++j) {
-      id.push_back(d.households[j].id);
-      band.push_back(d.households[j].band);
+    for (size_t j = i; j < std::min(households.size(), i + kBulkRows); ++j) {
+      id.push_back(households[j].id);
+      band.push_back(households[j].band);
     }
     sql << "INSERT INTO retail_households (household_id, age_band) VALUES (:i, :b)", soci::use(id), soci::use(band);
   }
-  for (size_t i = 0; i < d.products.size(); i += kBulkRows) {
+  for (size_t i = 0; i < products.size(); i += kBulkRows) {
     std::vector<std::string> id, dep, cat, type, brand;
     std::vector<int> restricted;
-    for (size_t j = i; j < std::min(d.products.size(), i + kBulkRows); ++j) {
-      const RetailProduct& p = d.products[j];
+    for (size_t j = i; j < std::min(products.size(), i + kBulkRows); ++j) {
+      const RetailProduct& p = products[j];
       id.push_back(p.id), dep.push_back(p.department), cat.push_back(p.category), type.push_back(p.type);
       brand.push_back(p.brand), restricted.push_back(p.restricted ? 1 : 0);
     }
@@ -453,13 +460,16 @@ void insert_retail_batches(soci::session& sql, const RetailData& d, Progress& pr
            "VALUES (:i, :d, :c, :t, :b, :r)",
         soci::use(id), soci::use(dep), soci::use(cat), soci::use(type), soci::use(brand), soci::use(restricted);
   }
-  for (size_t i = 0; i < d.lines.size(); i += kBulkRows) {
+}
+
+void insert_lines(soci::session& sql, const std::vector<RetailLine>& lines) {
+  for (size_t i = 0; i < lines.size(); i += kBulkRows) {
     std::vector<long long> line, time;
     std::vector<std::string> basket, household, store, product;
     std::vector<double> quantity, value;
     std::vector<int> week;
-    for (size_t j = i; j < std::min(d.lines.size(), i + kBulkRows); ++j) {
-      const RetailLine& l = d.lines[j];
+    for (size_t j = i; j < std::min(lines.size(), i + kBulkRows); ++j) {
+      const RetailLine& l = lines[j];
       line.push_back(l.source_line), time.push_back(l.time_ms), basket.push_back(l.basket);
       household.push_back(l.household), store.push_back(l.store), product.push_back(l.product);
       quantity.push_back(l.quantity), value.push_back(l.value), week.push_back(l.week);
@@ -468,61 +478,86 @@ void insert_retail_batches(soci::session& sql, const RetailData& d, Progress& pr
            "sales_value, week, time_ms) VALUES (:n, :b, :h, :s, :p, :q, :v, :w, :t)",
         soci::use(line), soci::use(basket), soci::use(household), soci::use(store), soci::use(product),
         soci::use(quantity), soci::use(value), soci::use(week), soci::use(time);
-    progress.update(static_cast<int64_t>(std::min(d.lines.size(), i + kBulkRows)));
   }
 }
 
 // PostgreSQL: COPY FROM STDIN (pg_copy.h), on the same connection and so in
 // the same transaction; sending bound rows one statement at a time ran at
 // about 4,000 lines/s.
-void copy_retail(soci::session& sql, const RetailData& d, Progress& progress) {
+void copy_catalogue(soci::session& sql, const std::vector<RetailHousehold>& households,
+                    const std::vector<RetailProduct>& products) {
   {
     PgCopy copy(sql, "retail_households (household_id, age_band)");
-    for (const auto& h : d.households) copy.row(h.id, h.band);
+    for (const auto& h : households) copy.row(h.id, h.band);
     copy.finish();
   }
-  {
-    PgCopy copy(sql, "retail_products (product_id, department, category, product_type, brand, restricted)");
-    for (const auto& p : d.products) copy.row(p.id, p.department, p.category, p.type, p.brand, int64_t{p.restricted});
-    copy.finish();
-  }
-  PgCopy copy(sql, "retail_lines (source_line, basket_id, household_id, store_id, product_id, quantity, "
-                   "sales_value, week, time_ms)");
-  for (const auto& l : d.lines) {
-    copy.row(l.source_line, l.basket, l.household, l.store, l.product, l.quantity, l.value, int64_t{l.week}, l.time_ms);
-    if (copy.rows() % 65536 == 0) progress.update(copy.rows());
-  }
+  PgCopy copy(sql, "retail_products (product_id, department, category, product_type, brand, restricted)");
+  for (const auto& p : products) copy.row(p.id, p.department, p.category, p.type, p.brand, int64_t{p.restricted});
   copy.finish();
+}
+
+// Every batch of `next` into retail_lines; returns the lines written.
+int64_t write_lines(soci::session& sql, StoreBackend backend, const Store::RetailLineSource& next, Progress& progress) {
+  std::vector<RetailLine> batch;
+  int64_t n = 0;
+  std::optional<PgCopy> copy;
+  if (backend == StoreBackend::kPostgresql) {
+    copy.emplace(sql, "retail_lines (source_line, basket_id, household_id, store_id, product_id, quantity, "
+                      "sales_value, week, time_ms)");
+  }
+  while (next(&batch)) {
+    if (copy) {
+      for (const auto& l : batch) {
+        copy->row(l.source_line, l.basket, l.household, l.store, l.product, l.quantity, l.value, int64_t{l.week},
+                  l.time_ms);
+      }
+    } else {
+      insert_lines(sql, batch);
+    }
+    n += static_cast<int64_t>(batch.size());
+    progress.update(n);
+  }
+  if (copy) copy->finish();
+  return n;
 }
 
 }  // namespace
 
 RetailWritten Store::replace_retail(const RetailData& d) {
+  size_t at = 0;
+  return replace_retail(d.households, d.products, [&](std::vector<RetailLine>* batch) {
+    const size_t end = std::min(d.lines.size(), at + 65536);
+    batch->assign(d.lines.begin() + static_cast<std::ptrdiff_t>(at), d.lines.begin() + static_cast<std::ptrdiff_t>(end));
+    at = end;
+    return !batch->empty();
+  });
+}
+
+RetailWritten Store::replace_retail(const std::vector<RetailHousehold>& households,
+                                    const std::vector<RetailProduct>& products, const RetailLineSource& next) {
   return impl_->with_session("importing retail data", [&](soci::session& sql) {
-    Progress progress("import", static_cast<int64_t>(d.lines.size()), "lines");
+    Progress progress("import", 0, "lines");
     Transaction tx(impl_->backend, sql);
     sql << "DELETE FROM retail_baskets";
     sql << "DELETE FROM retail_lines";
     sql << "DELETE FROM retail_products";
     sql << "DELETE FROM retail_households";
-    if (impl_->backend == StoreBackend::kPostgresql) {
-      try {
-        copy_retail(sql, d, progress);
-      } catch (const IoError& e) {
-        throw impl_->failure("importing retail data", e);
-      }
-    } else {
-      insert_retail_batches(sql, d, progress);
+    int64_t lines = 0;
+    try {
+      if (impl_->backend == StoreBackend::kPostgresql) copy_catalogue(sql, households, products);
+      else insert_catalogue(sql, households, products);
+      lines = write_lines(sql, impl_->backend, next, progress);
+    } catch (const IoError& e) {
+      throw impl_->failure("importing retail data", e);
     }
     sql << kFillRetailBaskets;
     if (impl_->backend == StoreBackend::kPostgresql) {
       sql << "ANALYZE retail_households, retail_products, retail_lines, retail_baskets";
     }
     tx.commit();
-    progress.update(static_cast<int64_t>(d.lines.size()), "", /*force=*/true);
+    progress.update(lines, "", /*force=*/true);
     progress.finish();
-    return RetailWritten{static_cast<int64_t>(d.households.size()), static_cast<int64_t>(d.products.size()),
-                         static_cast<int64_t>(d.lines.size())};
+    return RetailWritten{static_cast<int64_t>(households.size()), static_cast<int64_t>(products.size()), lines};
   });
 }
 

@@ -6,6 +6,7 @@
 
 #include "agegate/core/csv.h"
 #include "agegate/core/error.h"
+#include "agegate/core/fs.h"
 #include "test_support.h"
 
 namespace agegate {
@@ -100,6 +101,53 @@ TEST(Csv, WriterQuotesOrRejectsAndReadsBack) {
   CsvWriter strict({"name"}, CsvWriter::Separators::kReject, "predictions CSV");
   auto why = error_of([&] { strict.row({"x,y.jpg"}); });
   EXPECT_NE(why.find("column name"), std::string::npos) << why;
+}
+
+}  // namespace
+}  // namespace agegate
+
+namespace agegate {
+namespace {
+
+// A file read in chunks gives the rows and line numbers of the same text
+// read whole, with records cut by every chunk boundary: quoted fields with
+// line breaks and doubled quotes, fields larger than a chunk, CRLF line ends, blank lines, a last line
+// without its line break. And a file over max_bytes is refused by its size.
+TEST(Csv, AFileReadInChunksReadsAsTheWholeText) {
+  std::string text = "\xEF\xBB\xBFid,note,value\r\n";
+  for (int i = 0; i < 240000; ++i) {
+    text += std::to_string(i) + ",";
+    switch (i % 5) {
+      case 0: text += "\"two\nlines, and \"\"quotes\"\"\""; break;
+      case 1: text += "  plain  "; break;
+      case 2: text += "\"" + std::string(size_t(i % 97), 'x') + "\r\nmore\""; break;
+      case 3: text += i % 60000 == 3 ? "\"" + std::string(size_t(3) << 20, 'y') + "\nz\"" : ""; break;  // 3 MiB fields
+      default: text += "tail"; break;
+    }
+    text += "," + std::to_string(i * 0.25) + (i % 7 ? "\r\n" : "\n");
+    if (i % 1000 == 0) text += "\n";
+  }
+  text += "last,row,1";  // no line break at the end
+  ASSERT_GT(text.size(), size_t(9) << 20);  // more than two chunks
+  const auto dir = testing::scratch_dir("csv_chunks");
+  write_file_atomic(dir / "big.csv", text);
+  CsvReader whole = CsvReader::parse(text, (dir / "big.csv").string(), {"id", "note", "value"});
+  CsvReader chunks = CsvReader::open(dir / "big.csv", {"id", "note", "value"});
+  EXPECT_EQ(chunks.header(), whole.header());
+  int64_t rows = 0;
+  for (;;) {
+    auto a = whole.next();
+    auto b = chunks.next();
+    ASSERT_EQ(a.has_value(), b.has_value()) << "row " << rows;
+    if (!a) break;
+    ASSERT_EQ(a->cells(), b->cells()) << a->where();
+    ASSERT_EQ(a->line(), b->line());
+    ++rows;
+  }
+  EXPECT_EQ(rows, 240001);
+  CsvOptions small;
+  small.max_bytes = 1 << 20;
+  EXPECT_THROW(CsvReader::open(dir / "big.csv", {}, small), IoError);
 }
 
 }  // namespace

@@ -323,6 +323,40 @@ TEST_P(StoreTest, AFailedRetailImportLeavesThePreviousDataAsItWas) {
   EXPECT_EQ(s->retail().lines.size(), 10u);
 }
 
+// Lines streamed in batches: a source that gives up after two batches
+// (the importer's verdict on a bad row near the end of a large file) loads
+// nothing, and the previous data and its basket summary stay as they were.
+TEST_P(StoreTest, AStreamedImportThatGivesUpHalfwayLoadsNothing) {
+  auto s = open();
+  const RetailData before = small_retail(10);
+  s->replace_retail(before);
+  const RetailData big = small_retail(5000);
+  int batches = 0;
+  try {
+    s->replace_retail(big.households, big.products, [&](std::vector<RetailLine>* batch) {
+      if (++batches > 2) throw InvalidInput("transactions.csv line 4999: field 'week': 0 is not in 1..53");
+      batch->assign(big.lines.begin() + (batches - 1) * 2000, big.lines.begin() + batches * 2000);
+      return true;
+    });
+    FAIL() << "the import went on";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("line 4999"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(batches, 3);
+  EXPECT_EQ(s->counts().retail_lines, 10);
+  EXPECT_EQ(s->retail_counts()->bands(99).size(), retail_counts_of(before)->bands(99).size());
+  // A source that finishes loads every batch.
+  int given = 0;
+  const RetailWritten w = s->replace_retail(big.households, big.products, [&](std::vector<RetailLine>* batch) {
+    if (given >= 5000) return false;
+    batch->assign(big.lines.begin() + given, big.lines.begin() + given + 1000);
+    given += 1000;
+    return true;
+  });
+  EXPECT_EQ(w.lines, 5000);
+  EXPECT_EQ(s->counts().retail_lines, 5000);
+}
+
 // Text a CSV field may hold (tab, backslash, newline, carriage return,
 // quotes, non-ASCII) and doubles to the last bit survive the bulk path of
 // either engine (PostgreSQL's COPY text format escapes them).

@@ -29,6 +29,8 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,13 +69,15 @@ struct CsvOptions {
   // false: rows whose field count differs from the header are handed to the
   // caller (who reports them); true: they are an InvalidInput.
   bool exact_field_count = true;
-  uint64_t max_bytes = uint64_t(1) << 30;  // a bigger file is not one of ours
+  uint64_t max_bytes = uint64_t(1) << 30;  // a bigger file is not one of ours (a chain's purchase lines set more)
 };
 
 class CsvReader {
  public:
-  // Reads `path` whole. IoError when missing or unreadable; InvalidInput for
-  // an empty file or a header that lacks one of `required` columns.
+  // Reads `path` in chunks of a few MiB as rows are asked for (memory for a
+  // chunk, not the file). IoError when missing, unreadable or larger than
+  // options.max_bytes; InvalidInput for an empty file or a header that lacks
+  // one of `required` columns.
   static CsvReader open(const std::filesystem::path& path, const std::vector<std::string>& required = {},
                         CsvOptions options = {});
   // The same over text in memory; `source` names it in messages.
@@ -90,9 +94,14 @@ class CsvReader {
   const std::string& source() const { return source_; }
 
  private:
+  enum class Scan { kNone, kLine, kCut };  // no text left; a record ended by a line break; one the text's end cut
   CsvReader() = default;
+  void start(const std::vector<std::string>& required);
+  void refill();
   bool read_record(std::vector<std::string>* cells, int* start_line);
+  Scan scan_record(std::vector<std::string>* cells, int* start_line, bool* open_quote);
 
+  std::unique_ptr<std::ifstream> in_;  // the file still being read; null once all of it is in text_
   std::string text_;
   std::string source_;
   CsvOptions options_;

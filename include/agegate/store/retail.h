@@ -25,6 +25,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -75,7 +76,32 @@ struct RetailReadOptions {
   std::vector<std::string> restricted_categories = default_restricted_categories();
 };
 
+// Everything in memory (tests, small folders).
 RetailData read_retail_dir(const std::filesystem::path& dir, const RetailReadOptions& options,
                            std::vector<RetailProblem>* problems);
+
+// The same files with the purchase lines in batches: households and products
+// are read when it is made, transactions.csv as lines are asked for (memory
+// for a batch, whatever the file's size). Problems go to *problems as rows
+// are read.
+//
+//   RetailReader reader(dir, {}, &problems);
+//   std::vector<RetailLine> batch;
+//   while (reader.next_lines(&batch, 65536)) ...
+class RetailReader {
+ public:
+  RetailReader(const std::filesystem::path& dir, const RetailReadOptions& options,
+               std::vector<RetailProblem>* problems);
+  ~RetailReader();
+  const std::vector<RetailHousehold>& households() const;
+  const std::vector<RetailProduct>& products() const;
+  bool known_product(const std::string& id) const;
+  // Up to `max` next good lines into *batch (cleared first); false when none is left.
+  bool next_lines(std::vector<RetailLine>* batch, size_t max);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace agegate

@@ -10,10 +10,9 @@
 //   for (const RetailBandRow& r : counts->bands(last - 7)) ...  // r.held: week >= last - 7
 //
 // Definitions, the same for both:
-//   basket       the lines of one basket id; its household is its lines' one
-//                household (the data never gives two: the database takes the
-//                smallest id, memory the first line's), its week the latest
-//                of its lines' weeks
+//   basket       the lines of one basket id; its household is its first
+//                line's (in file order; the real data never gives a basket
+//                two), its week the latest of its lines' weeks
 //   band         the household's age band as the data writes it ("25-34"),
 //                "" for a household without one or missing from the data
 //   held         the basket's week >= held_from_week (false for every basket

@@ -18,6 +18,7 @@
 // (never its password); a malformed URL is InvalidInput.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -115,6 +116,12 @@ class Store {
   // `data` in one transaction: a failure leaves the previous data as it was,
   // and importing the same files twice counts nothing twice.
   RetailWritten replace_retail(const RetailData& data);
+  // The same with the lines in batches from `next` (it fills its vector and
+  // returns false when none is left; an exception from it loads nothing):
+  // memory for a batch, not the file (RetailReader in retail.h).
+  using RetailLineSource = std::function<bool(std::vector<RetailLine>*)>;
+  RetailWritten replace_retail(const std::vector<RetailHousehold>& households, const std::vector<RetailProduct>& products,
+                               const RetailLineSource& next);
   // The retail data, lines in file order.
   RetailData retail() const;
   // The insights' counts, computed by the database (retail_counts.h) from
