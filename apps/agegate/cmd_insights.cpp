@@ -16,6 +16,7 @@
 #include "agegate/core/run_info.h"
 #include "agegate/core/text.h"
 #include "agegate/insights/insights.h"
+#include "enum_option.h"
 #include "agegate/store/store.h"
 #include "command.h"
 #include "db_options.h"
@@ -154,6 +155,9 @@ void add_insights_options(CLI::App* cmd, InsightsArgs& a, bool with_k) {
   if (with_k) cmd->add_option("--k", a.insights.top_k, "recommendations per band")->capture_default_str();
   cmd->add_option("--challenge-age", a.insights.challenge_age, "no restricted goods for bands or ages below it")
       ->capture_default_str();
+  add_enum_option(cmd, "--ranking", a.insights.ranking, kRankings,
+                  "the recommendations' ranking: lift, uplift, contrast, or auto (chosen on the weeks before the "
+                  "held-out ones)");
 }
 
 BandConfusion resolve_confusion(const InsightsArgs& a, const std::vector<AgeBand>& bands, bool* have) {

@@ -12,6 +12,7 @@
 
 #include "agegate/core/error.h"
 #include "agegate/core/fs.h"
+#include "agegate/core/enum_names.h"
 #include "agegate/core/log.h"
 #include "agegate/core/numeric.h"
 #include "agegate/core/share.h"
@@ -106,7 +107,46 @@ std::vector<int> uplift_ranking(const Counts& c, size_t band, const Index& ix, c
     return a.first != b.first ? a.first > b.first : ix.categories[a.second] < ix.categories[b.second];
   });
   std::vector<int> ids;
-  for (size_t i = 0; i < scored.size() && i < static_cast<size_t>(o.top_k); ++i) ids.push_back(scored[i].second);
+  for (const auto& x : scored) ids.push_back(x.second);
+  return ids;
+}
+
+// Categories by (P(c | band) - P(c | other bands)) * sqrt(P(c | band) /
+// P(c | other bands)): the gap to the other bands' baskets (not to all,
+// which hold the band itself), leaning towards the relative gap. At least
+// min_support of the band's baskets; restricted ones dropped unless allowed.
+std::vector<int> contrast_ranking(const Counts& c, size_t band, const Index& ix, const InsightsOptions& o,
+                                  bool allow_restricted) {
+  std::vector<std::pair<double, int>> scored;
+  const int64_t others = c.all_baskets - c.band_baskets[band];
+  if (c.band_baskets[band] == 0 || others <= 0) return {};
+  for (size_t k = 0; k < ix.categories.size(); ++k) {
+    if (c.band_category[band][k] < o.min_support || (!allow_restricted && ix.category_restricted[k])) continue;
+    const double p1 = double(c.band_category[band][k]) / double(c.band_baskets[band]);
+    const double p0 = double(c.all_category[k] - c.band_category[band][k]) / double(others);
+    if (p1 <= p0) continue;
+    scored.push_back({(p1 - p0) * std::sqrt(p1 / std::max(p0, 0.5 / double(others))), static_cast<int>(k)});
+  }
+  std::sort(scored.begin(), scored.end(), [&](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : ix.categories[a.second] < ix.categories[b.second];
+  });
+  std::vector<int> ids;
+  for (const auto& x : scored) ids.push_back(x.second);
+  return ids;
+}
+
+// A band's categories by a ranking, best first (every eligible one).
+std::vector<int> rank_by(Ranking m, const Counts& c, size_t band, const Index& ix, const InsightsOptions& o,
+                         bool allow_restricted) {
+  switch (m) {
+    case Ranking::kUplift: return uplift_ranking(c, band, ix, o, allow_restricted);
+    case Ranking::kContrast: return contrast_ranking(c, band, ix, o, allow_restricted);
+    default: return rank_band(c, band, ix, o, allow_restricted, nullptr);
+  }
+}
+
+std::vector<int> top(std::vector<int> ids, int k) {
+  if (ids.size() > static_cast<size_t>(k)) ids.resize(static_cast<size_t>(k));
   return ids;
 }
 
@@ -143,6 +183,28 @@ bool allows_restricted(const AgeBand& band, int challenge_age) { return band.low
 
 }  // namespace
 
+const char* to_string(Ranking r) {
+  switch (r) {
+    case Ranking::kAuto: return "auto";
+    case Ranking::kLift: return "lift";
+    case Ranking::kUplift: return "uplift";
+    case Ranking::kContrast: return "contrast";
+  }
+  return "?";
+}
+
+json RankingSelection::to_json() const {
+  json m = json::array();
+  for (const auto& x : methods) m.push_back(x.to_json());
+  return {{"weeks", first_week ? json({first_week, last_week}) : json(nullptr)},
+          {"chosen", chosen},
+          {"why", why},
+          {"methods", m},
+          {"rule", "Each ranking is learnt on the weeks before these and scored on them, as the held-out evaluation "
+                   "does on the held-out weeks; eligible: own/other >= 1.2 and at least half the band best sellers' "
+                   "hit rate; the eligible one with the most hits is chosen, else the lift ranking."}};
+}
+
 json InsightsOptions::to_json() const {
   std::vector<std::string> names;
   for (const auto& b : bands) names.push_back(b.name);
@@ -154,6 +216,7 @@ json InsightsOptions::to_json() const {
           {"holdout_weeks", holdout_weeks},
           {"resamples", resamples},
           {"min_department_baskets", min_department_baskets},
+          {"ranking", to_string(ranking)},
           {"seed", seed}};
 }
 
@@ -310,13 +373,15 @@ json HoldoutEvaluation::to_json() const {
           {"test_baskets", test_baskets},
           {"k", k},
           {"methods", m},
+          {"ranking_selection", selection.to_json()},
           {"method",
            "Insights are recomputed on the weeks before the held-out ones. A held-out basket with a band is a hit "
            "when it holds a line of one of the k categories its band's list names. band_lift: the recommendations "
            "(over-indexed categories by lift); band_best_sellers: the band's own k most bought categories; "
            "overall_best_sellers: the k most bought categories of all shoppers; band_uplift: the k categories whose share of "
            "the band's baskets exceeds their share of all baskets by most (P(c | band) - P(c), at least min_support "
-           "of the band's baskets). Restricted goods are left out of "
+           "of the band's baskets); band_contrast: the k categories with the largest (P(c | band) - P(c | other "
+           "bands)) * sqrt(P(c | band) / P(c | other bands)) (same support). Restricted goods are left out of "
            "every list for a band below the challenge age. other_bands_rate: each band's list scored on the other "
            "bands' held-out baskets, averaged with the weights of its own baskets; own_vs_other above 1 means "
            "the lists fit their own band better than the others."}};
@@ -336,6 +401,7 @@ json InsightsResult::to_json() const {
             {"band_warnings", band_warnings},
             {"bands", b},
             {"heat_map_departments", heat_departments},
+            {"ranking", ranking},
             {"evaluation", evaluation.to_json()},
             {"seconds", seconds}};
   j["confusion"] = confusion ? confusion->to_json() : json(nullptr);
@@ -358,6 +424,7 @@ struct Analysis {
   std::vector<RetailBandRow> totals;   // per analysis band, every week
   std::vector<int64_t> test_baskets;   // held-out baskets holding a category, per band
   int first_week = 0, last_week = 0;
+  Ranking ranking = Ranking::kLift;    // the recommendations' (never kAuto here)
 
   int band(const std::string& data_band) const {
     auto it = band_of.find(data_band);
@@ -505,7 +572,9 @@ std::vector<int> band_figures(const Analysis& a, size_t b, int64_t households, B
   bi->spend = a.totals[b].spend;
   bi->restricted_spend = a.totals[b].restricted_spend;
   restricted_share_interval(a.totals[b], bi);
-  std::vector<int> ranked = rank_band(all, b, ix, a.o, allows_restricted(bi->band, a.o.challenge_age), &bi->categories);
+  const bool allow = allows_restricted(bi->band, a.o.challenge_age);
+  std::vector<int> ranked = rank_band(all, b, ix, a.o, allow, &bi->categories);
+  if (a.ranking != Ranking::kLift) ranked = rank_by(a.ranking, all, b, ix, a.o, allow);
   for (size_t d = 0; d < ix.departments.size(); ++d) {
     if (all.band_department[b][d] == 0) continue;
     bi->departments.push_back(make_lift(ix.departments[d], all.band_department[b][d], all.band_baskets[b],
@@ -557,7 +626,7 @@ void resample_through_confusion(const Analysis& a, const BandConfusion& confusio
     c.band_baskets = std::move(d.band_baskets), c.all_baskets = d.all_baskets;
     c.band_category = std::move(d.band_category), c.all_category = std::move(d.all_category);
     for (size_t b = 0; b < nb; ++b) {
-      const std::vector<int> now = rank_band(c, b, a.ix, o, allows_restricted(o.bands[b], o.challenge_age), nullptr);
+      const std::vector<int> now = rank_by(a.ranking, c, b, a.ix, o, allows_restricted(o.bands[b], o.challenge_age));
       const size_t top = std::min(now.size(), static_cast<size_t>(o.top_k));
       for (size_t j = 0; j < kept[b].size(); ++j) {
         const int cat = ranked_ids[b][j];
@@ -580,39 +649,44 @@ void resample_through_confusion(const Analysis& a, const BandConfusion& confusio
   }
 }
 
-constexpr const char* kMethods[] = {"band_lift", "band_best_sellers", "overall_best_sellers", "band_uplift"};
-constexpr size_t kMethodCount = sizeof(kMethods) / sizeof(kMethods[0]);
-
-// How often each method's lists hit the held-out baskets: of the band's own
-// baskets, and of the other bands' baskets. lists[m][b]: method m's list for band b.
-std::vector<HoldoutMethod> score_methods(const Analysis& a, const std::vector<std::vector<std::vector<int>>>& lists) {
-  std::vector<std::vector<std::string>> flat;  // list m * nb + b
+// Held baskets holding one of each list's categories, by true band:
+// hits[list][band], lists[m][b] flattened as m * nb + b.
+std::vector<std::vector<int64_t>> held_hits(const Analysis& a, const std::vector<std::vector<std::vector<int>>>& lists,
+                                            int from_week) {
+  std::vector<std::vector<std::string>> flat;
   for (const auto& method : lists) {
     for (const auto& list : method) {
       flat.emplace_back();
       for (int c : list) flat.back().push_back(a.ix.categories[c]);
     }
   }
-  // hits[list][true band]
   std::vector<std::vector<int64_t>> hits(flat.size(), std::vector<int64_t>(a.nb, 0));
-  for (const RetailListHits& row : a.counts.held_hits(a.first_week, flat)) {
+  for (const RetailListHits& row : a.counts.held_hits(from_week, flat)) {
     const int t = a.band(row.band);
     if (t >= 0 && row.list >= 0 && static_cast<size_t>(row.list) < flat.size()) hits[row.list][t] += row.baskets;
   }
+  return hits;
+}
+
+// How often each method's lists hit the scored baskets: of the band's own
+// baskets, and of the other bands' baskets.
+std::vector<HoldoutMethod> score_methods(const Analysis& a, const std::vector<const char*>& names,
+                                         const std::vector<std::vector<int64_t>>& hits,
+                                         const std::vector<int64_t>& baskets) {
   std::vector<HoldoutMethod> out;
-  for (size_t m = 0; m < lists.size(); ++m) {
+  for (size_t m = 0; m < names.size(); ++m) {
     HoldoutMethod hm;
-    hm.name = kMethods[m];
+    hm.name = names[m];
     hm.by_band.assign(a.nb, {0, 0});
     hm.other_by_band.assign(a.nb, {0, 0});
     for (size_t b = 0; b < a.nb; ++b) {
       for (size_t t = 0; t < a.nb; ++t) {
         const int64_t h = hits[m * a.nb + b][t];
         if (t == b) {
-          hm.by_band[b] = {h, a.test_baskets[t]};
-          hm.hits += h, hm.baskets += a.test_baskets[t];
+          hm.by_band[b] = {h, baskets[t]};
+          hm.hits += h, hm.baskets += baskets[t];
         } else {
-          hm.other_by_band[b].first += h, hm.other_by_band[b].second += a.test_baskets[t];
+          hm.other_by_band[b].first += h, hm.other_by_band[b].second += baskets[t];
         }
       }
     }
@@ -621,9 +695,85 @@ std::vector<HoldoutMethod> score_methods(const Analysis& a, const std::vector<st
   return out;
 }
 
+// Counts over the weeks before `week` (categories only), and the baskets
+// from `week` on that hold a category, by band.
+Counts counts_before(const Analysis& a, int week, std::vector<int64_t>* later_categorised) {
+  Counts c;
+  const size_t nc = a.ix.categories.size();
+  c.band_baskets.assign(a.nb, 0);
+  c.band_category.assign(a.nb, std::vector<int64_t>(nc, 0));
+  c.all_category.assign(nc, 0);
+  later_categorised->assign(a.nb, 0);
+  for (const RetailBandRow& row : a.counts.bands(week)) {
+    const int b = a.band(row.band);
+    if (b < 0) continue;
+    if (row.held) (*later_categorised)[b] += row.categorised;
+    else c.band_baskets[b] += row.baskets, c.all_baskets += row.baskets;
+  }
+  for (const RetailItemRow& row : a.counts.category_baskets(week)) {
+    const int b = a.band(row.band);
+    auto k = a.ix.category_id.find(row.name);
+    if (b < 0 || row.held || k == a.ix.category_id.end()) continue;
+    c.band_category[b][k->second] += row.baskets, c.all_category[k->second] += row.baskets;
+  }
+  return c;
+}
+
+const Ranking kChoices[] = {Ranking::kLift, Ranking::kUplift, Ranking::kContrast};
+constexpr double kMinOwnOverOther = 1.2;     // band-specific enough for the till
+constexpr double kMinShareOfBestSellers = 0.5;  // and bought often enough
+
+// The ranking chosen on the weeks before the held-out ones (RankingSelection).
+RankingSelection select_ranking(const Analysis& a) {
+  const InsightsOptions& o = a.o;
+  RankingSelection sel;
+  sel.chosen = to_string(Ranking::kLift);
+  const int first = a.first_week - o.holdout_weeks;
+  if (first < 2) {
+    sel.why = "fewer than twice the held-out weeks before them: the lift ranking is kept";
+    return sel;
+  }
+  sel.first_week = first, sel.last_week = a.first_week - 1;
+  std::vector<int64_t> later;
+  const Counts fit = counts_before(a, first, &later);
+  std::vector<int64_t> baskets(a.nb);
+  for (size_t b = 0; b < a.nb; ++b) baskets[b] = later[b] - a.test_baskets[b];  // first .. first_week - 1
+  std::vector<std::vector<std::vector<int>>> lists(4, std::vector<std::vector<int>>(a.nb));
+  for (size_t b = 0; b < a.nb; ++b) {
+    const bool allow = allows_restricted(o.bands[b], o.challenge_age);
+    for (size_t m = 0; m < 3; ++m) lists[m][b] = top(rank_by(kChoices[m], fit, b, a.ix, o, allow), o.top_k);
+    lists[3][b] = best_sellers(fit.band_category[b], a.ix, allow, o.top_k);
+  }
+  std::vector<std::vector<int64_t>> hits = held_hits(a, lists, first);
+  const std::vector<std::vector<int64_t>> after = held_hits(a, lists, a.first_week);
+  for (size_t i = 0; i < hits.size(); ++i) {
+    for (size_t t = 0; t < a.nb; ++t) hits[i][t] -= after[i][t];
+  }
+  sel.methods = score_methods(a, {"band_lift", "band_uplift", "band_contrast", "band_best_sellers"}, hits, baskets);
+  const double best_sellers = sel.methods[3].own_rate();
+  int pick = -1;
+  for (int m = 0; m < 3; ++m) {
+    const HoldoutMethod& hm = sel.methods[m];
+    const double ratio = hm.own_rate() / hm.other_rate();
+    if (!(ratio >= kMinOwnOverOther && hm.own_rate() >= kMinShareOfBestSellers * best_sellers)) continue;
+    if (pick < 0 || hm.hits > sel.methods[pick].hits) pick = m;
+  }
+  if (pick < 0) {
+    sel.why = "no ranking reached own/other >= 1.2 with half the best sellers' hit rate: the lift ranking is kept";
+  } else {
+    sel.chosen = to_string(kChoices[pick]);
+    sel.why = "the most hits among the rankings with own/other >= 1.2 and half the best sellers' hit rate";
+  }
+  return sel;
+}
+
+constexpr const char* kMethods[] = {"band_lift",   "band_best_sellers", "overall_best_sellers",
+                                    "band_uplift", "band_contrast"};
+constexpr size_t kMethodCount = sizeof(kMethods) / sizeof(kMethods[0]);
+
 // Phase 7: the last holdout_weeks held out; the band's lift ranking, the
-// band's best sellers, the overall best sellers and the uplift ranking,
-// learnt on the weeks before, scored on them.
+// band's best sellers, the overall best sellers, the uplift and contrast
+// rankings, learnt on the weeks before, scored on them.
 HoldoutEvaluation holdout_evaluation(const Analysis& a) {
   const InsightsOptions& o = a.o;
   HoldoutEvaluation ev;
@@ -635,14 +785,14 @@ HoldoutEvaluation holdout_evaluation(const Analysis& a) {
   std::vector<std::vector<std::vector<int>>> lists(kMethodCount, std::vector<std::vector<int>>(a.nb));
   for (size_t b = 0; b < a.nb; ++b) {
     const bool allow = allows_restricted(o.bands[b], o.challenge_age);
-    std::vector<int> lift_list = rank_band(c, b, a.ix, o, allow, nullptr);
-    if (lift_list.size() > static_cast<size_t>(o.top_k)) lift_list.resize(o.top_k);
-    lists[0][b] = lift_list;
+    lists[0][b] = top(rank_band(c, b, a.ix, o, allow, nullptr), o.top_k);
     lists[1][b] = best_sellers(c.band_category[b], a.ix, allow, o.top_k);
     lists[2][b] = best_sellers(c.all_category, a.ix, allow, o.top_k);
-    lists[3][b] = uplift_ranking(c, b, a.ix, o, allow);
+    lists[3][b] = top(uplift_ranking(c, b, a.ix, o, allow), o.top_k);
+    lists[4][b] = top(contrast_ranking(c, b, a.ix, o, allow), o.top_k);
   }
-  ev.methods = score_methods(a, lists);
+  ev.methods = score_methods(a, {std::begin(kMethods), std::end(kMethods)}, held_hits(a, lists, a.first_week),
+                             a.test_baskets);
   ev.test_baskets = ev.methods.front().baskets;
   return ev;
 }
@@ -665,9 +815,19 @@ InsightsResult compute_insights(const RetailCounts& counts, const InsightsOption
   check_options(o, confusion);
   InsightsResult r;
   r.options = o;
-  Analysis a{counts, o, o.bands.size(), {}, {}, {}, {}, {}, {}, 0, 0};
+  Analysis a{counts, o, o.bands.size(), {}, {}, {}, {}, {}, {}, 0, 0, Ranking::kLift};
   const std::vector<int64_t> households = map_bands(&a, &r);
   tally(&a, &r);
+  RankingSelection selection;
+  if (o.ranking == Ranking::kAuto) {
+    selection = select_ranking(a);
+    a.ranking = parse_enum_name(selection.chosen, kRankings, "ranking");
+  } else {
+    a.ranking = o.ranking;
+    selection.chosen = to_string(o.ranking);
+    selection.why = "given by the options, not chosen";
+  }
+  r.ranking = selection.chosen;
   r.banded_baskets = a.all.all_baskets;
   std::vector<std::vector<int>> ranked_ids(a.nb);
   for (size_t b = 0; b < a.nb; ++b) {
@@ -682,6 +842,7 @@ InsightsResult compute_insights(const RetailCounts& counts, const InsightsOption
     resample_through_confusion(a, *confusion, ranked_ids, &r);
   }
   r.evaluation = holdout_evaluation(a);
+  r.evaluation.selection = std::move(selection);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
@@ -704,6 +865,7 @@ Recommender recommender_from(const InsightsResult& r) {
   json source = {{"options", r.options.to_json()},
                  {"lines", r.lines},
                  {"baskets_with_band", r.banded_baskets},
+                 {"ranking", r.ranking},
                  {"estimated_bands", r.confusion ? json(r.confusion->source) : json(nullptr)}};
   return Recommender(std::move(bands), std::move(ranked), std::move(source));
 }

@@ -161,6 +161,13 @@ void evaluation_chart(const InsightsResult& r, const fs::path& dir, const ChartO
 namespace {
 
 // The opening: what was counted, and how to read the figures.
+// What a ranking's name means, in words for the page.
+std::string ranking_words(const std::string& ranking) {
+  if (ranking == "uplift") return "categories whose share of the band's baskets exceeds their share of all baskets by most";
+  if (ranking == "contrast") return "categories the band buys most more often than the other bands, leaning on the ratio";
+  return "over-indexed categories (supported, interval above 1) by lift";
+}
+
 void intro_section(HtmlPage& page, const InsightsResult& r) {
   const InsightsOptions& o = r.options;
   page.paragraph(std::to_string(r.lines) + " purchase lines in " + std::to_string(r.baskets) + " baskets (" +
@@ -182,8 +189,9 @@ void intro_section(HtmlPage& page, const InsightsResult& r) {
           " of the band's baskets hold it. At 20 the count's relative error is about 22%, so a lift's 95% interval "
           "spans about x/÷1.5: the fewest baskets at which a lift of 1.5 can be told from 1. Below it, a handful of "
           "baskets could put any category at the top.",
-      "Recommendations: the over-indexed categories (supported, interval above 1) ranked by lift, top " +
-          std::to_string(o.top_k) + " per band, with the band's most bought products of each as examples. Beer, "
+      "Recommendations: top " + std::to_string(o.top_k) + " per band by the " + r.ranking + " ranking (" +
+          ranking_words(r.ranking) + "; " + r.evaluation.selection.why +
+          "), with the band's most bought products of each as examples. Beer, "
           "wine and spirits are never recommended to a band whose youngest age is below the challenge age (" +
           std::to_string(o.challenge_age) + "), nor for an estimated age below it.",
   });

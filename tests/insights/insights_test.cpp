@@ -329,7 +329,14 @@ TEST(Insights, TheHeldOutWeeksAreScoredForEachList) {
   EXPECT_EQ(ev.first_week, 10);
   EXPECT_EQ(ev.test_baskets, 6);
   EXPECT_EQ(ev.train_baskets, 90);
-  ASSERT_EQ(ev.methods.size(), 4u);
+  ASSERT_EQ(ev.methods.size(), 5u);
+  EXPECT_EQ(ev.methods[4].name, "band_contrast");
+  // Week 9, where the ranking would be chosen, has no basket: nothing is
+  // eligible and the lift ranking stays.
+  EXPECT_EQ(ev.selection.first_week, 9);
+  EXPECT_EQ(ev.selection.chosen, "lift");
+  EXPECT_NE(ev.selection.why.find("kept"), std::string::npos) << ev.selection.why;
+  EXPECT_EQ(r.ranking, "lift");
   // band_lift: 19-24 -> pizza (3 of 4), 35-44 -> bread (2 of 2).
   EXPECT_EQ(ev.methods[0].name, "band_lift");
   EXPECT_EQ(ev.methods[0].hits, 5);
@@ -381,7 +388,8 @@ TEST(Insights, WritesTheReportWithEveryChart) {
   EXPECT_NE(html.find("Support threshold"), std::string::npos);
   const json j = json::parse(read_file(dir / "insights.json"));
   EXPECT_EQ(j.at("bands").size(), 2u);
-  EXPECT_EQ(j.at("evaluation").at("methods").size(), 4u);
+  EXPECT_EQ(j.at("evaluation").at("methods").size(), 5u);
+  EXPECT_TRUE(j.at("evaluation").contains("ranking_selection"));
   EXPECT_NO_THROW(Recommender::load(dir / "recommendations.json"));
 }
 

@@ -121,6 +121,50 @@ TEST_P(RetailSampleTest, TheDatabaseCountsAndInsightsEqualTheOnesFromMemory) {
 INSTANTIATE_TEST_SUITE_P(Backends, RetailSampleTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 
+// The recommendations' ranking is chosen on the weeks before the held-out
+// ones, by the rule RankingSelection states, and then used: on the sample
+// the eligible ranking with the most hits on weeks 38-45.
+TEST(RetailSample, TheRankingIsChosenOnTheWeeksBeforeTheHeldOutOnes) {
+  const RetailData& d = sample();
+  InsightsOptions o;
+  o.resamples = 0;
+  const InsightsResult r = compute_insights(d, o, nullptr);
+  const RankingSelection& sel = r.evaluation.selection;
+  EXPECT_EQ(sel.last_week, r.evaluation.first_week - 1);
+  EXPECT_EQ(sel.first_week, r.evaluation.first_week - o.holdout_weeks);
+  ASSERT_EQ(sel.methods.size(), 4u);
+  const double best_sellers = sel.methods[3].own_rate();
+  const HoldoutMethod* chosen = nullptr;
+  for (int m = 0; m < 3; ++m) {
+    const HoldoutMethod& hm = sel.methods[m];
+    EXPECT_GT(hm.baskets, 1000) << hm.name;
+    const bool eligible = hm.own_rate() / hm.other_rate() >= 1.2 && hm.own_rate() >= 0.5 * best_sellers;
+    if (eligible && (!chosen || hm.hits > chosen->hits)) chosen = &hm;
+  }
+  ASSERT_NE(chosen, nullptr);
+  EXPECT_EQ("band_" + sel.chosen, chosen->name);
+  EXPECT_EQ(r.ranking, sel.chosen);
+  // The recommendations follow it: with uplift, each is bought by more of
+  // the band's baskets than of all baskets, and by at least min_support.
+  if (r.ranking == "uplift") {
+    for (const BandInsights& b : r.bands) {
+      ASSERT_FALSE(b.ranked.empty()) << b.band.name;
+      for (const Recommendation& rec : b.ranked) {
+        EXPECT_GT(rec.lift.lift, 1.0) << b.band.name << " " << rec.lift.name;
+        EXPECT_GE(rec.lift.band_with, o.min_support);
+        if (b.band.low < o.challenge_age) EXPECT_FALSE(rec.lift.restricted) << rec.lift.name;
+      }
+    }
+  }
+  o.ranking = Ranking::kLift;
+  const InsightsResult given = compute_insights(d, o, nullptr);
+  EXPECT_EQ(given.ranking, "lift");
+  EXPECT_NE(given.evaluation.selection.why.find("given"), std::string::npos);
+  for (const BandInsights& b : given.bands) {
+    for (const Recommendation& rec : b.ranked) EXPECT_TRUE(rec.lift.over) << rec.lift.name;
+  }
+}
+
 // The shipped model's band confusion on its 1,139 validation photos
 // (`agegate insights` prints it as "confusion" in --json).
 BandConfusion shipped_model_confusion() {
@@ -252,6 +296,7 @@ TEST(RetailSample, RedrawsFromPerBandCountsAgreeWithPerBasketRedraws) {
   const RetailData& d = sample();
   InsightsOptions o;
   o.resamples = 400;
+  o.ranking = Ranking::kLift;  // the reference ranks by lift
   const BandConfusion conf = shipped_model_confusion();
   const InsightsResult r = compute_insights(d, o, &conf);
   const PerBasket ref = per_basket_redraws(d, o, conf, r, 400);

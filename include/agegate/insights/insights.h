@@ -39,6 +39,16 @@
 
 namespace agegate {
 
+// How a band's categories are ranked for the till (insights.h's header):
+//   lift      over-indexed (interval above 1) by lift: most band-specific, rarely bought
+//   uplift    by P(c | band) - P(c), at least min_support of the band's baskets
+//   contrast  by (P(c | band) - P(c | other bands)) * sqrt(P(c | band) / P(c | other bands)),
+//             at least min_support of the band's baskets
+//   auto      the one chosen on the weeks before the held-out ones (HoldoutEvaluation::selection)
+enum class Ranking { kAuto, kLift, kUplift, kContrast };
+inline constexpr Ranking kRankings[] = {Ranking::kAuto, Ranking::kLift, Ranking::kUplift, Ranking::kContrast};
+const char* to_string(Ranking r);  // "auto", "lift", "uplift", "contrast"
+
 struct InsightsOptions {
   std::vector<AgeBand> bands = marketing_age_bands();
   int min_support = 20;           // band baskets holding a category before it is ranked
@@ -48,6 +58,7 @@ struct InsightsOptions {
   int holdout_weeks = 8;          // the last weeks, held out for the evaluation
   int resamples = 200;            // band resamples through the camera's confusion
   int min_department_baskets = 50;  // departments shown in the heat map
+  Ranking ranking = Ranking::kAuto;
   uint64_t seed = 42;
   nlohmann::json to_json() const;
 };
@@ -152,6 +163,20 @@ struct HoldoutMethod {
   double own_rate() const;
   nlohmann::json to_json() const;
 };
+// The choice of the recommendations' ranking, made on the weeks before the
+// held-out ones only: each ranking is learnt on the weeks before
+// first_week and scored on first_week .. last_week (as many weeks as are
+// held out). Eligible: own/other bands ratio >= 1.2 and a hit rate at least
+// half the band's best sellers'; the eligible one with the most hits wins,
+// and without one the lift ranking (the most band-specific) stays.
+struct RankingSelection {
+  int first_week = 0, last_week = 0;  // 0: too few weeks to choose; lift kept
+  std::vector<HoldoutMethod> methods;  // band_lift, band_uplift, band_contrast, band_best_sellers
+  std::string chosen;                  // "lift", "uplift" or "contrast"
+  std::string why;
+  nlohmann::json to_json() const;
+};
+
 struct HoldoutEvaluation {
   int first_week = 0;  // held-out weeks: first_week .. last_week
   int last_week = 0;
@@ -159,6 +184,7 @@ struct HoldoutEvaluation {
   int64_t test_baskets = 0;
   int k = 0;
   std::vector<HoldoutMethod> methods;
+  RankingSelection selection;
   nlohmann::json to_json() const;
 };
 
@@ -176,6 +202,7 @@ struct InsightsResult {
   std::vector<std::string> heat_departments;
   std::optional<BandConfusion> confusion;
   HoldoutEvaluation evaluation;
+  std::string ranking;  // the recommendations' ranking: "lift", "uplift" or "contrast"
   double seconds = 0;
   nlohmann::json to_json() const;
 };
