@@ -70,43 +70,31 @@ void expect_hand_counts(const RetailCounts& c) {
   EXPECT_TRUE(cats[2].restricted);
 
   const auto bands = sorted(c.bands(3), [](const RetailBandRow& r) { return std::make_pair(r.band, r.held); });
-  ASSERT_EQ(bands.size(), 4u);
-  // b4 and b5: no band, both held (week 3); b5's beer is a restricted line.
-  EXPECT_EQ(bands[0].band, "");
-  EXPECT_TRUE(bands[0].held);
-  EXPECT_EQ(bands[0].baskets, 2);
-  EXPECT_EQ(bands[0].categorised, 2);
-  EXPECT_EQ(bands[0].lines, 2);
-  EXPECT_EQ(bands[0].restricted_lines, 1);
-  EXPECT_DOUBLE_EQ(bands[0].spend, 7);
-  EXPECT_DOUBLE_EQ(bands[0].restricted_spend, 6);
-  EXPECT_DOUBLE_EQ(bands[0].spend_sq, 1 + 36);
-  EXPECT_DOUBLE_EQ(bands[0].restricted_sq, 36);
-  EXPECT_DOUBLE_EQ(bands[0].spend_restricted, 36);
-  // b1: before the held-out weeks.
-  EXPECT_EQ(bands[1].band, "25-34");
-  EXPECT_FALSE(bands[1].held);
-  EXPECT_EQ(bands[1].baskets, 1);
-  EXPECT_EQ(bands[1].lines, 3);
-  EXPECT_EQ(bands[1].restricted_lines, 1);
-  EXPECT_EQ(bands[1].unknown_lines, 0);
-  EXPECT_DOUBLE_EQ(bands[1].spend, 15);
-  EXPECT_DOUBLE_EQ(bands[1].restricted_spend, 10);
-  EXPECT_DOUBLE_EQ(bands[1].spend_sq, 225);
-  EXPECT_DOUBLE_EQ(bands[1].restricted_sq, 100);
-  EXPECT_DOUBLE_EQ(bands[1].spend_restricted, 150);
-  // b2: held, one unknown product.
-  EXPECT_TRUE(bands[2].held);
-  EXPECT_EQ(bands[2].lines, 2);
-  EXPECT_EQ(bands[2].unknown_lines, 1);
-  EXPECT_EQ(bands[2].categorised, 1);
-  EXPECT_DOUBLE_EQ(bands[2].spend, 5);
-  EXPECT_DOUBLE_EQ(bands[2].restricted_spend, 0);
-  // b3: no category at all.
-  EXPECT_EQ(bands[3].band, "65+");
-  EXPECT_FALSE(bands[3].held);
-  EXPECT_EQ(bands[3].categorised, 0);
-  EXPECT_DOUBLE_EQ(bands[3].spend_sq, 49);
+  // band, held, baskets, categorised, lines, restricted / unknown lines, spend, restricted spend, and the
+  // sums of spend^2, restricted^2 and spend x restricted over the baskets.
+  const std::vector<RetailBandRow> want = {
+      // b4 and b5: no band, both held (week 3); b5's beer is a restricted line.
+      {"", true, 2, 2, 2, 1, 0, 7, 6, 1 + 36, 36, 36},
+      // b1: before the held-out weeks.
+      {"25-34", false, 1, 1, 3, 1, 0, 15, 10, 225, 100, 150},
+      // b2: held, one unknown product.
+      {"25-34", true, 1, 1, 2, 0, 1, 5, 0, 25, 0, 0},
+      // b3: no category at all.
+      {"65+", false, 1, 0, 1, 0, 0, 7, 0, 49, 0, 0},
+  };
+  ASSERT_EQ(bands.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    const RetailBandRow &got = bands[i], &w = want[i];
+    const std::string row = "row " + std::to_string(i) + " (" + w.band + ")";
+    EXPECT_EQ(got.band, w.band) << row;
+    EXPECT_EQ(got.held, w.held) << row;
+    EXPECT_EQ(std::vector<int64_t>({got.baskets, got.categorised, got.lines, got.restricted_lines, got.unknown_lines}),
+              std::vector<int64_t>({w.baskets, w.categorised, w.lines, w.restricted_lines, w.unknown_lines}))
+        << row;
+    EXPECT_EQ(std::vector<double>({got.spend, got.restricted_spend, got.spend_sq, got.restricted_sq, got.spend_restricted}),
+              std::vector<double>({w.spend, w.restricted_spend, w.spend_sq, w.restricted_sq, w.spend_restricted}))
+        << row;
+  }
 
   using Items = std::vector<std::tuple<std::string, bool, std::string, int64_t>>;
   // Apples bought twice in b1 count one basket; the unbanded baskets count for none.
