@@ -216,7 +216,7 @@ void setup_insights(CLI::App& app) {
       set_exit_code(kOk);
       return;
     }
-    std::printf("%-8s %8s %8s  %s\n", "band", "baskets", "restr.", "top recommendations (lift)");
+    std::printf("%-8s %8s %8s  top recommendations by %s (lift)\n", "band", "baskets", "restr.", r.ranking.c_str());
     for (const auto& b : r.bands) {
       std::string recs;
       for (size_t j = 0; j < b.ranked.size() && j < static_cast<size_t>(o.top_k); ++j) {
@@ -234,7 +234,10 @@ void setup_insights(CLI::App& app) {
       std::printf("  %-22s %6.2f%%  (own band / other bands %.2f)\n", m.name.c_str(), 100.0 * m.own_rate(),
                   m.own_rate() / m.other_rate());
     }
-    std::printf("report   %s/index.html\n", a->out.c_str());
+    const RankingSelection& sel = ev.selection;
+    std::printf("ranking  %s: %s", r.ranking.c_str(), sel.why.c_str());
+    if (sel.first_week) std::printf(" (weeks %d-%d)", sel.first_week, sel.last_week);
+    std::printf("\nreport   %s/index.html\n", a->out.c_str());
     set_exit_code(kOk);
   });
 }
