@@ -16,9 +16,12 @@ std::string event_range(const std::string& alias) {
   return alias + ".time_ms >= :ef AND " + alias + ".time_ms < :et AND (:es1 = '' OR " + alias + ".store_id = :es2)";
 }
 
-// Restricted sales in range that no event in range matches by transaction.
-std::string unmatched_sales_where() {
-  return range_sql("s.time_ms", "s.store_id") +
+// Restricted sales in range that no event in range matches by transaction;
+// `one_store`: of the store bound first (":st", so its index serves; the
+// range's own store filter is an OR no index can use).
+std::string unmatched_sales_where(bool one_store = false) {
+  return (one_store ? " WHERE s.store_id = :st AND s.time_ms >= :f AND s.time_ms < :to"
+                    : range_sql("s.time_ms", "s.store_id")) +
          " AND s.restricted_items > 0 AND NOT EXISTS (SELECT 1 FROM checkout_events e WHERE e.store_id = s.store_id"
          " AND e.transaction_id = s.transaction_id AND e.transaction_id <> '' AND " + event_range("e") + ")";
 }
@@ -75,9 +78,8 @@ std::vector<std::string> Store::audit_lane_stores(const TimeRange& sales, const 
 AuditLaneRecords Store::audit_lane_records(const std::string& store, const TimeRange& sales,
                                            const TimeRange& events) const {
   return impl_->with_session("reading a store's lane records", [&](soci::session& sql) {
-    TimeRange one_sales = sales, one_events = events;
-    one_sales.store = one_events.store = store;
-    RangeBinds sb(one_sales), eb(one_events);
+    RangeBinds sb(sales), eb(events);
+    std::string st_sales = store, st_events = store;
     AuditLaneRecords out;
     {
       Sale s;
@@ -85,10 +87,10 @@ AuditLaneRecords Store::audit_lane_records(const std::string& store, const TimeR
       std::string check;
       soci::statement st =
           (sql.prepare << "SELECT s.store_id, s.transaction_id, s.lane_id, s.cashier_id, s.time_ms, s.id_check FROM sales s" +
-                              unmatched_sales_where() + " ORDER BY s.time_ms, s.transaction_id",
+                              unmatched_sales_where(true) + " ORDER BY s.time_ms, s.transaction_id",
            soci::into(s.store), soci::into(s.transaction), soci::into(s.lane), soci::into(s.cashier), soci::into(t),
-           soci::into(check), soci::use(sb.from), soci::use(sb.to), soci::use(sb.store1), soci::use(sb.store2),
-           soci::use(eb.from), soci::use(eb.to), soci::use(eb.store1), soci::use(eb.store2));
+           soci::into(check), soci::use(st_sales), soci::use(sb.from), soci::use(sb.to), soci::use(eb.from),
+           soci::use(eb.to), soci::use(eb.store1), soci::use(eb.store2));
       st.execute();
       while (st.fetch()) {
         s.time_ms = t;
@@ -100,11 +102,10 @@ AuditLaneRecords Store::audit_lane_records(const std::string& store, const TimeR
     long long t = 0;
     soci::statement st =
         (sql.prepare << "SELECT e.event_id, e.time_ms, e.store_id, e.lane_id, e.model, e.decision FROM checkout_events e"
-                        " WHERE e.transaction_id = '' AND " +
-                            event_range("e") + " ORDER BY e.time_ms, e.event_id",
+                        " WHERE e.store_id = :st AND e.transaction_id = '' AND e.time_ms >= :ef AND e.time_ms < :et"
+                        " ORDER BY e.time_ms, e.event_id",
          soci::into(e.event_id), soci::into(t), soci::into(e.context.store), soci::into(e.context.lane),
-         soci::into(e.model), soci::into(e.decision), soci::use(eb.from), soci::use(eb.to), soci::use(eb.store1),
-         soci::use(eb.store2));
+         soci::into(e.model), soci::into(e.decision), soci::use(st_events), soci::use(eb.from), soci::use(eb.to));
     st.execute();
     while (st.fetch()) {
       e.time_ms = t;
