@@ -38,13 +38,6 @@ using namespace agegate;
 
 namespace {
 
-std::string csv_field(const std::string& v) {
-  if (v.find_first_of(",\"\n") == std::string::npos) return v;
-  std::string out = "\"";
-  for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 // The checkout records of the chain, written as the baskets are drawn.
 class Checkout {
  public:
@@ -132,12 +125,10 @@ int main(int argc, char** argv) {
   }
   fs::create_directories(out);
   {
-    std::ofstream p(out / "products.csv");
-    p << "product_id,department,brand,product_category,product_type\n";
-    for (const auto& x : d.products) {
-      p << csv_field(x.id) << ',' << csv_field(x.department) << ',' << csv_field(x.brand) << ','
-        << csv_field(x.category) << ',' << csv_field(x.type) << '\n';
-    }
+    CsvWriter p({"product_id", "department", "brand", "product_category", "product_type"},
+                CsvWriter::Separators::kQuote, "products.csv");
+    for (const auto& x : d.products) p.row({x.id, x.department, x.brand, x.category, x.type});
+    p.write(out / "products.csv");
   }
   const int64_t per_store = static_cast<int64_t>(d.lines.size());
   const int64_t stores = (target + per_store - 1) / per_store;

@@ -20,8 +20,11 @@ time_one() {  # label exe db
   e=\$(date +%s.%N)
   printf '%-10s %-28s %6.2f s   %s\n' "\$1" "\${3%%:*}" "\$(echo "\$e - \$s" | bc)" "\$(grep -o 'import: [0-9]* lines in [^)]*)' "$build/import-speed.err" | tail -1)"
 }
+# The reference gets a database of its own: its schema may be older.
+ref_url=\${AGEGATE_TEST_PG_URL%/*}/agegate_ref
+[ -n "$reference" ] && psql -q "\$AGEGATE_TEST_PG_URL" -c "CREATE DATABASE agegate_ref" >/dev/null
 for r in \$(seq $rounds); do
-  [ -n "$reference" ] && time_one reference "$reference/agegate" "\$AGEGATE_TEST_PG_URL"
+  [ -n "$reference" ] && time_one reference "$reference/agegate" "\$ref_url"
   time_one this "$build/agegate" "\$AGEGATE_TEST_PG_URL"
 done
 rm -f "$build/import-speed.db"

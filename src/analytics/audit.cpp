@@ -15,11 +15,6 @@ namespace agegate {
 namespace {
 using json = nlohmann::json;
 
-
-double log_choose(int64_t n, int64_t k) {
-  return std::lgamma(double(n) + 1) - std::lgamma(double(k) + 1) - std::lgamma(double(n - k) + 1);
-}
-
 // What one restricted sale contributes to its groups.
 struct Outcome {
   bool matched = false;

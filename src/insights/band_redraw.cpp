@@ -5,15 +5,13 @@
 #include <cmath>
 
 #include "agegate/core/error.h"
+#include "agegate/core/numeric.h"
 
 namespace agegate {
 namespace {
 
 constexpr double kDirichletPrior = 0.5;  // Jeffreys prior on each confusion row
 
-double log_choose(int64_t n, int64_t k) {
-  return std::lgamma(double(n) + 1) - std::lgamma(double(k) + 1) - std::lgamma(double(n - k) + 1);
-}
 
 // A Dirichlet draw of one confusion row's probabilities; empty when the row
 // has no photo.

@@ -649,10 +649,11 @@ void resample_through_confusion(const Analysis& a, const BandConfusion& confusio
   }
 }
 
-// Held baskets holding one of each list's categories, by true band:
-// hits[list][band], lists[m][b] flattened as m * nb + b.
-std::vector<std::vector<int64_t>> held_hits(const Analysis& a, const std::vector<std::vector<std::vector<int>>>& lists,
-                                            int from_week) {
+// Baskets of weeks from_week .. to_week holding one of each list's
+// categories, by true band: hits[list][band], lists[m][b] flattened as
+// m * nb + b.
+std::vector<std::vector<int64_t>> list_hits(const Analysis& a, const std::vector<std::vector<std::vector<int>>>& lists,
+                                            int from_week, int to_week) {
   std::vector<std::vector<std::string>> flat;
   for (const auto& method : lists) {
     for (const auto& list : method) {
@@ -661,7 +662,7 @@ std::vector<std::vector<int64_t>> held_hits(const Analysis& a, const std::vector
     }
   }
   std::vector<std::vector<int64_t>> hits(flat.size(), std::vector<int64_t>(a.nb, 0));
-  for (const RetailListHits& row : a.counts.held_hits(from_week, flat)) {
+  for (const RetailListHits& row : a.counts.list_hits(from_week, to_week, flat)) {
     const int t = a.band(row.band);
     if (t >= 0 && row.list >= 0 && static_cast<size_t>(row.list) < flat.size()) hits[row.list][t] += row.baskets;
   }
@@ -744,11 +745,7 @@ RankingSelection select_ranking(const Analysis& a) {
     for (size_t m = 0; m < 3; ++m) lists[m][b] = top(rank_by(kChoices[m], fit, b, a.ix, o, allow), o.top_k);
     lists[3][b] = best_sellers(fit.band_category[b], a.ix, allow, o.top_k);
   }
-  std::vector<std::vector<int64_t>> hits = held_hits(a, lists, first);
-  const std::vector<std::vector<int64_t>> after = held_hits(a, lists, a.first_week);
-  for (size_t i = 0; i < hits.size(); ++i) {
-    for (size_t t = 0; t < a.nb; ++t) hits[i][t] -= after[i][t];
-  }
+  const std::vector<std::vector<int64_t>> hits = list_hits(a, lists, first, a.first_week - 1);
   sel.methods = score_methods(a, {"band_lift", "band_uplift", "band_contrast", "band_best_sellers"}, hits, baskets);
   const double best_sellers = sel.methods[3].own_rate();
   int pick = -1;
@@ -791,7 +788,7 @@ HoldoutEvaluation holdout_evaluation(const Analysis& a) {
     lists[3][b] = top(uplift_ranking(c, b, a.ix, o, allow), o.top_k);
     lists[4][b] = top(contrast_ranking(c, b, a.ix, o, allow), o.top_k);
   }
-  ev.methods = score_methods(a, {std::begin(kMethods), std::end(kMethods)}, held_hits(a, lists, a.first_week),
+  ev.methods = score_methods(a, {std::begin(kMethods), std::end(kMethods)}, list_hits(a, lists, a.first_week, a.last_week),
                              a.test_baskets);
   ev.test_baskets = ev.methods.front().baskets;
   return ev;

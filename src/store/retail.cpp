@@ -10,7 +10,6 @@
 #include "agegate/core/age_band.h"
 #include "agegate/core/csv.h"
 #include "agegate/core/error.h"
-#include "agegate/core/progress.h"
 #include "agegate/core/time.h"
 #include "agegate/store/records.h"
 
@@ -104,8 +103,6 @@ struct RetailReader::Impl {
   std::unordered_map<std::string, size_t> product_index;
   std::vector<RetailProblem>* problems = nullptr;
   std::optional<CsvReader> tx;
-  Progress progress{"import-retail", 0, "lines"};
-  int64_t lines = 0;
 
   void read_households(const fs::path& dir) {
     std::unordered_set<std::string> ids;
@@ -164,7 +161,6 @@ struct RetailReader::Impl {
         problems->push_back({RetailProblem::Kind::kUnknownProduct,
                              row->where() + ": field 'product_id': " + l.product + " is not in " + kProducts.string()});
       }
-      if (++lines % 10000 == 0) progress.update(lines);
       return l;
     }
     return std::nullopt;
@@ -199,7 +195,6 @@ bool RetailReader::next_lines(std::vector<RetailLine>* batch, size_t max) {
     if (!l) break;
     batch->push_back(std::move(*l));
   }
-  if (batch->empty()) impl_->progress.finish();
   return !batch->empty();
 }
 

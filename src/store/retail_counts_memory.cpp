@@ -114,10 +114,11 @@ class MemoryCounts final : public RetailCounts {
     return out;
   }
 
-  std::vector<RetailListHits> held_hits(int held_from, const std::vector<std::vector<std::string>>& lists) const override {
+  std::vector<RetailListHits> list_hits(int from_week, int to_week,
+                                        const std::vector<std::vector<std::string>>& lists) const override {
     std::map<std::pair<std::string, int>, int64_t> n;
     for (const Basket& b : baskets_) {
-      if (b.band.empty() || b.week < held_from) continue;
+      if (b.band.empty() || b.week < from_week || b.week > to_week) continue;
       for (size_t i = 0; i < lists.size(); ++i) {
         const bool hit = std::any_of(b.products.begin(), b.products.end(), [&](size_t p) {
           const std::string& c = d_.products[p].category;

@@ -157,7 +157,8 @@ class SqlRetailCounts final : public RetailCounts {
     });
   }
 
-  std::vector<RetailListHits> held_hits(int held_from, const std::vector<std::vector<std::string>>& lists) const override {
+  std::vector<RetailListHits> list_hits(int from_week, int to_week,
+                                        const std::vector<std::vector<std::string>>& lists) const override {
     std::string members;  // (list, category) pairs as a derived table
     std::vector<std::string> texts;
     for (size_t i = 0; i < lists.size(); ++i) {
@@ -169,7 +170,7 @@ class SqlRetailCounts final : public RetailCounts {
       }
     }
     if (texts.empty()) return {};
-    return db_.with_session("counting held-out hits", [&](soci::session& sql) {
+    return db_.with_session("counting list hits", [&](soci::session& sql) {
       std::vector<RetailListHits> out;
       RetailListHits r;
       long long n = 0;
@@ -177,7 +178,8 @@ class SqlRetailCounts final : public RetailCounts {
           sql,
           std::string("SELECT m.list_id, h.age_band, COUNT(DISTINCT l.basket_id)") + kLinesWithBand + " JOIN (" +
               members + ") m ON m.category = p.category WHERE h.age_band <> '' AND b.week >= " +
-              std::to_string(held_from) + " GROUP BY m.list_id, h.age_band",
+              std::to_string(from_week) + " AND b.week <= " + std::to_string(to_week) +
+              " GROUP BY m.list_id, h.age_band",
           texts,
           [&](soci::statement& st) {
             st.exchange(soci::into(r.list)), st.exchange(soci::into(r.band)), st.exchange(soci::into(n));

@@ -80,7 +80,7 @@ json all_counts(const RetailCounts& c, int held_from) {
   for (const auto& r : c.product_baskets({"BEERS/ALES", "FROZEN PIZZA", "BABY FOODS"})) {
     products.push_back({r.band, r.id, r.category, r.type, r.brand, r.baskets});
   }
-  for (const auto& r : c.held_hits(held_from, {{"FROZEN PIZZA", "BABY FOODS"}, {"SOFT DRINKS"}, {"EGGS", "MILK"}})) {
+  for (const auto& r : c.list_hits(held_from, 53, {{"FROZEN PIZZA", "BABY FOODS"}, {"SOFT DRINKS"}, {"EGGS", "MILK"}})) {
     hits.push_back({r.list, r.band, r.baskets});
   }
   for (const auto& r : c.categories()) cats.push_back({r.name, r.department, r.restricted});

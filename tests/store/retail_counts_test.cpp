@@ -120,13 +120,14 @@ void expect_hand_counts(const RetailCounts& c) {
   EXPECT_TRUE(c.product_baskets({}).empty());
 
   // Held baskets with a band: only b2 (bananas).
-  const auto hits = c.held_hits(3, {{"APPLES", "BANANAS"}, {"BEERS/ALES"}, {}});
+  const auto hits = c.list_hits(3, 3, {{"APPLES", "BANANAS"}, {"BEERS/ALES"}, {}});
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].list, 0);
   EXPECT_EQ(hits[0].band, "25-34");
   EXPECT_EQ(hits[0].baskets, 1);
-  EXPECT_TRUE(c.held_hits(2, {{"APPLES"}}).empty());  // b1 is week 1
-  EXPECT_EQ(c.held_hits(1, {{"APPLES", "BEERS/ALES"}}).at(0).baskets, 1);  // b1 once, though it holds both
+  EXPECT_TRUE(c.list_hits(2, 3, {{"APPLES"}}).empty());  // b1 is week 1
+  EXPECT_EQ(c.list_hits(1, 3, {{"APPLES", "BEERS/ALES"}}).at(0).baskets, 1);  // b1 once, though it holds both
+  EXPECT_TRUE(c.list_hits(2, 2, {{"APPLES", "BANANAS", "BEERS/ALES"}}).empty());  // week 2: b3 only, no category
 }
 
 TEST(RetailCountsInMemory, MatchTheCountsWorkedOutByHand) {
@@ -142,7 +143,7 @@ TEST_P(RetailCountsTest, TheDatabaseGroupByMatchesTheCountsWorkedOutByHand) {
   expect_hand_counts(*s->retail_counts());
   // A category text with a quote is bound, never pasted into the query.
   EXPECT_TRUE(s->retail_counts()->product_baskets({"x' OR '1'='1"}).empty());
-  EXPECT_TRUE(s->retail_counts()->held_hits(1, {{"x' OR '1'='1"}}).empty());
+  EXPECT_TRUE(s->retail_counts()->list_hits(1, 53, {{"x' OR '1'='1"}}).empty());
 }
 
 TEST_P(RetailCountsTest, AnEmptyDatabaseCountsNothing) {

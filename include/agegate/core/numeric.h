@@ -11,6 +11,12 @@ namespace agegate {
 inline constexpr double kPi = 3.14159265358979323846;
 inline constexpr double kZ95 = 1.959963984540054;  // two-sided 95% normal quantile
 
+// log C(n, k) through lgamma: the hypergeometric probabilities of the audit's
+// Fisher test and of the insights' band redraws.
+inline double log_choose(int64_t n, int64_t k) {
+  return std::lgamma(double(n) + 1) - std::lgamma(double(k) + 1) - std::lgamma(double(n - k) + 1);
+}
+
 // Wilson score interval for a share hits/n (95% by default): unlike
 // hits/n +- z*sqrt(p(1-p)/n) it stays inside [0,1] and is not empty at 0 or n
 // hits, which is where the decision rates live (1 of 101 teenagers passing).

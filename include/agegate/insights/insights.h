@@ -16,8 +16,10 @@
 //   supported     at least `min_support` of the band's baskets hold c: at 20
 //                 the count's relative error is about 22% and a lift's 95%
 //                 interval spans about x/÷1.5, the least that tells 1.5 from 1
-//   over-indexed  supported and ci95 above 1; recommendations are the
-//                 over-indexed categories ranked by lift
+//   over-indexed  supported and ci95 above 1
+//   recommended   the first top_k of the band's categories by the ranking
+//                 (Ranking below): chosen on the weeks before the held-out
+//                 ones by default, or given
 // Restricted goods (beer, wine, spirits) are never recommended to a band
 // whose youngest age is below the challenge age, nor for an age below it.
 // Pure functions of their inputs; thread-safe; Recommender is immutable.

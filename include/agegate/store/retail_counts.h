@@ -16,7 +16,8 @@
 //   band         the household's age band as the data writes it ("25-34"),
 //                "" for a household without one or missing from the data
 //   held         the basket's week >= held_from_week (false for every basket
-//                when held_from_week is past the last week)
+//                when held_from_week is past the last week); list_hits takes
+//                a range of weeks instead
 //   holding c    at least one of the basket's lines is a product of
 //                category (department) c; products without one count for none
 // Rows come in no particular order; rows with no basket are absent. Memory
@@ -70,7 +71,8 @@ struct RetailProductRow {
   int64_t baskets = 0;
 };
 
-// Held baskets of one band holding at least one category of list `list`.
+// Baskets of one band (of the weeks asked for) holding at least one category
+// of list `list`.
 struct RetailListHits {
   std::string band;
   int list = 0;
@@ -91,8 +93,8 @@ class RetailCounts {
   virtual std::vector<RetailItemRow> department_baskets(int held_from_week) const = 0;
   // The products of these categories with their baskets per band.
   virtual std::vector<RetailProductRow> product_baskets(const std::vector<std::string>& categories) const = 0;
-  // lists[i] is list i; only held baskets count.
-  virtual std::vector<RetailListHits> held_hits(int held_from_week,
+  // lists[i] is list i; only baskets of weeks from_week .. to_week count.
+  virtual std::vector<RetailListHits> list_hits(int from_week, int to_week,
                                                 const std::vector<std::vector<std::string>>& lists) const = 0;
 };
 
