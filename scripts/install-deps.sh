@@ -5,13 +5,14 @@
 #                      PostgreSQL (a throwaway cluster for the storage tests) and strace
 #                      (the privacy test watches the service's file activity), and systemd
 #                      (systemd-analyze verifies and scores the service unit offline) and
-#                      Universal Ctags (scripts/check-code-shape.sh measures functions).
+#                      Universal Ctags (scripts/check-code-shape.sh measures functions), and
+#                      python3-torch for torchrun (the distributed training test launches through it).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 pkgs=(
   build-essential cmake ninja-build pkg-config git
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libopenblas0-openmp libgloo-dev libgoogle-glog-dev
   libonnx-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libexif-dev libpng-dev libssl-dev
   libopencv-dev opencv-data
@@ -22,7 +23,7 @@ pkgs=(
   libtomlplusplus-dev libsystemd-dev
 )
 if [ "${1:-}" = "--with-test-tools" ]; then
-  pkgs+=(chromium wrk imagemagick postgresql openssl clang strace systemd universal-ctags)
+  pkgs+=(chromium wrk imagemagick postgresql openssl clang strace systemd universal-ctags python3-torch)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

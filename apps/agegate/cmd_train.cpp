@@ -40,6 +40,7 @@ void add_data_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_flag("--no-pretrained", a.no_pretrained, "start from random weights");
   cmd->add_option("--input-size", o.input_size, "network input side in pixels")->capture_default_str();
   cmd->add_option("--epochs", o.epochs)->capture_default_str();
+  cmd->add_option("--dropout", o.dropout, "dropout before the head while training")->capture_default_str();
   cmd->add_option("--batch-size", o.batch_size)->capture_default_str();
 }
 
@@ -60,6 +61,12 @@ void add_training_options(CLI::App* cmd, TrainArgs& a) {
                   "cross-fit K models (K >= 2) whose validation folds cover the pool once; their out-of-fold "
                   "estimates fit the calibration and tune the policy (0 = one run)")
       ->capture_default_str();
+  cmd->add_option("--fold", o.fold,
+                  "with --folds K: train only fold k (1..K) in OUT/fold-k and stop: one job of a cross-fit spread "
+                  "over machines");
+  cmd->add_flag("--gather", o.gather,
+                "with --folds K: every OUT/fold-k/model.agm is in (copied from the --fold jobs): fit the "
+                "calibration and policy on their out-of-fold estimates and distil the student");
   cmd->add_flag("!--no-distill", o.distill, "with --folds: stop after the out-of-fold fit (no student, no model.agm)");
   cmd->add_option("--teacher", o.teachers,
                   "distil: a model file whose calibrated distributions join the target (repeat for several; "
@@ -81,6 +88,10 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--cache-mb", o.cache_mb, "memory for prepared photos (0 = stream every epoch)")->capture_default_str();
   cmd->add_option("--threads", o.threads, "tensor threads (0 = OMP_NUM_THREADS or all cores)")->capture_default_str();
   cmd->add_option("--device", o.device, "auto|cpu|cuda")->capture_default_str();
+  cmd->add_option("--dist-timeout", o.dist_timeout_s,
+                  "data-parallel training under torchrun (WORLD_SIZE > 1): seconds to wait for the store, the "
+                  "peers and each exchange before failing")
+      ->capture_default_str();
   cmd->add_flag("!--no-channels-last", o.channels_last,
                 "train in the contiguous (NCHW) layout instead of channels-last (same values, slower on CPU)");
   cmd->add_option("--label-sigma", o.loss.sigma, "width in years of the target distribution")->capture_default_str();
@@ -120,6 +131,7 @@ void add_augment_and_output_options(CLI::App* cmd, TrainArgs& a) {
   range("--brightness", a.brightness, "augmentation: brightness factor range 1 +- this", 0.9);
   range("--contrast", a.contrast, "augmentation: contrast factor range 1 +- this", 0.9);
   range("--saturation", a.saturation, "augmentation: saturation factor range 1 +- this (0 = none)", 0.9);
+  cmd->add_flag("!--no-flip", o.augment.flip, "augmentation: no random mirroring");
   cmd->add_flag("--resume", o.resume, "continue the run in --out from its checkpoint");
   cmd->add_flag("--no-report", a.no_report, "skip the HTML training report");
   a.policy.add_to(cmd);
@@ -134,6 +146,12 @@ void add_options(CLI::App* cmd, TrainArgs& a) {
 
 int run_cross_fit(const TrainOptions& opt) {
   CrossFitResult r = cross_fit(opt);
+  if (opt.fold > 0 && !r.interrupted) {
+    std::printf("fold           %d of %d trained in %s/fold-%d\n", opt.fold, opt.folds, opt.out_dir.c_str(), opt.fold);
+    std::printf("next           once every fold-k folder is in %s: agegate train --out %s --folds %d --gather\n",
+                opt.out_dir.c_str(), opt.out_dir.c_str(), opt.folds);
+    return kOk;
+  }
   if (r.interrupted) {
     std::fprintf(stderr, "interrupted in fold %d of %d; continue with: agegate train --out %s --folds %d --resume\n",
                  r.folds_done + 1, opt.folds, opt.out_dir.c_str(), opt.folds);
@@ -167,9 +185,21 @@ int run_train(const TrainArgs& a) {
     if (a.saturation) opt.augment.saturation = *a.saturation;
   }
   opt.policy = a.policy.resolve();
+  // Started by torchrun (or by hand with its variables): one rank of a data-parallel job.
+  opt.distributed = DistributedEnv::from_environment();
   install_interrupt_handler();
   if (opt.folds >= 2) return run_cross_fit(opt);
   TrainResult r = train(opt);
+  if (!r.writer) {  // as rank 0: interrupted before any epoch ended is an interruption, after one a model
+    if (r.interrupted) {
+      std::fprintf(stderr, "interrupted after %d epoch(s); the job continues when started again with --resume\n",
+                   r.epochs_run);
+      if (r.best_epoch == 0) return kInterrupted;
+    }
+    std::printf("rank           %d of %d: trained %d epoch(s) (best %d); rank 0 writes %s\n", opt.distributed.rank,
+                opt.distributed.world_size, r.epochs_run, r.best_epoch, r.model_path.c_str());
+    return kOk;
+  }
   if (r.interrupted) {
     std::fprintf(stderr, "interrupted after %d epoch(s); continue with: agegate train --out %s --resume\n",
                  r.epochs_run, opt.out_dir.c_str());
@@ -192,6 +222,10 @@ int run_train(const TrainArgs& a) {
                 r.test_metrics.value("count", 0));
   }
   std::printf("train speed    %.1f img/s\n", r.images_per_second);
+  if (opt.distributed.active()) {
+    std::printf("ranks          %d, gradient sum %.1f ms per step\n", opt.distributed.world_size,
+                1000 * r.gradient_sync_seconds_per_step);
+  }
   std::printf("wall time      %.0f s\n", r.wall_seconds);
   return kOk;
 }

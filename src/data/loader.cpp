@@ -141,8 +141,10 @@ struct Loader::State {
       if (stopping) return;
       const uint64_t gen = generation;
       const int64_t batch_index = next_claim++;
-      const size_t begin = size_t(batch_index) * size_t(options.batch_size);
-      const size_t end = std::min(order.size(), begin + size_t(options.batch_size));
+      const size_t first = size_t(batch_index) * size_t(options.batch_size);
+      const size_t len = std::min(order.size(), first + size_t(options.batch_size)) - first;
+      const size_t begin = first + len * size_t(options.shard) / size_t(options.shards);
+      const size_t end = first + len * size_t(options.shard + 1) / size_t(options.shards);
       std::vector<size_t> members(order.begin() + begin, order.begin() + end);
       lock.unlock();
       Batch batch;
@@ -171,6 +173,10 @@ Loader::Loader(std::vector<LabelRow> rows, PreprocessSpec spec, LoaderOptions op
   if (options.workers < 1) throw InvalidInput("loader: workers must be at least 1");
   if (options.prefetch_batches < 1) throw InvalidInput("loader: prefetch_batches must be at least 1");
   if (options.cache_bytes < 0) throw InvalidInput("loader: cache_bytes must not be negative");
+  if (options.shards < 1 || options.shard < 0 || options.shard >= options.shards) {
+    throw InvalidInput("loader: shard " + std::to_string(options.shard) + " of " + std::to_string(options.shards) +
+                       " is out of range");
+  }
   state_->rows = std::move(rows);
   state_->spec = std::move(spec);
   state_->options = options;
@@ -226,7 +232,9 @@ std::optional<Batch> Loader::next() {
     s.ready.erase(it);
     ++s.next_deliver;
     s.work_cv.notify_all();
-    if (b.indices.empty()) continue;  // every photo in it was unreadable
+    // Every photo in it was unreadable (or a share of a short last batch was
+    // empty): skipped, except across shards, whose ranks must step together.
+    if (b.indices.empty() && s.options.shards == 1) continue;
     return b;
   }
 }
@@ -245,6 +253,8 @@ PreparedSet load_prepared_set(const std::vector<LabelRow>& rows, const Preproces
   LoaderOptions lo = options;
   lo.shuffle = false;
   lo.drop_last = false;
+  lo.shard = 0;
+  lo.shards = 1;
   Loader loader(rows, spec, lo);
   loader.start_epoch(0);
   std::vector<at::Tensor> images, ages;

@@ -139,16 +139,11 @@ void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& net,
   write_file_atomic(path, os.str());
 }
 
-TrainerState load_checkpoint(const std::filesystem::path& path, torch::nn::Module& net,
-                             torch::optim::Optimizer& optimizer, c10::Device device) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw IoError("no checkpoint at " + path.string());
-  torch::serialize::InputArchive ar;
-  try {
-    ar.load_from(path.string(), device);
-  } catch (const c10::Error& e) {
-    throw ModelError("cannot read checkpoint " + path.string() + ": " + e.what_without_backtrace());
-  }
+namespace {
+
+// The checkpoint's parts out of an archive already read; `where` names its source in errors.
+TrainerState load_archive(torch::serialize::InputArchive& ar, const std::string& where, torch::nn::Module& net,
+                          torch::optim::Optimizer& optimizer) {
   restore(net, load_state(ar, "net.", net));
   torch::serialize::InputArchive opt_ar;
   ar.read("optimizer", opt_ar);
@@ -164,10 +159,36 @@ TrainerState load_checkpoint(const std::filesystem::path& path, torch::nn::Modul
     st.import_info = j.value("import", nlohmann::json(nullptr));
     for (const auto& r : j.at("history")) st.history.push_back(EpochRecord::from_json(r));
   } catch (const nlohmann::json::exception& e) {
-    throw ModelError("checkpoint " + path.string() + ": bad trainer state: " + e.what());
+    throw ModelError("checkpoint " + where + ": bad trainer state: " + e.what());
   }
   if (st.best_epoch > 0) st.best_weights = load_state(ar, "best.", net);
   return st;
+}
+
+}  // namespace
+
+TrainerState load_checkpoint(const std::filesystem::path& path, torch::nn::Module& net,
+                             torch::optim::Optimizer& optimizer, c10::Device device) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw IoError("no checkpoint at " + path.string());
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(path.string(), device);
+  } catch (const c10::Error& e) {
+    throw ModelError("cannot read checkpoint " + path.string() + ": " + e.what_without_backtrace());
+  }
+  return load_archive(ar, path.string(), net, optimizer);
+}
+
+TrainerState load_checkpoint_bytes(const std::string& bytes, const std::string& where, torch::nn::Module& net,
+                                   torch::optim::Optimizer& optimizer, c10::Device device) {
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(bytes.data(), bytes.size(), device);
+  } catch (const c10::Error& e) {
+    throw ModelError("cannot read checkpoint " + where + ": " + e.what_without_backtrace());
+  }
+  return load_archive(ar, where, net, optimizer);
 }
 
 }  // namespace agegate

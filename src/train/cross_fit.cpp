@@ -48,10 +48,10 @@ Folds assign_folds(const TrainOptions& o, const fs::path& run) {
   const std::vector<LabelRow> rows = training_rows(o);
   Folds drawn = stratified_folds(rows, o.folds, o.test_fraction, o.seed);
   const fs::path file = run / kFoldsFile;
-  if (o.resume && fs::exists(file)) {
+  if ((o.resume || o.fold > 0 || o.gather) && fs::exists(file)) {
     Folds kept = read_folds_csv(file, o.data_dir, o.folds);
     if (data_fingerprint(kept.all()) != data_fingerprint(drawn.all())) {
-      throw InvalidInput("--resume: " + file.string() + " does not match the photos in " + o.data_dir.string() +
+      throw InvalidInput(std::string(o.resume ? "--resume: " : "") + file.string() + " does not match the photos in " + o.data_dir.string() +
                          " (the data changed since the run began); start a new run");
     }
     return kept;
@@ -136,6 +136,8 @@ bool train_student(const TrainOptions& o, const fs::path& run, const Folds& fold
     }
     TrainOptions so = o;
     so.folds = 0;
+    so.fold = 0;
+    so.gather = false;
     so.out_dir = dir;
     so.split_file = split_file;
     so.teachers = result.fold_models;
@@ -251,7 +253,8 @@ TrainOptions prepare_cross_fit(const TrainOptions& options) {
   if (o.folds < 2) throw InvalidInput("option --folds: cross-fitting needs at least 2");
   if (!o.split_file.empty()) throw InvalidInput("option --split: not with --folds (the folds are the split)");
   const fs::path run = o.out_dir;
-  if (!o.resume && fs::exists(run / kFoldsFile)) {
+  const bool joining = o.fold > 0 || o.gather;  // a job of a cross-fit spread over machines
+  if (!o.resume && !joining && fs::exists(run / kFoldsFile)) {
     throw InvalidInput("run folder " + run.string() + " already holds a cross-fit; use --resume or pick another --out");
   }
   if (o.resume && !fs::exists(run / kFoldsFile)) {
@@ -262,8 +265,11 @@ TrainOptions prepare_cross_fit(const TrainOptions& options) {
   }
   create_folder(run);
   if (o.resume) remove_stale_temporaries(run);
-  write_file_atomic(run / (o.resume ? "options-resume.json" : "options.json"),
-                    run_metadata("train", o.to_json(), o.seed).dump(2) + "\n");
+  const std::string name = o.fold > 0       ? "options-fold-" + std::to_string(o.fold) + ".json"
+                           : o.gather         ? std::string("options-gather.json")
+                           : o.resume         ? std::string("options-resume.json")
+                                              : std::string("options.json");
+  write_file_atomic(run / name, run_metadata("train", o.to_json(), o.seed).dump(2) + "\n");
   return o;
 }
 
@@ -288,7 +294,19 @@ bool train_folds(const TrainOptions& o, const Folds& folds, Clock::time_point st
   auto seconds = [&] { return seconds_since(start); };
   double trained_seconds = 0;
   int trained = 0;
+  if (o.gather) {
+    std::string missing;
+    for (int k = 0; k < o.folds; ++k) {
+      if (!fs::exists(fold_dir(run, k) / "model.agm")) missing += (missing.empty() ? "" : ", ") + fold_dir(run, k).string();
+    }
+    if (!missing.empty()) {
+      throw InvalidInput("--gather: no model.agm yet in " + missing + ": train each with `agegate train --out " +
+                         run.string() + " --folds " + std::to_string(o.folds) +
+                         " --fold k` (on any machine) and copy its fold-k folder here");
+    }
+  }
   for (int k = 0; k < o.folds; ++k) {
+    if (o.fold > 0 && k + 1 != o.fold) continue;
     const fs::path dir = fold_dir(run, k);
     const fs::path model = dir / "model.agm";
     result->fold_models.push_back(model);
@@ -297,6 +315,8 @@ bool train_folds(const TrainOptions& o, const Folds& folds, Clock::time_point st
       if (!fs::exists(fold_split(run, k))) write_split_csv(fold_split(run, k), folds.split_for(k));
       TrainOptions fo = o;
       fo.folds = 0;
+      fo.fold = 0;
+      fo.gather = false;
       fo.out_dir = dir;
       fo.split_file = fold_split(run, k);
       fo.resume = fs::exists(dir / "options.json");
@@ -345,6 +365,13 @@ CrossFitResult cross_fit(const TrainOptions& options) {
   CrossFitResult result;
   nlohmann::json per_fold = nlohmann::json::array();
   if (!train_folds(o, folds, start, &result, &per_fold)) return result;
+  if (o.fold > 0) {  // one job of several: the gathering comes once every fold is in
+    result.folds_done = 1;
+    result.wall_seconds = seconds();
+    log().info("fold {}/{} is in {}; when every fold's folder is in {}, run: agegate train --out {} --folds {} --gather",
+               o.fold, o.folds, fold_dir(run, o.fold - 1).string(), run.string(), run.string(), o.folds);
+    return result;
+  }
   result.folds_done = o.folds;
   clear_interrupt();
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "agegate/eval/run_model.h"
+#include "agegate/train/distributed.h"
 
 namespace agegate {
 namespace {
@@ -29,8 +30,16 @@ void set_autocast(bool on) {
 }  // namespace
 
 StepResult train_step(AgeNet& net, torch::optim::Optimizer& optimizer, const Batch& batch,
-                      const StepOptions& options) {
+                      const StepOptions& options, const StepSync& sync) {
   net->train();
+  if (batch.images.size(0) == 0) {
+    // A rank whose share of the batch is empty still takes part in the
+    // exchange (adding zeros) and steps with the others.
+    optimizer.zero_grad();
+    if (sync.reducer) sync.reducer->sum_gradients();
+    optimizer.step();
+    return {};
+  }
   const bool amp = options.mixed_precision && options.device.is_cuda();
   at::Tensor images = batch.images.to(options.device, /*non_blocking=*/true);
   at::Tensor ages = batch.ages.to(options.device);
@@ -41,7 +50,9 @@ StepResult train_step(AgeNet& net, torch::optim::Optimizer& optimizer, const Bat
   if (amp) set_autocast(false);
   AgeLoss l = age_loss(logits, ages, options.loss, batch.targets, batch.weights);
   optimizer.zero_grad();
-  l.loss.backward();
+  if (sync.loss_scale == 1.0) l.loss.backward();
+  else (l.loss * sync.loss_scale).backward();
+  if (sync.reducer) sync.reducer->sum_gradients();
   optimizer.step();
   StepResult r;
   r.count = images.size(0);
@@ -71,6 +82,14 @@ ValidationResult validation_pass(AgeNet& net, const PreparedSet& set, const Step
   v.loss = l.loss.item<double>();
   v.mae = (l.expected - set.ages).abs().mean().item<double>();
   return v;
+}
+
+PreparedSet slice_of(const PreparedSet& set, int64_t begin, int64_t end) {
+  PreparedSet s;
+  s.images = set.images.slice(0, begin, end);
+  s.ages = set.ages.slice(0, begin, end);
+  s.file_names.assign(set.file_names.begin() + begin, set.file_names.begin() + end);
+  return s;
 }
 
 }  // namespace agegate

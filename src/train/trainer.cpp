@@ -55,7 +55,20 @@ class Trainer {
  private:
   void open_run_folder();
   void load_split();
+  void load_groups();
+  c10::Device choose_device() const;
   void build_model();
+  void resume_from_checkpoint();
+  // Data parallelism: runs f on rank 0 alone; its failure stops every rank.
+  template <class F>
+  void on_writer(F&& f);
+  void share_plan();      // rank 0's split and resume decision to every rank
+  void share_weights();   // rank 0's starting weights to every rank
+  bool any_rank(bool flag);
+  ValidationResult validate();  // the validation pass, each rank on its share when distributed
+  bool distributed() const { return opt_.distributed.active(); }
+  void prepare();
+  bool train_epochs();        // false when interrupted
   bool run_epoch(int epoch);  // false when interrupted
   void record_epoch(int epoch, const StepResult& totals, double train_seconds,
                     std::chrono::steady_clock::time_point start, double lr);
@@ -90,6 +103,9 @@ class Trainer {
   int throughput_n_ = 0;
   double last_epoch_minutes_ = 0;
   Policy model_policy_;  // retuned on validation at the end
+  std::unique_ptr<Distributed> dist_;      // the process group (a world of one when alone)
+  std::optional<GradientReducer> reducer_;  // sums gradients over ranks (does nothing alone)
+  bool writer_ = true;                      // rank 0: the only rank that writes
 };
 
 Trainer::Trainer(const TrainOptions& options) : opt_(options) {
@@ -97,6 +113,72 @@ Trainer::Trainer(const TrainOptions& options) : opt_(options) {
   if (opt_.weights_dir.empty()) opt_.weights_dir = default_weights_dir();
   opt_.validate();
   run_ = opt_.out_dir;
+  if (opt_.distributed.restart_count > 0 && !opt_.resume) {
+    log().warn("distributed: restart {} of this job: resuming from the run's checkpoint", opt_.distributed.restart_count);
+    opt_.resume = true;
+  }
+}
+
+template <class F>
+void Trainer::on_writer(F&& f) {
+  std::string failure;
+  std::exception_ptr error;
+  if (writer_) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      failure = e.what();
+      if (failure.empty()) failure = "failed";
+      error = std::current_exception();
+    }
+  }
+  if (distributed()) dist_->broadcast_bytes(failure);
+  if (error) std::rethrow_exception(error);
+  if (!failure.empty()) throw InvalidInput("rank 0 stopped: " + failure);
+}
+
+// The split as (file name, age) pairs per part, and whether the run resumes.
+void Trainer::share_plan() {
+  if (!distributed()) return;
+  std::string bytes;
+  if (writer_) {
+    nlohmann::json parts = nlohmann::json::object();
+    for (SplitPart part : {SplitPart::kTrain, SplitPart::kVal, SplitPart::kTest}) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (const LabelRow& r : part_of(split_, part)) rows.push_back({r.file_name, r.age});
+      parts[to_string(part)] = rows;
+    }
+    bytes = nlohmann::json{{"resuming", resuming_}, {"split", parts}}.dump();
+  }
+  dist_->broadcast_bytes(bytes);
+  if (writer_) return;
+  const nlohmann::json plan = nlohmann::json::parse(bytes);
+  resuming_ = plan.at("resuming").get<bool>();
+  for (SplitPart part : {SplitPart::kTrain, SplitPart::kVal, SplitPart::kTest}) {
+    auto& rows = part == SplitPart::kTrain ? split_.train : part == SplitPart::kVal ? split_.val : split_.test;
+    for (const auto& r : plan.at("split").at(to_string(part))) {
+      LabelRow row;
+      row.file_name = r.at(0).get<std::string>();
+      row.age = r.at(1).get<int>();
+      row.path = opt_.data_dir / kPhotoFolder / row.file_name;
+      row.row = static_cast<int>(rows.size()) + 2;
+      rows.push_back(std::move(row));
+    }
+  }
+}
+
+void Trainer::share_weights() {
+  if (!distributed()) return;
+  c10::NoGradGuard no_grad;
+  std::vector<at::Tensor> tensors;
+  for (const auto& p : net_->parameters()) tensors.push_back(p.data());
+  for (const auto& b : net_->buffers()) tensors.push_back(b);
+  dist_->broadcast(tensors);
+}
+
+bool Trainer::any_rank(bool flag) {
+  if (!distributed()) return flag;
+  return dist_->all_reduce_sum({flag ? 1.0 : 0.0})[0] > 0;
 }
 
 double Trainer::minutes_since_start() const {
@@ -140,7 +222,10 @@ void Trainer::load_split() {
   if (split_.train.empty() || split_.val.empty()) {
     throw InvalidInput("too few usable photos in " + opt_.data_dir.string() + " to split into train and val");
   }
-  // Read now, so a bad file fails before the first epoch, not after the last.
+}
+
+// Read now, so a bad file fails before the first epoch, not after the last.
+void Trainer::load_groups() {
   if (!opt_.no_groups) {
     if (!opt_.groups.empty()) groups_ = read_groups_csv(opt_.groups);
     else if (fs::exists(default_groups_path(opt_.data_dir))) groups_ = read_groups_csv(default_groups_path(opt_.data_dir));
@@ -149,12 +234,25 @@ void Trainer::load_split() {
              split_.val.size(), split_.test.size(), opt_.seed);
 }
 
-// Device, network (with the ImageNet import), optimiser groups and the step options.
-void Trainer::build_model() {
+// CUDA when asked or available (under data parallelism, LOCAL_RANK's GPU).
+c10::Device Trainer::choose_device() const {
   const bool cuda = opt_.device == "cuda" || (opt_.device == "auto" && torch::cuda::is_available());
   if (cuda && !torch::cuda::is_available()) throw InvalidInput("--device cuda: no CUDA device in this build/machine");
-  device_ = cuda ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU);
+  if (!cuda) return c10::Device(c10::kCPU);
+  if (!distributed()) return c10::Device(c10::kCUDA);
+  const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+  if (opt_.distributed.local_rank >= gpus) {
+    throw InvalidInput("distributed: LOCAL_RANK " + std::to_string(opt_.distributed.local_rank) + " but this machine has " +
+                       std::to_string(gpus) + " GPU(s): start at most that many ranks per machine");
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(opt_.distributed.local_rank));
+}
+
+// Network (with the ImageNet import), optimiser groups and the step options, on device_.
+void Trainer::build_model() {
+  const bool cuda = device_.is_cuda();
   config_.backbone = opt_.backbone;
+  config_.dropout = opt_.dropout;
   net_ = AgeNet(config_);
   if (opt_.pretrained && !resuming_) {
     if (opt_.backbone == Backbone::kMobileNetV2) {
@@ -192,6 +290,7 @@ void Trainer::build_model() {
 }
 
 constexpr uint64_t kEpochSeedStride = 1000003;
+constexpr uint64_t kRankSeedStride = 7919;  // each rank draws its own augmentation and dropout
 
 // One epoch of training steps, then validation and the checkpoint.
 bool Trainer::run_epoch(int epoch) {
@@ -200,32 +299,47 @@ bool Trainer::run_epoch(int epoch) {
   train_loader_->start_epoch(epoch);
   // Augmentation and dropout draw from torch's generator: seeded per epoch, so
   // an epoch resumed after a kill draws what it would have drawn unbroken.
-  torch::manual_seed(opt_.seed * kEpochSeedStride + static_cast<uint64_t>(epoch));
+  torch::manual_seed(opt_.seed * kEpochSeedStride + static_cast<uint64_t>(epoch) +
+                     kRankSeedStride * static_cast<uint64_t>(opt_.distributed.rank));
   Progress progress(opt_.progress_label + "epoch " + std::to_string(epoch) + "/" + std::to_string(opt_.epochs),
                     steps * opt_.batch_size, "img");
   StepResult totals;
   double loss_sum = 0, lr = 0;
   int64_t step = 0;
   while (auto batch = train_loader_->next()) {
-    if (interrupted()) {
-      progress.finish();
-      log().warn("interrupted in epoch {}: saving checkpoint; --resume restarts this epoch", epoch);
-      state_.next_epoch = epoch;
-      save_checkpoint(run_ / kCheckpointFile, *net_, *optimizer_, state_);
-      return false;
-    }
     if (weights_.defined() || teacher_.defined()) {
       const at::Tensor rows =
           at::tensor(std::vector<int64_t>(batch->indices.begin(), batch->indices.end()), at::kLong);
       if (weights_.defined()) batch->weights = weights_.index_select(0, rows);
       if (teacher_.defined()) batch->targets = teacher_.index_select(0, rows);
     }
+    // Ranks agree on stopping and on the global batch's loss denominator in one exchange.
+    StepSync sync;
+    bool stop = interrupted();
+    double batch_photos = double(batch->images.size(0));  // the global batch's, when distributed
+    if (distributed()) {
+      const double share = weights_.defined() ? batch->weights.sum().item<double>() : batch_photos;
+      const std::vector<double> sums = dist_->all_reduce_sum({stop ? 1.0 : 0.0, share, batch_photos});
+      stop = sums[0] > 0;
+      sync.loss_scale = sums[1] > 0 ? share / sums[1] : 0.0;
+      sync.reducer = &*reducer_;
+      batch_photos = sums[2];
+    }
+    if (stop) {
+      progress.finish();
+      log().warn("interrupted in epoch {}: saving checkpoint; --resume restarts this epoch", epoch);
+      state_.next_epoch = epoch;
+      if (writer_) save_checkpoint(run_ / kCheckpointFile, *net_, *optimizer_, state_);
+      return false;
+    }
     lr = opt_.lr * schedule_.scale((epoch - 1) + double(step) / double(steps));
     for (size_t g = 0; g < optimizer_->param_groups().size(); ++g) {
       static_cast<torch::optim::AdamWOptions&>(optimizer_->param_groups()[g].options()).lr(lr * group_scale_[g]);
     }
-    StepResult r = train_step(net_, *optimizer_, *batch, step_);
-    loss_sum += r.loss * double(r.count);
+    StepResult r = train_step(net_, *optimizer_, *batch, step_, sync);
+    // This rank's part of the global batch's mean loss, times the batch's photos:
+    // summed over ranks at the epoch's end, the same sum as one process's.
+    loss_sum += r.loss * sync.loss_scale * batch_photos;
     totals.abs_error_sum += r.abs_error_sum;
     totals.count += r.count;
     ++step;
@@ -233,7 +347,13 @@ bool Trainer::run_epoch(int epoch) {
     std::snprintf(extra, sizeof extra, "batch %lld/%lld loss %.3f mae %.2f lr %.2e", static_cast<long long>(step),
                   static_cast<long long>(steps), loss_sum / double(totals.count),
                   totals.abs_error_sum / double(totals.count), lr);
-    progress.update(totals.count, extra);
+    progress.update(totals.count * opt_.distributed.world_size, extra);
+  }
+  if (distributed()) {  // the epoch's figures over the global batches
+    const std::vector<double> sums = dist_->all_reduce_sum({loss_sum, totals.abs_error_sum, double(totals.count)});
+    loss_sum = sums[0];
+    totals.abs_error_sum = sums[1];
+    totals.count = static_cast<int64_t>(sums[2]);
   }
   totals.loss = loss_sum / double(std::max<int64_t>(1, totals.count));
   const double train_seconds = progress.elapsed_seconds();
@@ -246,7 +366,7 @@ bool Trainer::run_epoch(int epoch) {
 // bookkeeping, metrics.csv and the checkpoint.
 void Trainer::record_epoch(int epoch, const StepResult& totals, double train_seconds,
                            std::chrono::steady_clock::time_point start, double lr) {
-  ValidationResult v = validation_pass(net_, val_, step_, opt_.batch_size);
+  ValidationResult v = validate();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   last_epoch_minutes_ = secs / 60;
   const double ips = double(totals.count) / std::max(1e-9, train_seconds);
@@ -258,7 +378,7 @@ void Trainer::record_epoch(int epoch, const StepResult& totals, double train_sec
   if (gain) {
     state_.best_mae = v.mae;
     state_.best_epoch = epoch;
-    state_.best_weights = snapshot(*net_);
+    if (writer_) state_.best_weights = snapshot(*net_);
   }
   log().info("epoch {}: train loss {:.3f} mae {:.2f} | val loss {:.3f} mae {:.3f}{} | {:.0f} img/s, {}", epoch,
              totals.loss, train_mae, v.loss, v.mae, gain ? " (best)" : "", ips, format_duration(secs));
@@ -266,8 +386,30 @@ void Trainer::record_epoch(int epoch, const StepResult& totals, double train_sec
   // two leaves a run that resumes (and rewrites metrics.csv), never one that
   // claims an epoch its checkpoint lacks.
   state_.next_epoch = epoch + 1;
+  if (!writer_) return;
   save_checkpoint(run_ / kCheckpointFile, *net_, *optimizer_, state_);
   write_metrics_csv(run_ / kMetricsFile, state_.history);
+}
+
+// Alone: the whole validation set. Distributed: each rank its contiguous
+// share, the sums of loss, absolute error and count reduced over ranks, so
+// every rank sees the same figures and agrees on the best epoch.
+ValidationResult Trainer::validate() {
+  if (!distributed()) return validation_pass(net_, val_, step_, opt_.batch_size);
+  const int64_t n = val_.ages.numel();
+  const int64_t world = opt_.distributed.world_size, rank = opt_.distributed.rank;
+  const PreparedSet share = slice_of(val_, n * rank / world, n * (rank + 1) / world);
+  std::vector<double> sums = {0, 0, 0};
+  if (share.ages.numel() > 0) {
+    const ValidationResult v = validation_pass(net_, share, step_, opt_.batch_size);
+    const double count = static_cast<double>(share.ages.numel());
+    sums = {v.loss * count, v.mae * count, count};
+  }
+  sums = dist_->all_reduce_sum(sums);
+  ValidationResult v;
+  v.loss = sums[0] / std::max(1.0, sums[2]);
+  v.mae = sums[1] / std::max(1.0, sums[2]);
+  return v;
 }
 
 // Best-epoch restore, calibration, the model file and run.json.
@@ -331,7 +473,13 @@ TrainResult Trainer::finish() {
   nlohmann::json run_json = run_record.to_json();
   run_json["run"] = {{"best_val_mae_uncalibrated", state_.best_mae}, {"images_per_second", result.images_per_second},
                      {"wall_seconds", result.wall_seconds}, {"device", device_.str()},
-                     {"model", result.model_path.string()}};
+                     {"model", result.model_path.string()}, {"world_size", opt_.distributed.world_size}};
+  if (distributed()) {
+    result.gradient_sync_seconds_per_step = reducer_->seconds_total() / double(std::max<int64_t>(1, reducer_->calls()));
+    run_json["run"]["backend"] = dist_->backend();
+    run_json["run"]["gradient_buckets"] = reducer_->buckets();
+    run_json["run"]["gradient_sync_seconds_per_step"] = result.gradient_sync_seconds_per_step;
+  }
   write_file_atomic(run_ / "run.json", run_json.dump(2) + "\n");
   return result;
 }
@@ -413,16 +561,45 @@ nlohmann::json Trainer::measure_groups(const std::vector<Prediction>& prediction
   return group_figures(score(predictions, model_policy_), *groups_, model_policy_).to_json();
 }
 
-TrainResult Trainer::run() {
-  open_run_folder();
+// Every rank continues from rank 0's checkpoint (its bytes, when distributed:
+// the other ranks need not see rank 0's disk).
+void Trainer::resume_from_checkpoint() {
+  const fs::path file = run_ / kCheckpointFile;
+  if (!distributed()) {
+    state_ = load_checkpoint(file, *net_, *optimizer_, device_);
+  } else {
+    std::string bytes;
+    on_writer([&] { bytes = read_file(file); });
+    dist_->broadcast_bytes(bytes);
+    state_ = load_checkpoint_bytes(bytes, "rank 0's " + file.string(), *net_, *optimizer_, device_);
+  }
+  log().info("resuming {} at epoch {} (best so far: epoch {}, val MAE {:.3f})", run_.string(), state_.next_epoch,
+             state_.best_epoch, state_.best_mae);
+}
+
+// Everything before the first epoch: the process group, the run folder, the
+// split, the network (fresh, imported or resumed; the same on every rank),
+// the loaders and the validation photos.
+void Trainer::prepare() {
+  device_ = choose_device();
+  dist_ = Distributed::connect(opt_.distributed, device_,
+                               std::chrono::milliseconds(static_cast<int64_t>(opt_.dist_timeout_s * 1000)));
+  writer_ = opt_.distributed.writer();
+  if (!writer_) Progress::set_enabled(false);  // rank 0 shows the progress of the whole job
+  on_writer([&] { open_run_folder(); });
   torch::manual_seed(opt_.seed);
   at::set_num_threads(opt_.threads > 0 ? opt_.threads : default_thread_count());
-  load_split();
+  on_writer([&] { load_split(); });
+  share_plan();
+  load_groups();
   build_model();
-  if (resuming_) {
-    state_ = load_checkpoint(run_ / kCheckpointFile, *net_, *optimizer_, device_);
-    log().info("resuming {} at epoch {} (best so far: epoch {}, val MAE {:.3f})", run_.string(), state_.next_epoch,
-               state_.best_epoch, state_.best_mae);
+  if (resuming_) resume_from_checkpoint();
+  else share_weights();
+  reducer_.emplace(net_->parameters(), dist_.get());
+  if (distributed()) {
+    log().info("distributed: {} trains on share {} of every batch of {} ({} photos each), {} gradient bucket(s)",
+               opt_.distributed.describe(), opt_.distributed.rank + 1, opt_.batch_size,
+               opt_.batch_size / opt_.distributed.world_size, reducer_->buckets());
   }
   LoaderOptions lo;
   lo.batch_size = opt_.batch_size;
@@ -431,6 +608,8 @@ TrainResult Trainer::run() {
   lo.drop_last = true;
   lo.seed = opt_.seed;
   lo.cache_bytes = opt_.cache_mb * 1024 * 1024;
+  lo.shard = opt_.distributed.rank;
+  lo.shards = opt_.distributed.world_size;
   train_loader_.emplace(split_.train, step_.spec, lo);
   load_teachers();
   load_balance_weights();
@@ -439,12 +618,16 @@ TrainResult Trainer::run() {
   vlo.batch_size = opt_.batch_size;
   vlo.workers = opt_.workers;
   val_ = load_prepared_set(split_.val, step_.spec, vlo);
+}
 
+// The epochs with early stopping and the time budget; false when interrupted.
+bool Trainer::train_epochs() {
   int without_gain = 0;
   for (auto& r : state_.history) without_gain = r.epoch > state_.best_epoch ? without_gain + 1 : 0;
   bool stopped = false;
   for (int epoch = state_.next_epoch; epoch <= opt_.epochs; ++epoch) {
-    if (opt_.max_minutes > 0 && minutes_since_start() + last_epoch_minutes_ > opt_.max_minutes) {
+    // Rank 0's clock decides, so every rank stops before the same epoch.
+    if (any_rank(writer_ && opt_.max_minutes > 0 && minutes_since_start() + last_epoch_minutes_ > opt_.max_minutes)) {
       log().info("time budget of {} min reached before epoch {}: stopping", opt_.max_minutes, epoch);
       break;
     }
@@ -458,15 +641,32 @@ TrainResult Trainer::run() {
     }
     without_gain = state_.best_epoch == epoch ? 0 : without_gain + 1;
   }
-  const bool interrupted_run = stopped || interrupted();
+  return !stopped;
+}
+
+TrainResult Trainer::run() {
+  prepare();
+  const bool interrupted_run = !train_epochs() || interrupted();
   if (state_.best_epoch == 0) {
     if (interrupted_run) {
       TrainResult r;
+      r.writer = writer_;
       r.interrupted = true;
       r.epochs_run = static_cast<int>(state_.history.size());
       return r;  // nothing finished; the checkpoint holds the state
     }
     throw InvalidInput("training finished no epoch");
+  }
+  if (!writer_) {  // rank 0 calibrates, measures and writes the model
+    TrainResult r;
+    r.writer = false;
+    r.interrupted = interrupted_run;
+    r.model_path = run_ / kModelFile;
+    r.epochs_run = static_cast<int>(state_.history.size());
+    r.best_epoch = state_.best_epoch;
+    r.best_val_mae = state_.best_mae;
+    r.gradient_sync_seconds_per_step = reducer_->seconds_total() / double(std::max<int64_t>(1, reducer_->calls()));
+    return r;
   }
   TrainResult result = finish();
   result.interrupted = interrupted_run;
@@ -477,7 +677,7 @@ TrainResult Trainer::run() {
 
 nlohmann::json TrainOptions::to_json() const {
   return {{"data_dir", data_dir.string()}, {"out_dir", out_dir.string()},
-          {"weights_dir", weights_dir.string()}, {"backbone", to_string(backbone)},
+          {"weights_dir", weights_dir.string()}, {"backbone", to_string(backbone)}, {"dropout", dropout},
           {"pretrained", pretrained}, {"input_size", input_size}, {"epochs", epochs},
           {"batch_size", batch_size}, {"lr", lr}, {"backbone_lr_scale", backbone_lr_scale},
           {"weight_decay", weight_decay}, {"warmup_epochs", warmup_epochs},
@@ -487,7 +687,7 @@ nlohmann::json TrainOptions::to_json() const {
           {"device", device}, {"mixed_precision", mixed_precision}, {"channels_last", channels_last},
           {"label_sigma", loss.sigma}, {"l1_weight", loss.l1_weight}, {"max_minutes", max_minutes},
           {"max_photos", max_photos}, {"strict", strict}, {"resume", resume},
-          {"groups", groups.string()}, {"no_groups", no_groups}, {"split_file", split_file.string()}, {"folds", folds},
+          {"groups", groups.string()}, {"no_groups", no_groups}, {"split_file", split_file.string()}, {"folds", folds}, {"fold", fold}, {"gather", gather},
           {"teachers", [this] {
              nlohmann::json t = nlohmann::json::array();
              for (const auto& p : teachers) t.push_back(p.string());
@@ -495,7 +695,8 @@ nlohmann::json TrainOptions::to_json() const {
            }()},
           {"distill_weight", loss.distill_weight}, {"distill", distill}, {"balance_groups", balance_groups},
           {"augment", augment.to_json()}, {"policy", policy.to_json()},
-          {"flip_average", to_string(flip_average)}, {"per_band_calibration", per_band_calibration}};
+          {"flip_average", to_string(flip_average)}, {"per_band_calibration", per_band_calibration},
+          {"world_size", distributed.world_size}, {"dist_timeout_s", dist_timeout_s}};
 }
 
 void TrainOptions::validate() const {
@@ -504,6 +705,7 @@ void TrainOptions::validate() const {
   };
   if (out_dir.empty()) bad("--out", "an output folder is required");
   if (epochs < 1) bad("--epochs", "must be at least 1");
+  if (!(dropout >= 0 && dropout < 1)) bad("--dropout", "must be in [0,1)");
   if (batch_size < 2) bad("--batch-size", "must be at least 2");
   if (!(lr > 0)) bad("--lr", "must be positive");
   if (backbone_lr_scale < 0) bad("--backbone-lr-scale", "must be >= 0");
@@ -525,6 +727,19 @@ void TrainOptions::validate() const {
   if (workers < 1) bad("--workers", "must be at least 1");
   policy.validate();
   if (folds == 1 || folds < 0) bad("--folds", "0 (one run) or at least 2");
+  if (fold < 0 || fold > folds) bad("--fold", "must be in 1..--folds (" + std::to_string(folds) + ")");
+  if (gather && folds < 2) bad("--gather", "needs --folds K");
+  if (gather && fold > 0) bad("--gather", "not with --fold: a job trains one fold, the gathering comes after all");
+  if (!(dist_timeout_s > 0)) bad("--dist-timeout", "must be positive");
+  if (distributed.active()) {
+    const std::string world = std::to_string(distributed.world_size);
+    if (batch_size % distributed.world_size != 0) {
+      bad("--batch-size", "must be a multiple of WORLD_SIZE=" + world + " (each rank takes an equal share)");
+    }
+    if (folds >= 2) {
+      bad("--folds", "not under WORLD_SIZE=" + world + ": spread the folds over separate jobs with --fold k instead");
+    }
+  }
 }
 
 TrainResult train(const TrainOptions& options) { return Trainer(options).run(); }

@@ -2,6 +2,7 @@
 // that training batches hold exactly what predict/serve would compute).
 #include <ATen/Context.h>
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/cat.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/flip.h>
 #include <ATen/ops/randint.h>
@@ -238,6 +239,49 @@ TEST(Loader, OrderIsSeededAndUnshuffledIsFileOrder) {
   EXPECT_EQ(order_of(true, 9, 1, false), order_of(true, 9, 1, false));
   EXPECT_NE(order_of(true, 9, 1, false), order_of(true, 10, 1, false));
   EXPECT_EQ(order_of(true, 9, 1, true).size(), 10u);
+}
+
+// Data parallelism: the loaders of the ranks, each with its shard, deliver
+// together exactly the batches one loader delivers, each rank a contiguous
+// share of every batch, the photos with their bytes and ages.
+TEST(Loader, ShardsCutEveryBatchIntoContiguousSharesOfTheSameOrder) {
+  auto dir = make_mini_dataset("shards", 13);
+  LabelSet set = read_labels(dir);
+  PreprocessSpec spec;
+  spec.input_size = 32;
+  for (const bool drop_last : {true, false}) {
+    auto batches = [&](int shard, int shards) {
+      LoaderOptions o;
+      o.batch_size = 6;
+      o.shuffle = true;
+      o.seed = 5;
+      o.drop_last = drop_last;
+      o.shard = shard;
+      o.shards = shards;
+      Loader loader(set.rows, spec, o);
+      loader.start_epoch(3);
+      std::vector<Batch> out;
+      while (auto b = loader.next()) out.push_back(std::move(*b));
+      return out;
+    };
+    const std::vector<Batch> whole = batches(0, 1);
+    const std::vector<Batch> first = batches(0, 2), second = batches(1, 2);
+    ASSERT_EQ(whole.size(), drop_last ? 2u : 3u);
+    ASSERT_EQ(first.size(), whole.size());
+    ASSERT_EQ(second.size(), whole.size());
+    for (size_t i = 0; i < whole.size(); ++i) {
+      std::vector<int> joined = first[i].indices;
+      joined.insert(joined.end(), second[i].indices.begin(), second[i].indices.end());
+      EXPECT_EQ(joined, whole[i].indices) << "batch " << i;
+      EXPECT_EQ(first[i].indices.size(), whole[i].indices.size() / 2) << "batch " << i;
+      EXPECT_TRUE(at::equal(at::cat({first[i].images, second[i].images}), whole[i].images)) << "batch " << i;
+      EXPECT_TRUE(at::equal(at::cat({first[i].ages, second[i].ages}), whole[i].ages)) << "batch " << i;
+    }
+  }
+  LoaderOptions bad;
+  bad.shard = 2;
+  bad.shards = 2;
+  EXPECT_THROW(Loader(set.rows, spec, bad), InvalidInput);
 }
 
 TEST(Loader, AbandonedEpochsAndDestructionMidEpochAreClean) {

@@ -18,6 +18,10 @@
 #include <thread>
 #include <unistd.h>
 #include <grp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 extern char** environ;
 
@@ -139,6 +143,19 @@ fs::path make_mini_dataset(const std::string& name, int count, bool spread_ages)
     }
   }
   return dir;
+}
+
+bool enter_private_network() {
+  if (::unshare(CLONE_NEWNET) != 0) return false;
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return false;
+  ifreq req{};
+  std::strncpy(req.ifr_name, "lo", IFNAMSIZ - 1);
+  bool up = ::ioctl(fd, SIOCGIFFLAGS, &req) == 0;
+  req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP);
+  up = up && ::ioctl(fd, SIOCSIFFLAGS, &req) == 0;
+  ::close(fd);
+  return up;
 }
 
 CommandResult run_agegate(const std::string& args, const std::string& shell_prefix) {

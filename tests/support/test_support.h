@@ -66,6 +66,12 @@ std::string chromium_program();
 std::string run_chromium(const std::filesystem::path& page, const std::string& action,
                          const std::filesystem::path& scratch, int width = 1280);
 
+// Moves this test process, and the children it starts afterwards, into a
+// network namespace of its own whose one interface is the loopback (up):
+// what it listens on, even on every address (c10d's TCPStore does), can be
+// reached from nowhere else. Needs root (CAP_SYS_ADMIN); false otherwise.
+bool enter_private_network();
+
 // The port `agegate serve --port 0` logged ("serving on http[s]://127.0.0.1:PORT"), or -1.
 int serve_port_from_log(const std::string& log);
 

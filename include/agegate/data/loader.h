@@ -33,6 +33,15 @@ struct LoaderOptions {
   // Keep prepared [3,S,S] uint8 photos in memory after first decode, up to
   // this many bytes (0 = no cache). 7.6k photos at 160 px take ~580 MB.
   int64_t cache_bytes = 0;
+  // Data parallelism: every batch of batch_size photos (the global batch) is
+  // cut into `shards` contiguous shares and this loader delivers share `shard`
+  // of each (photos [len*shard/shards, len*(shard+1)/shards) of a batch of
+  // len). Loaders of every shard with the same seed deliver, together, the
+  // batches one loader with shards = 1 delivers. With shards > 1 a share
+  // may be empty (a short last batch, or unreadable photos) and is still
+  // delivered, so every rank sees the same number of batches.
+  int shard = 0;
+  int shards = 1;
 };
 
 struct Batch {

@@ -79,5 +79,9 @@ void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& net,
 // Loads weights into `net` and `optimizer` and returns the rest.
 TrainerState load_checkpoint(const std::filesystem::path& path, torch::nn::Module& net,
                              torch::optim::Optimizer& optimizer, c10::Device device);
+// The same from a checkpoint file's bytes (another rank's, sent over the
+// process group); `where` names their source in errors.
+TrainerState load_checkpoint_bytes(const std::string& bytes, const std::string& where, torch::nn::Module& net,
+                                   torch::optim::Optimizer& optimizer, c10::Device device);
 
 }  // namespace agegate

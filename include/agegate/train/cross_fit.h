@@ -27,6 +27,14 @@
 // skips finished folds (fold-k/model.agm exists) and resumes the one in
 // progress. Progress lines name the fold and epoch; after each fold the log
 // says the time spent and an estimate of the time left.
+//
+// Folds are independent, so they can be spread over machines: a job with
+// options.fold = k trains fold k alone (folds.csv is drawn the same way on
+// every machine from the same photos and seed, or read and checked when the
+// folder already has it) and stops; once every fold-k folder is in one run
+// folder, a job with options.gather fits the calibration on the out-of-fold
+// estimates and distils the student. Gathering refuses, naming them, while
+// any fold's model.agm is missing. result.folds_done is 1 after a --fold job.
 #pragma once
 #include <filesystem>
 #include <string>

@@ -28,6 +28,8 @@ class Optimizer;
 
 namespace agegate {
 
+class GradientReducer;
+
 struct StepOptions {
   PreprocessSpec spec;
   AugmentOptions augment;
@@ -45,9 +47,19 @@ struct StepResult {
   int64_t count = 0;         // photos in the batch
 };
 
+// Data-parallel training (train/distributed.h): this rank's batch is a share
+// of the global batch. Its mean loss is scaled by loss_scale (its share of
+// the global loss denominator: photos, or their weights), and the reducer
+// sums the gradients over ranks between backward() and the optimiser step,
+// so every rank steps with the gradient of the whole global batch.
+struct StepSync {
+  double loss_scale = 1.0;
+  GradientReducer* reducer = nullptr;
+};
+
 // batch.images: [N,3,S,S] uint8 RGB (any device); batch.ages: [N] float years.
 StepResult train_step(AgeNet& net, torch::optim::Optimizer& optimizer, const Batch& batch,
-                      const StepOptions& options);
+                      const StepOptions& options, const StepSync& sync = {});
 
 struct ValidationResult {
   double loss = 0;    // mean loss of the set, uncalibrated
@@ -60,5 +72,7 @@ at::Tensor set_logits(AgeNet& net, const PreparedSet& set, const PreprocessSpec&
                       int batch_size);
 ValidationResult validation_pass(AgeNet& net, const PreparedSet& set, const StepOptions& options,
                                  int batch_size);
+// Rows [begin, end) of a prepared set (views, no copy): a rank's share of validation.
+PreparedSet slice_of(const PreparedSet& set, int64_t begin, int64_t end);
 
 }  // namespace agegate

@@ -23,7 +23,9 @@
 // train() runs them in order and calibrates the best epoch (eval/calibration.h).
 //
 // Ctrl-C (SIGINT) or SIGTERM stops after the current batch, saves a
-// checkpoint, and `resume = true` continues from it.
+// checkpoint, and `resume = true` continues from it. Under data parallelism
+// (options.distributed) every rank stops at the same batch when any is told
+// to, and every rank resumes from rank 0's checkpoint.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -37,8 +39,10 @@
 #include "agegate/data/preprocess.h"
 #include "agegate/data/split.h"
 #include "agegate/eval/validation_fit.h"
+#include "agegate/model/age_net.h"
 #include "agegate/model/backbone.h"
 #include "agegate/policy/policy.h"
+#include "agegate/train/distributed.h"
 #include "agegate/train/loss.h"
 
 namespace agegate {
@@ -48,6 +52,7 @@ struct TrainOptions {
   std::filesystem::path out_dir;      // required
   std::filesystem::path weights_dir;  // default: default_weights_dir()
   Backbone backbone = Backbone::kMobileNetV2;
+  float dropout = ModelConfig{}.dropout;  // before the head, in training only
   bool pretrained = true;             // ImageNet import (mobilenet_v2 only)
   int input_size = PreprocessSpec::kDefaultInputSize;
   int epochs = 20;
@@ -80,6 +85,11 @@ struct TrainOptions {
   std::filesystem::path split_file;
   // >= 2: cross-fit K models instead of one (train/cross_fit.h); 0: one run.
   int folds = 0;
+  // Cross-fitting spread over jobs (machines): 1..folds trains only that fold
+  // in out_dir/fold-k and stops; gather fits and distils once every fold's
+  // model is in out_dir (copied there from the jobs), refusing while one is missing.
+  int fold = 0;
+  bool gather = false;
   // Distillation: these models' calibrated age distributions, averaged, are
   // part of every training photo's target (AgeLossOptions::distill_weight).
   std::vector<std::filesystem::path> teachers;
@@ -88,6 +98,12 @@ struct TrainOptions {
   // group counts equally within each age band (train/balance.h). Empty: equal weights.
   std::vector<std::string> balance_groups;
   std::string progress_label;  // put before "epoch e/E" in progress lines ("fold 2/5 ")
+  // Data parallelism (train/distributed.h): this process's place among the
+  // ranks; a world of one trains alone. batch_size is the global batch, cut
+  // into equal shares (it must be a multiple of the world size). Rank 0 alone
+  // writes the run folder; a restarted job (restart_count > 0) resumes.
+  DistributedEnv distributed;
+  double dist_timeout_s = 300;  // the store, the peers and every collective give up after this
   bool resume = false;
   AugmentOptions augment;
   Policy policy;
@@ -111,6 +127,8 @@ struct TrainResult {
   double wall_seconds = 0;
   nlohmann::json val_metrics;    // eval summary of the final (calibrated) model
   nlohmann::json test_metrics;   // the same on the held-out test part (null without one)
+  bool writer = true;            // false on ranks other than 0: they wrote nothing, and have no metrics
+  double gradient_sync_seconds_per_step = 0;  // data parallelism: mean time summing gradients over ranks
 };
 
 TrainResult train(const TrainOptions& options);
