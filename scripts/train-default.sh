@@ -7,12 +7,14 @@
 # fold models on every pool photo. The held-out part (15%, the photos a
 # single run with seed 42 holds out) is read only at the end.
 #
-# Cost: six 16-epoch trainings of about 5,400 photos each. The face ResNet
-# trains at 30 (one machine of this kind, per thread) to 80 (another, two
-# threads) images/s here, so the recipe takes 2 to 5 hours on 2 cores:
-# longer than one working session. It resumes where it stopped (Ctrl-C, a
-# kill, or a later start with the run folder kept): run the same command
-# again. On a GPU it is minutes.
+# Cost: six 16-epoch trainings of about 5,200-6,500 photos each. It took
+# 3,998 s (67 min) on a 2-core AMD EPYC machine here (2026-12-08, 150-186
+# images/s on 2 threads, with other work sharing the cores part of the
+# time); machines of this kind have ranged from 30 to 100 images/s per
+# thread, so allow up to about 3 hours. It resumes where it stopped
+# (Ctrl-C, a kill, or a later start with the run folder kept): run the same
+# command again. Folds can also run as separate jobs (README: --fold k,
+# then --gather). On a GPU it is minutes.
 #
 # Usage: scripts/train-default.sh [RUN_DIR]   (default runs/default)
 set -euo pipefail

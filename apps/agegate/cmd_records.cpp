@@ -175,6 +175,9 @@ void setup_audit(CLI::App& app) {
         } else if (m.validation) {
           o.estimator = estimator_figures(*m.validation);
           o.estimator_source = std::filesystem::path(a->model).filename().string() + ", validation part";
+        } else if (m.out_of_fold) {  // a cross-fitted model: every training photo by the fold model that never saw it
+          o.estimator = estimator_figures(*m.out_of_fold);
+          o.estimator_source = std::filesystem::path(a->model).filename().string() + ", out-of-fold estimates";
         }
       } else {
         log().warn("audit: model {} not found; the report shows no estimator error rates", a->model);

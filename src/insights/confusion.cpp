@@ -1,5 +1,6 @@
 // The camera's confusion between age bands, from a predictions CSV or by
-// running a model on its own validation part; see insights/insights.h.
+// running a model on its own validation part (its held-out part when it has
+// none, as a cross-fitted model); see insights/insights.h.
 #include <cmath>
 
 #include "agegate/core/log.h"
@@ -32,12 +33,15 @@ BandConfusion confusion_from_model(const std::filesystem::path& model, const std
   m.net->eval();
   RunModelOptions ro;
   ro.progress_label = "confusion";
-  const ModelRun run = run_model(m.net, m.info.preprocess, split.val, ro);
+  // A cross-fitted model has no validation part (its choices were made out of
+  // fold): its held-out part is then the photos it never saw.
+  const bool held_out = split.val.empty();
+  const ModelRun run = run_model(m.net, m.info.preprocess, held_out ? split.test : split.val, ro);
   std::vector<std::pair<int, double>> pairs;
   for (const Prediction& p : to_predictions(run, m.info.calibration())) pairs.push_back({p.real_age, p.dist.mean()});
   return band_confusion(pairs, bands,
-                        model.filename().string() + " on its validation part of " + data_dir.string() + " (" +
-                            std::to_string(pairs.size()) + " photos)");
+                        model.filename().string() + " on its " + (held_out ? "held-out" : "validation") + " part of " +
+                            data_dir.string() + " (" + std::to_string(pairs.size()) + " photos)");
 }
 
 }  // namespace agegate

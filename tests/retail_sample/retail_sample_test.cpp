@@ -13,9 +13,12 @@
 #include <unordered_map>
 
 #include "agegate/core/run_info.h"
+#include "agegate/data/labels.h"
 #include "agegate/insights/insights.h"
+#include "agegate/model/model_file.h"
 #include "agegate/store/store.h"
 #include "test_db.h"
+#include "test_support.h"
 
 namespace agegate {
 namespace {
@@ -317,6 +320,39 @@ TEST(RetailSample, RedrawsFromPerBandCountsAgreeWithPerBasketRedraws) {
     EXPECT_NEAR(bi.restricted_estimated->p50, ref.restricted_p50[b], 0.2 * spread) << bi.band.name;
   }
   EXPECT_GE(compared, 25);
+}
+
+}  // namespace
+}  // namespace agegate
+
+namespace agegate {
+namespace {
+
+// The camera's confusion for the insights comes from photos the model never
+// trained on: the shipped model is cross-fitted (no validation part of its
+// own), so its held-out part, all 1,139 photos of it, counted once each.
+TEST(RetailSample, TheShippedCrossFittedModelsConfusionComesFromItsHeldOutPart) {
+  const auto model = std::filesystem::path(AGEGATE_TEST_SOURCE_DIR) / "models" / "agegate.agm";
+  const BandConfusion c = confusion_from_model(model, testing::faces_dir(), marketing_age_bands());
+  EXPECT_NE(c.source.find("held-out part"), std::string::npos) << c.source;
+  EXPECT_NE(c.source.find("(1139 photos)"), std::string::npos) << c.source;
+  // Rows are true bands: the held-out photos aged 19 and over, each once.
+  std::map<std::string, int> age_of;
+  for (const LabelRow& r : read_labels(testing::faces_dir()).rows) age_of[r.file_name] = r.age;
+  int64_t adults = 0;
+  const SplitNames split = read_model_info(model).record.data.split;
+  ASSERT_EQ(split.at("test").size(), 1139u);
+  for (const std::string& name : split.at("test")) {
+    ASSERT_EQ(age_of.count(name), 1u) << name;
+    adults += age_of[name] >= 19;
+  }
+  int64_t total = 0, diagonal = 0;
+  for (size_t i = 0; i < c.counts.size(); ++i) {
+    for (size_t j = 0; j < c.counts[i].size(); ++j) total += c.counts[i][j];
+    diagonal += c.counts[i][i];
+  }
+  EXPECT_EQ(total, adults);
+  EXPECT_GT(diagonal, total / 3);  // a camera that estimates, not noise
 }
 
 }  // namespace

@@ -83,7 +83,8 @@ BandConfusion band_confusion(const std::vector<std::pair<int, double>>& true_and
 // --predictions`, or a training run's predictions_val.csv).
 BandConfusion read_band_confusion(const std::filesystem::path& predictions_csv, const std::vector<AgeBand>& bands);
 // Runs `model` on the validation part of `data_dir` that it was trained with
-// (its recorded seed and fractions) and counts the confusion. Warns when the
+// (its recorded split; the held-out part when it has no validation part, as a
+// cross-fitted model) and counts the confusion. Warns when the
 // data's fingerprint differs from the model's. ModelError, IoError.
 BandConfusion confusion_from_model(const std::filesystem::path& model, const std::filesystem::path& data_dir,
                                    const std::vector<AgeBand>& bands);
