@@ -66,6 +66,10 @@ std::string chromium_program();
 std::string run_chromium(const std::filesystem::path& page, const std::string& action,
                          const std::filesystem::path& scratch, int width = 1280);
 
+// A TCP port on 127.0.0.1 that nobody listens on at the moment (the
+// kernel's pick for port 0; another process may take it before the caller does).
+int free_loopback_port();
+
 // Moves this test process, and the children it starts afterwards, into a
 // network namespace of its own whose one interface is the loopback (up):
 // what it listens on, even on every address (c10d's TCPStore does), can be

@@ -6,11 +6,8 @@
 // resumes; a rank alone fails within the timeout in one line; and the folds
 // of a cross-fit trained as separate jobs are gathered by one command.
 #include <ATen/ATen.h>
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -33,18 +30,6 @@ namespace fs = std::filesystem;
 using testing::AgegateProcess;
 using testing::run_agegate;
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 std::vector<std::string> words(const std::string& s) {
   std::vector<std::string> out;
   std::istringstream in(s);
@@ -61,7 +46,7 @@ std::vector<std::string> rank_env(int rank, int world, int port) {
 // waits for them; returns their exit codes, stderr kept in `errs`.
 std::vector<int> run_ranks(int world, const std::string& args, std::vector<std::string>* errs = nullptr,
                            const std::vector<std::string>& extra_env = {}) {
-  const int port = free_port();
+  const int port = testing::free_loopback_port();
   std::vector<std::unique_ptr<AgegateProcess>> ranks;
   for (int r = 0; r < world; ++r) {
     std::vector<std::string> env = rank_env(r, world, port);
@@ -174,7 +159,7 @@ TEST(DistributedTraining, TwoRanksWithEverythingOnTrainEndToEnd) {
     // torch 1.13's torchrun on Python 3.11 starts only with its output redirected to a log folder.
     const std::string cmd = "cd '" + scratch.string() + "' && OMP_NUM_THREADS=1 " + torchrun_program() +
                             " --nnodes 1 --nproc_per_node 2 --master_addr 127.0.0.1 --master_port " +
-                            std::to_string(free_port()) + " --redirects 2 --tee 2 --log_dir '" +
+                            std::to_string(testing::free_loopback_port()) + " --redirects 2 --tee 2 --log_dir '" +
                             (scratch / "torchrun-logs").string() + "' --no_python '" + AGEGATE_TEST_AGEGATE_EXE +
                             "' " + args + " > '" + (scratch / "torchrun.log").string() + "' 2>&1";
     const int status = std::system(cmd.c_str());
@@ -213,7 +198,7 @@ TEST(DistributedTraining, RanksStopTogetherAndARestartedJobResumes) {
   const std::string args = "-q train --data " + data.string() + " --out " + out.string() +
                            " --backbone mobilenet_v2 --input-size 64 --epochs 40 --batch-size 4 --threads 1 "
                            "--workers 1 --no-report --no-groups --patience 100";
-  const int port = free_port();
+  const int port = testing::free_loopback_port();
   AgegateProcess rank0(words(args), fs::current_path(), rank_env(0, 2, port));
   AgegateProcess rank1(words(args), fs::current_path(), rank_env(1, 2, port));
   rank0.wait_for_stderr("epoch 2:", 300);
@@ -243,7 +228,7 @@ TEST(DistributedTraining, ARankAloneFailsWithinTheTimeoutInOneLineNamingTheStore
 
   const fs::path data = testing::make_mini_dataset("dist-alone", 12);
   const fs::path out = testing::scratch_dir("dist-alone-run") / "run";
-  const int port = free_port();
+  const int port = testing::free_loopback_port();
   const auto start = std::chrono::steady_clock::now();
   auto r = run_agegate("-q train --data " + data.string() + " --out " + out.string() + " --dist-timeout 2",
                        "WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " ");

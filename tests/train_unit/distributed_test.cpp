@@ -3,11 +3,7 @@
 // broadcasting and bucketing gradients, and a store or peer that is not
 // there failing within the timeout with one line that names the address.
 #include <ATen/ATen.h>
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -27,20 +23,6 @@ namespace {
 // a network namespace whose only interface is the loopback.
 constexpr const char* kPrivateNetworkWhy =
     "needs root: a network namespace of its own keeps the store off every interface but the loopback";
-
-// A port nobody listens on at the moment (the kernel's pick for port 0).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // Sets environment variables for one test and puts the old values back.
 class ScopedEnv {
@@ -131,7 +113,7 @@ DistributedEnv rank_env(int rank, int world, int port) {
 
 // Runs body(rank, group) on `world` threads, each a rank connected over 127.0.0.1.
 void on_ranks(int world, const std::function<void(int, Distributed&)>& body) {
-  const int port = free_port();
+  const int port = testing::free_loopback_port();
   std::vector<std::thread> threads;
   std::vector<std::string> errors(world);
   for (int r = 0; r < world; ++r) {
@@ -237,13 +219,13 @@ void expect_fails_naming(const DistributedEnv& env, const std::string& what) {
 TEST(Distributed, AStoreNobodyServesFailsWithinTheTimeoutNamingIt) {
   AGEGATE_REQUIRE(testing::enter_private_network(), kPrivateNetworkWhy);
 
-  expect_fails_naming(rank_env(1, 2, free_port()), "cannot reach the store");
+  expect_fails_naming(rank_env(1, 2, testing::free_loopback_port()), "cannot reach the store");
 }
 
 TEST(Distributed, APeerThatNeverComesFailsWithinTheTimeoutNamingTheStore) {
   AGEGATE_REQUIRE(testing::enter_private_network(), kPrivateNetworkWhy);
 
-  expect_fails_naming(rank_env(0, 2, free_port()), "could not connect to its 1 peer(s)");
+  expect_fails_naming(rank_env(0, 2, testing::free_loopback_port()), "could not connect to its 1 peer(s)");
 }
 
 }  // namespace
