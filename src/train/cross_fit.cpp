@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "agegate/core/csv.h"
 #include "agegate/core/error.h"
@@ -179,8 +180,12 @@ bool train_student(const TrainOptions& o, const fs::path& run, const Folds& fold
 }
 
 // The student and the fold models' ensemble, each measured once on the held-out part.
+// The student's and the fold ensemble's figures on the held-out part (read
+// here for the first time); the student's also go into RUN/model.agm's record
+// (metrics.test, groups.test), where evaluate, the audit and the card find them.
 nlohmann::json measure_held_out(const TrainOptions& o, const fs::path& run, const CrossFitResult& result) {
   nlohmann::json out = nlohmann::json::object();
+  std::optional<EvaluationResult> student;
   auto measure = [&](const fs::path& model, const std::vector<fs::path>& ensemble, const char* name) {
     EvaluateOptions eo;
     eo.model = model;
@@ -196,9 +201,14 @@ nlohmann::json measure_held_out(const TrainOptions& o, const fs::path& run, cons
     const EvaluationResult r = evaluate(eo);
     log().info("held-out part, {}: MAE {:.3f} on {} photos", name, r.figures.summary.mae, r.figures.summary.count);
     out[name] = r.to_json();
+    if (ensemble.empty()) student = r;
   };
   measure(result.model, {}, "student");
   measure(result.fold_models.front(), {result.fold_models.begin() + 1, result.fold_models.end()}, "ensemble");
+  LoadedModel m = load_model_file(result.model);
+  m.info.record.metrics.test = student->figures.to_json();
+  if (student->groups) m.info.record.groups.test = student->groups->to_json();
+  save_model_file(result.model, m.net, m.info);
   return out;
 }
 

@@ -96,6 +96,11 @@ TEST(CrossFit, EveryPoolPhotoGetsOneOutOfFoldEstimateAndTheHeldOutPartNone) {
   for (const char* name : {"student", "ensemble"}) {
     EXPECT_EQ(doc["held_out"][name]["count"].get<size_t>(), held_out.size()) << name;
   }
+  // The shipped file's record quotes the student's held-out figures (what evaluate, the audit and a card read).
+  const ModelInfo with_test = read_model_info(run / "model.agm");
+  ASSERT_TRUE(with_test.record.metrics.test.has_value());
+  EXPECT_DOUBLE_EQ(with_test.record.metrics.test->at("mae").get<double>(), doc["held_out"]["student"]["mae"].get<double>());
+  EXPECT_TRUE(with_test.record.metrics.out_of_fold.has_value());
   auto model_test = run_agegate("-q evaluate --json --model " + (run / "model.agm").string() + " --data " +
                                 data.string() + " --split model --part test");
   ASSERT_EQ(model_test.exit_code, 0) << model_test.err;
