@@ -8,7 +8,7 @@
 # single run with seed 42 holds out) is read only at the end.
 #
 # Cost: six 16-epoch trainings of about 5,200-6,500 photos each. It took
-# 3,998 s (67 min) on a 2-core AMD EPYC machine here (2026-12-08, 150-186
+# 3,998 s (67 min) on a 2-core AMD EPYC machine here (2026-12-08, 78-191
 # images/s on 2 threads, with other work sharing the cores part of the
 # time); machines of this kind have ranged from 30 to 100 images/s per
 # thread, so allow up to about 3 hours. It resumes where it stopped

@@ -8,6 +8,7 @@
 
 #include "agegate/core/csv.h"
 #include "agegate/core/error.h"
+#include "agegate/core/fs.h"
 
 namespace agegate {
 namespace fs = std::filesystem;
@@ -214,13 +215,15 @@ std::vector<LabelRow> Folds::pool() const {
   return out;
 }
 
-void write_split_csv(const fs::path& path, const Split& split) {
-  CsvWriter csv(kSplitColumns, CsvWriter::Separators::kQuote, path.string());
+std::string split_csv_text(const Split& split) {
+  CsvWriter csv(kSplitColumns, CsvWriter::Separators::kQuote, "split");
   for (const auto& r : split.train) csv.row({r.file_name, std::to_string(r.age), "train"});
   for (const auto& r : split.val) csv.row({r.file_name, std::to_string(r.age), "val"});
   for (const auto& r : split.test) csv.row({r.file_name, std::to_string(r.age), "test"});
-  csv.write(path);
+  return csv.str();
 }
+
+void write_split_csv(const fs::path& path, const Split& split) { write_file_atomic(path, split_csv_text(split)); }
 
 LabelRow split_file_row(const CsvRow& row, const fs::path& data_dir) {
   LabelRow r;
@@ -235,8 +238,9 @@ LabelRow split_file_row(const CsvRow& row, const fs::path& data_dir) {
   return r;
 }
 
-Split read_split_csv(const fs::path& path, const fs::path& data_dir) {
-  CsvReader csv = CsvReader::open(path, kSplitColumns);
+namespace {
+
+Split split_of_csv(CsvReader csv, const std::string& source, const fs::path& data_dir) {
   Split split;
   while (auto row = csv.next()) {
     LabelRow r = split_file_row(*row, data_dir);
@@ -251,8 +255,18 @@ Split read_split_csv(const fs::path& path, const fs::path& data_dir) {
       throw InvalidInput(row->where() + ": split '" + which + "' is not train, val or test");
     }
   }
-  if (split.train.empty() && split.val.empty() && split.test.empty()) throw InvalidInput(path.string() + ": no rows");
+  if (split.train.empty() && split.val.empty() && split.test.empty()) throw InvalidInput(source + ": no rows");
   return split;
+}
+
+}  // namespace
+
+Split read_split_csv(const fs::path& path, const fs::path& data_dir) {
+  return split_of_csv(CsvReader::open(path, kSplitColumns), path.string(), data_dir);
+}
+
+Split parse_split_csv(std::string text, const std::string& source, const fs::path& data_dir) {
+  return split_of_csv(CsvReader::parse(std::move(text), source, kSplitColumns), source, data_dir);
 }
 
 }  // namespace agegate

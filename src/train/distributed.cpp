@@ -190,9 +190,8 @@ std::unique_ptr<Distributed> Distributed::connect(const DistributedEnv& env, c10
 }
 
 void Distributed::all_reduce_sum(at::Tensor& tensor) {
-  std::vector<at::Tensor> one{tensor};
+  std::vector<at::Tensor> one{tensor};  // the same tensor: the sum lands in it
   all_reduce_sum_each(one);
-  if (!one[0].is_same(tensor)) tensor.copy_(one[0]);
 }
 
 void Distributed::all_reduce_sum_each(std::vector<at::Tensor>& tensors) {

@@ -137,34 +137,13 @@ void Trainer::on_writer(F&& f) {
   if (!failure.empty()) throw InvalidInput("rank 0 stopped: " + failure);
 }
 
-// The split as (file name, age) pairs per part, and whether the run resumes.
+// Rank 0's split (split.csv's text) and its resume decision.
 void Trainer::share_plan() {
   if (!distributed()) return;
-  std::string bytes;
-  if (writer_) {
-    nlohmann::json parts = nlohmann::json::object();
-    for (SplitPart part : {SplitPart::kTrain, SplitPart::kVal, SplitPart::kTest}) {
-      nlohmann::json rows = nlohmann::json::array();
-      for (const LabelRow& r : part_of(split_, part)) rows.push_back({r.file_name, r.age});
-      parts[to_string(part)] = rows;
-    }
-    bytes = nlohmann::json{{"resuming", resuming_}, {"split", parts}}.dump();
-  }
-  dist_->broadcast_bytes(bytes);
-  if (writer_) return;
-  const nlohmann::json plan = nlohmann::json::parse(bytes);
-  resuming_ = plan.at("resuming").get<bool>();
-  for (SplitPart part : {SplitPart::kTrain, SplitPart::kVal, SplitPart::kTest}) {
-    auto& rows = part == SplitPart::kTrain ? split_.train : part == SplitPart::kVal ? split_.val : split_.test;
-    for (const auto& r : plan.at("split").at(to_string(part))) {
-      LabelRow row;
-      row.file_name = r.at(0).get<std::string>();
-      row.age = r.at(1).get<int>();
-      row.path = opt_.data_dir / kPhotoFolder / row.file_name;
-      row.row = static_cast<int>(rows.size()) + 2;
-      rows.push_back(std::move(row));
-    }
-  }
+  std::string text = writer_ ? split_csv_text(split_) : std::string();
+  dist_->broadcast_bytes(text);
+  if (!writer_) split_ = parse_split_csv(std::move(text), "rank 0's split", opt_.data_dir);
+  resuming_ = any_rank(writer_ && resuming_);
 }
 
 void Trainer::share_weights() {
@@ -475,7 +454,7 @@ TrainResult Trainer::finish() {
                      {"wall_seconds", result.wall_seconds}, {"device", device_.str()},
                      {"model", result.model_path.string()}, {"world_size", opt_.distributed.world_size}};
   if (distributed()) {
-    result.gradient_sync_seconds_per_step = reducer_->seconds_total() / double(std::max<int64_t>(1, reducer_->calls()));
+    result.gradient_sync_seconds_per_step = reducer_->seconds_per_call();
     run_json["run"]["backend"] = dist_->backend();
     run_json["run"]["gradient_buckets"] = reducer_->buckets();
     run_json["run"]["gradient_sync_seconds_per_step"] = result.gradient_sync_seconds_per_step;
@@ -665,7 +644,7 @@ TrainResult Trainer::run() {
     r.epochs_run = static_cast<int>(state_.history.size());
     r.best_epoch = state_.best_epoch;
     r.best_val_mae = state_.best_mae;
-    r.gradient_sync_seconds_per_step = reducer_->seconds_total() / double(std::max<int64_t>(1, reducer_->calls()));
+    r.gradient_sync_seconds_per_step = reducer_->seconds_per_call();
     return r;
   }
   TrainResult result = finish();

@@ -74,9 +74,13 @@ LabelRow split_file_row(const CsvRow& row, const std::filesystem::path& data_dir
 
 // CSV (core/csv.h): file_name,real_age,split  (split = train|val|test). Atomic.
 void write_split_csv(const std::filesystem::path& path, const Split& split);
+// The same CSV as text, and back (`source` names it in errors): a split sent
+// to another process (train/distributed.h) rather than written.
+std::string split_csv_text(const Split& split);
 // Reads a split back, resolving photos against `data_dir` (LabelRow::row is
 // then the line in the split file). Throws IoError when the file is missing
 // or unreadable, InvalidInput naming the line for a bad row.
 Split read_split_csv(const std::filesystem::path& path, const std::filesystem::path& data_dir);
+Split parse_split_csv(std::string text, const std::string& source, const std::filesystem::path& data_dir);
 
 }  // namespace agegate

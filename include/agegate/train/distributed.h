@@ -105,6 +105,7 @@ class GradientReducer {
   size_t buckets() const { return buckets_.size(); }
   double seconds_total() const { return seconds_; }  // time spent in sum_gradients so far
   int64_t calls() const { return calls_; }
+  double seconds_per_call() const { return calls_ > 0 ? seconds_ / double(calls_) : 0.0; }
 
  private:
   struct Bucket {
